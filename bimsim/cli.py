@@ -1,0 +1,42 @@
+"""Command-line pieces shared by the protocol scripts: flags with units, and the run's ending."""
+
+import argparse
+import sys
+
+import brian2
+
+from bimsim.devices import DEVICES
+from bimsim.io import provenance, write_dataset
+from bimsim.quantities import parse_quantity
+
+__all__ = ["add_run_arguments", "finish_run", "quantity"]
+
+
+def quantity(kind):
+    """An argparse ``type`` that reads a quantity with units (e.g. ``16.8ms``) of ``kind``."""
+
+    def parse(text):
+        try:
+            return parse_quantity(text, kind)
+        except (ValueError, brian2.DimensionMismatchError) as err:
+            raise argparse.ArgumentTypeError(str(err)) from None
+
+    parse.__name__ = kind  # argparse names the type in its messages
+    return parse
+
+
+def add_run_arguments(parser, out):
+    """Add ``--device``, ``--seed`` and ``--out`` (default ``out``) to ``parser``."""
+    parser.add_argument("--device", choices=DEVICES, default="runtime", help="Brian2 device")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (recorded)")
+    parser.add_argument("--out", default=out, help="netCDF file to write (default: %(default)s)")
+
+
+def finish_run(ds, args, parameters):
+    """Attach provenance to ``ds``, write it atomically to ``args.out`` and say where."""
+    ds.attrs.update(
+        provenance(device=args.device, seed=args.seed, parameters=parameters, command_line=sys.argv)
+    )
+    path = write_dataset(ds, args.out)
+    print(f"wrote {path}")
+    return path

@@ -1,0 +1,200 @@
+"""Where a network runs: Brian2's runtime (Cython C++), ``cpp_standalone`` or ``cuda_standalone``.
+
+Model code never names a device. A run asks :func:`simulation_device` for one, builds its network
+inside the ``with`` block and calls :meth:`Simulation.run`, which on the standalone devices also
+generates, compiles and runs the C++/CUDA project.
+
+Compiled code is cached between runs: the runtime device keeps Brian2's Cython cache, and each
+standalone project is built in a fixed folder under :func:`cache_dir`, where Brian2 rewrites only
+changed files and ``make`` recompiles only what changed.
+
+Brian2's standalone devices silently drop ``network_operation`` objects, so
+:meth:`Simulation.run` refuses to run a network that holds one anywhere but on ``runtime``.
+"""
+
+import os
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import brian2
+from brian2 import NetworkOperation, prefs
+from brian2.devices.device import reinit_devices, reset_device
+
+__all__ = ["DEVICES", "Simulation", "cache_dir", "cuda_toolkit_flags", "simulation_device"]
+
+DEVICES = ("runtime", "cpp_standalone", "cuda_standalone")
+
+logger = brian2.get_logger(__name__)
+
+
+def cache_dir():
+    """Folder for bimsim's standalone builds: ``$BIMSIM_CACHE`` or ``~/.cache/bimsim``."""
+    root = os.environ.get("BIMSIM_CACHE") or Path.home() / ".cache" / "bimsim"
+    return Path(root)
+
+
+def check_device(name):
+    """Return ``name`` if it is a known device, else raise a ``ValueError`` listing them."""
+    if name not in DEVICES:
+        raise ValueError(f"unknown device {name!r}; choose one of {', '.join(DEVICES)}")
+    return name
+
+
+@dataclass
+class Simulation:
+    """A device chosen for one network (see :func:`simulation_device`).
+
+    Attributes
+    ----------
+    device : str
+        ``'runtime'``, ``'cpp_standalone'`` or ``'cuda_standalone'``.
+    directory : Path or None
+        The standalone project folder (None on runtime).
+    execute : bool
+        Whether a standalone build is also run (False: generate and compile only).
+    """
+
+    device: str
+    directory: Path | None
+    execute: bool = True
+
+    @property
+    def standalone(self):
+        return self.device != "runtime"
+
+    def run(self, net, duration, report=None):
+        """Run ``net`` for ``duration``; on a standalone device build (and run) the project.
+
+        Raises
+        ------
+        RuntimeError
+            If ``net`` holds a ``network_operation`` and the device is standalone.
+        """
+        operations = [obj.name for obj in net.objects if isinstance(obj, NetworkOperation)]
+        if self.standalone and operations:
+            raise RuntimeError(
+                f"{self.device} cannot run network operations ({', '.join(operations)}): "
+                "Brian2's standalone devices drop them without a word. Run this network with "
+                "device='runtime'."
+            )
+        net.run(duration, report=report)
+        if self.standalone:
+            brian2.get_device().build(
+                directory=str(self.directory),
+                compile=True,
+                run=self.execute,
+                with_output=False,
+            )
+
+
+def cuda_toolkit_flags():
+    """Include, library and compiler settings that let brian2cuda build with CUDA 13 from pip.
+
+    curand's headers and library come from the ``nvidia-curand`` wheel (``nvidia/cu13``); its
+    library ships only as ``libcurand.so.10``, so a link ``libcurand.so`` is made in the cache for
+    brian2cuda's ``-lcurand``. CUDA 13's Thrust and CUB need C++17, where brian2 2.10.1 and
+    brian2cuda ask for C++11.
+    """
+    import nvidia
+
+    cu13 = Path(next(iter(nvidia.__path__))) / "cu13"
+    libdir = cache_dir() / "cuda-lib"
+    libdir.mkdir(parents=True, exist_ok=True)
+    link = libdir / "libcurand.so"
+    if not link.exists():
+        link.symlink_to(cu13 / "lib" / "libcurand.so.10")
+    return {
+        "include_dirs": [str(cu13 / "include")],
+        "library_dirs": [str(libdir), str(cu13 / "lib")],
+        "std": "-std=c++17",
+    }
+
+
+def _cuda_preferences(compute_capability):
+    try:
+        import brian2cuda  # noqa: F401  (registers the cuda_standalone device)
+    except ImportError as err:
+        raise RuntimeError(
+            "device 'cuda_standalone' needs brian2cuda: pip install 'bimsim[cuda]'"
+        ) from err
+    flags = cuda_toolkit_flags()
+    backend = "devices.cuda_standalone.cuda_backend"
+    settings = {
+        "codegen.cpp.include_dirs": prefs["codegen.cpp.include_dirs"] + flags["include_dirs"],
+        "codegen.cpp.library_dirs": prefs["codegen.cpp.library_dirs"] + flags["library_dirs"],
+        "codegen.cpp.runtime_library_dirs": (
+            prefs["codegen.cpp.runtime_library_dirs"] + flags["library_dirs"]
+        ),
+        "codegen.cpp.extra_compile_args_gcc": _with_std(
+            prefs["codegen.cpp.extra_compile_args_gcc"], flags["std"]
+        ),
+        f"{backend}.extra_compile_args_nvcc": _with_std(
+            prefs[f"{backend}.extra_compile_args_nvcc"], flags["std"]
+        ),
+    }
+    if compute_capability is not None:
+        # No GPU to ask: generate and compile for the given architecture.
+        settings.update(
+            {
+                f"{backend}.detect_gpus": False,
+                f"{backend}.gpu_id": 0,
+                f"{backend}.compute_capability": float(compute_capability),
+            }
+        )
+    return settings
+
+
+def _with_std(flags, std):
+    return [flag for flag in flags if not flag.startswith("-std=")] + [std]
+
+
+@contextmanager
+def _preferences(settings):
+    saved = {key: prefs[key] for key in settings}
+    for key, value in settings.items():
+        prefs[key] = value
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            prefs[key] = value
+
+
+@contextmanager
+def simulation_device(device, name, *, execute=True, compute_capability=None):
+    """Select ``device`` for the network built inside the ``with`` block.
+
+    Parameters
+    ----------
+    device : {'runtime', 'cpp_standalone', 'cuda_standalone'}
+    name : str
+        Names the standalone project folder ``cache_dir()/device/name``; networks with the same
+        name reuse its compiled objects.
+    execute : bool
+        Run the standalone binary after compiling it. ``False`` only generates and compiles (e.g.
+        CUDA code on a machine with no GPU).
+    compute_capability : float, optional
+        For ``cuda_standalone``: compile for this architecture instead of detecting a GPU.
+
+    Yields
+    ------
+    Simulation
+    """
+    check_device(device)
+    if device == "runtime":
+        if not execute:
+            raise ValueError("execute=False only applies to the standalone devices")
+        brian2.set_device("runtime")
+        yield Simulation("runtime", None)
+        return
+    settings = _cuda_preferences(compute_capability) if device == "cuda_standalone" else {}
+    directory = cache_dir() / device / name
+    directory.mkdir(parents=True, exist_ok=True)
+    with _preferences(settings):
+        brian2.set_device(device, build_on_run=False)
+        try:
+            yield Simulation(device, directory, execute)
+        finally:
+            reset_device("runtime")
+            reinit_devices()

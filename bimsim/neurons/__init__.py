@@ -1,0 +1,5 @@
+"""Neuron models, one per module: its Brian2 equations beside the function that builds it."""
+
+from bimsim.neurons.lif import lif_neurons
+
+__all__ = ["lif_neurons"]

@@ -1,0 +1,70 @@
+"""Frequency dependence of STDP: the Sjöström, Turrigiano & Nelson (2001) protocol.
+
+60 pairings at Δt = +10 ms and -10 ms, at 0.1, 10, 20, 40 and 50 Hz, for the pair rule and the
+triplet rule of Pfister & Gerstner (2006), each with all-to-all and nearest-spike pairing, all in
+one Brian2 network. The dataset holds the simulated weight changes, the measured ones (shipped with
+bimsim, with their citation) and each rule's weighted error against them. Example::
+
+    python protocols/stdp_frequency.py --out results/stdp_frequency.nc
+"""
+
+import argparse
+
+import brian2
+
+from bimsim.cli import add_run_arguments, finish_run, quantity
+from bimsim.pairing import frequency_dependence
+from bimsim.plasticity.stdp import PAIR_DEFAULTS, TRIPLET_PRESETS, pair_rule, triplet_preset
+
+
+def parser():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--pairs", type=int, default=60, help="pairings per condition (default: 60)")
+    p.add_argument(
+        "--triplet-all",
+        choices=[k for k, v in TRIPLET_PRESETS.items() if v.pairing == "all"],
+        default="visual-all-minimal",
+        help="preset of the all-to-all triplet rule",
+    )
+    p.add_argument(
+        "--triplet-nearest",
+        choices=[k for k, v in TRIPLET_PRESETS.items() if v.pairing == "nearest"],
+        default="visual-nearest-full",
+        help="preset of the nearest-spike triplet rule",
+    )
+    p.add_argument("--time-step", type=quantity("time"), help="default: coarsest exact step")
+    add_run_arguments(p, out="results/stdp_frequency.nc")
+    return p
+
+
+def rules(args):
+    """The four rules compared: pair and triplet, all-to-all and nearest."""
+    return {
+        "pair-all": pair_rule(**PAIR_DEFAULTS, pairing="all"),
+        "pair-nearest": pair_rule(**PAIR_DEFAULTS, pairing="nearest"),
+        "triplet-all": triplet_preset(args.triplet_all),
+        "triplet-nearest": triplet_preset(args.triplet_nearest),
+    }
+
+
+def main(argv=None):
+    p = parser()
+    args = p.parse_args(argv)
+    if args.pairs < 1:
+        p.error(f"--pairs must be at least 1, got {args.pairs}")
+    brian2.seed(args.seed)
+    try:
+        ds = frequency_dependence(
+            rules(args), n_pairs=args.pairs, dt=args.time_step, device=args.device
+        )
+    except ValueError as err:
+        p.error(str(err))
+    parameters = {k: v for k, v in vars(args).items() if k not in ("device", "seed", "out")}
+    finish_run(ds, args, parameters)
+    for rule, error in zip(ds.rule.values, ds.weighted_error.values, strict=True):
+        print(f"{rule:>16}: weighted error against the data {error:.3g}")
+    return ds
+
+
+if __name__ == "__main__":
+    main()

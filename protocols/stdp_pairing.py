@@ -1,0 +1,130 @@
+"""Recover the STDP window from spike pairing (Bi & Poo 1998 protocol by default).
+
+Every Δt runs at once in one Brian2 network (one independent pre/post pair per Δt); the total weight
+change of each synapse is fitted with A+ exp(-Δt/τ+) and -A- exp(Δt/τ-), and everything is saved to
+one netCDF dataset. Example::
+
+    python protocols/stdp_pairing.py --rule pair-all --tau-plus 16.8ms --out results/stdp_pairing.nc
+"""
+
+import argparse
+import dataclasses
+
+import brian2
+import numpy as np
+from brian2 import Hz, ms
+
+from bimsim.cli import add_run_arguments, finish_run, quantity
+from bimsim.pairing import stdp_curve
+from bimsim.plasticity.stdp import (
+    PAIR_DEFAULTS,
+    TRIPLET_PRESETS,
+    WeightBounds,
+    pair_rule,
+    triplet_preset,
+)
+
+RULES = ("pair-all", "pair-nearest", "triplet-all", "triplet-nearest")
+DEFAULT_PRESETS = {"all": "visual-all-minimal", "nearest": "visual-nearest-full"}
+
+
+def parser():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--rule", choices=RULES, default="pair-all", help="plasticity rule")
+    p.add_argument(
+        "--preset",
+        choices=list(TRIPLET_PRESETS),
+        help="triplet parameter set (Pfister & Gerstner 2006); default: visual-all-minimal for "
+        "triplet-all, visual-nearest-full for triplet-nearest",
+    )
+    p.add_argument("--a-plus", type=float, help="potentiation amplitude A+ (dimensionless)")
+    p.add_argument("--a-minus", type=float, help="depression amplitude A- (dimensionless)")
+    p.add_argument("--tau-plus", type=quantity("time"), help="potentiation time constant")
+    p.add_argument("--tau-minus", type=quantity("time"), help="depression time constant")
+    p.add_argument("--pairs", type=int, default=60, help="pairings per Δt (default: 60)")
+    p.add_argument("--frequency", type=quantity("frequency"), default=1 * Hz, help="e.g. 1Hz")
+    p.add_argument("--dt-min", type=quantity("time"), default=-100 * ms, help="smallest Δt")
+    p.add_argument("--dt-max", type=quantity("time"), default=100 * ms, help="largest Δt")
+    p.add_argument("--points", type=int, default=41, help="number of Δt values (default: 41)")
+    p.add_argument("--bounds", choices=("none", "hard", "soft"), default="none")
+    p.add_argument("--w-min", type=float, default=0.0, help="lower weight bound")
+    p.add_argument("--w-max", type=float, default=2.0, help="upper weight bound")
+    p.add_argument("--w-init", type=float, default=1.0, help="initial weight")
+    p.add_argument("--time-step", type=quantity("time"), help="default: coarsest exact step")
+    add_run_arguments(p, out="results/stdp_pairing.nc")
+    return p
+
+
+def build_rule(args):
+    """The STDP rule the flags describe."""
+    family, pairing = args.rule.split("-")
+    if family == "pair":
+        if args.preset is not None:
+            raise ValueError("--preset selects triplet parameters; use it with a triplet rule")
+        return pair_rule(
+            PAIR_DEFAULTS["a_plus"] if args.a_plus is None else args.a_plus,
+            PAIR_DEFAULTS["a_minus"] if args.a_minus is None else args.a_minus,
+            args.tau_plus or PAIR_DEFAULTS["tau_plus"],
+            args.tau_minus or PAIR_DEFAULTS["tau_minus"],
+            pairing=pairing,
+        )
+    rule = triplet_preset(args.preset or DEFAULT_PRESETS[pairing], pairing=pairing)
+    overrides = {
+        "a2_plus": args.a_plus,
+        "a2_minus": args.a_minus,
+        "tau_plus": args.tau_plus,
+        "tau_minus": args.tau_minus,
+    }
+    return dataclasses.replace(rule, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def delta_t_values(args):
+    if args.dt_min > args.dt_max:
+        raise ValueError(f"--dt-min {args.dt_min} is greater than --dt-max {args.dt_max}")
+    if args.points < 2:
+        raise ValueError(f"--points must be at least 2, got {args.points}")
+    values = np.linspace(float(args.dt_min / ms), float(args.dt_max / ms), args.points)
+    if (values >= 0).sum() < 3 or (values < 0).sum() < 3:
+        raise ValueError(
+            "fitting the window needs at least 3 Δt values on each side of 0: widen "
+            "--dt-min/--dt-max or add --points"
+        )
+    return np.round(values, 9) * ms
+
+
+def main(argv=None):
+    p = parser()
+    args = p.parse_args(argv)
+    try:
+        rule = build_rule(args)
+        bounds = WeightBounds(args.bounds, args.w_min, args.w_max)
+        delta_t = delta_t_values(args)
+        if args.pairs < 1:
+            raise ValueError(f"--pairs must be at least 1, got {args.pairs}")
+    except (ValueError, brian2.DimensionMismatchError) as err:
+        p.error(str(err))
+    brian2.seed(args.seed)
+    try:
+        ds = stdp_curve(
+            rule,
+            delta_t,
+            n_pairs=args.pairs,
+            frequency=args.frequency,
+            dt=args.time_step,
+            bounds=bounds,
+            w_init=args.w_init,
+            device=args.device,
+        )
+    except ValueError as err:  # e.g. a frequency at which consecutive pairings overlap
+        p.error(str(err))
+    parameters = {k: v for k, v in vars(args).items() if k not in ("device", "seed", "out")}
+    finish_run(ds, args, parameters)
+    print(
+        f"fit: A+ = {ds.fit_a_plus.item():.4g}, tau+ = {ds.fit_tau_plus.item():.4g} ms, "
+        f"A- = {ds.fit_a_minus.item():.4g}, tau- = {ds.fit_tau_minus.item():.4g} ms (per pairing)"
+    )
+    return ds
+
+
+if __name__ == "__main__":
+    main()
