@@ -95,7 +95,7 @@ def simulate_pairings_nest(schedule, rule, *, w_init=None, threads=1):
     synapse, post_params = nest_model(rule)
     w_init = _W_MAX / 2 if w_init is None else w_init
     nest.ResetKernel()
-    nest.set_verbosity("M_ERROR")
+    nest.verbosity = nest.VerbosityLevel.ERROR
     dt = float(schedule.dt / ms)
     nest.SetKernelStatus({"resolution": dt, "local_num_threads": threads})
     delay = dt

@@ -12,11 +12,12 @@ on its grid (5 ms for Bi & Poo's protocol), which changes no result and makes lo
 """
 
 import math
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
 import xarray as xr
-from brian2 import Clock, Hz, Network, SpikeGeneratorGroup, ms
+from brian2 import Hz, Network, SpikeGeneratorGroup, defaultclock, ms
 
 from bimsim.analysis import fit_stdp_window, weighted_error
 from bimsim.data import sjostrom2001
@@ -169,6 +170,21 @@ def pairing_schedule(delta_t, frequency, n_pairs, dt=None):
     )
 
 
+@contextmanager
+def _default_dt(dt):
+    """Run on Brian2's ``defaultclock`` with step ``dt``, restored afterwards.
+
+    The network uses the default clock rather than a clock of its own because brian2cuda's
+    synaptic post pathway refers to ``defaultclock`` by name.
+    """
+    saved = defaultclock.dt
+    defaultclock.dt = dt
+    try:
+        yield
+    finally:
+        defaultclock.dt = saved
+
+
 def simulate_pairings(schedule, rules, *, bounds=None, w_init=1.0, device="runtime", **device_kw):
     """Simulate a pairing schedule under several STDP rules in one network.
 
@@ -193,18 +209,13 @@ def simulate_pairings(schedule, rules, *, bounds=None, w_init=1.0, device="runti
     if not rules:
         raise ValueError("give at least one STDP rule")
     name = f"pairing-{'-'.join(rule.label for rule in rules)}"
-    with simulation_device(device, name, **device_kw) as sim:
-        clock = Clock(schedule.dt, name="pairing_clock")
+    with simulation_device(device, name, **device_kw) as sim, _default_dt(schedule.dt):
         n = schedule.n_channels
-        pre = SpikeGeneratorGroup(
-            n, schedule.pre_indices, schedule.pre_times(), clock=clock, name="pre"
-        )
-        post = SpikeGeneratorGroup(
-            n, schedule.post_indices, schedule.post_times(), clock=clock, name="post"
-        )
+        pre = SpikeGeneratorGroup(n, schedule.pre_indices, schedule.pre_times(), name="pre")
+        post = SpikeGeneratorGroup(n, schedule.post_indices, schedule.post_times(), name="post")
         synapses = []
         for k, rule in enumerate(rules):
-            syn = stdp_synapses(pre, post, rule, bounds, clock=clock, name=f"stdp_{k}")
+            syn = stdp_synapses(pre, post, rule, bounds, name=f"stdp_{k}")
             syn.connect(j="i")
             syn.w = w_init
             synapses.append(syn)
@@ -277,7 +288,7 @@ def stdp_curve(rule, delta_t, *, n_pairs=60, frequency=1 * Hz, dt=None, **simula
         "title": f"STDP window from spike pairing ({rule.label})",
         "rule": rule.label,
         "n_pairs": n_pairs,
-        "frequency": str(frequency),
+        "frequency": f"{float(frequency / Hz):g} Hz",
         "dt": str(schedule.dt),
         **_rule_attrs({"rule": rule}),
     }

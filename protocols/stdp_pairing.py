@@ -4,7 +4,9 @@ Every Δt runs at once in one Brian2 network (one independent pre/post pair per 
 change of each synapse is fitted with A+ exp(-Δt/τ+) and -A- exp(Δt/τ-), and everything is saved to
 one netCDF dataset. Example::
 
-    python protocols/stdp_pairing.py --rule pair-all --tau-plus 16.8ms --out results/stdp_pairing.nc
+    python protocols/stdp_pairing.py --rule pair-all --tau-plus 16.8ms --dt-min=-50ms
+
+Negative times follow an equals sign (``--dt-min=-50ms``), as argparse reads ``-50ms`` as a flag.
 """
 
 import argparse
@@ -43,7 +45,12 @@ def parser():
     p.add_argument("--tau-minus", type=quantity("time"), help="depression time constant")
     p.add_argument("--pairs", type=int, default=60, help="pairings per Δt (default: 60)")
     p.add_argument("--frequency", type=quantity("frequency"), default=1 * Hz, help="e.g. 1Hz")
-    p.add_argument("--dt-min", type=quantity("time"), default=-100 * ms, help="smallest Δt")
+    p.add_argument(
+        "--dt-min",
+        type=quantity("time"),
+        default=-100 * ms,
+        help="smallest Δt = t_post - t_pre; write negative values as --dt-min=-100ms",
+    )
     p.add_argument("--dt-max", type=quantity("time"), default=100 * ms, help="largest Δt")
     p.add_argument("--points", type=int, default=41, help="number of Δt values (default: 41)")
     p.add_argument("--bounds", choices=("none", "hard", "soft"), default="none")

@@ -1,0 +1,75 @@
+"""Draw STDP against pairing frequency from a saved dataset, with the measured points.
+
+    python figures/stdp_frequency.py --input results/stdp_frequency.nc \
+        --out results/figures/stdp_frequency
+
+writes ``stdp_frequency.png`` and ``stdp_frequency.pdf``: one panel per Δt, each rule as a line,
+Sjöström et al. (2001) as points with s.e.m. error bars.
+"""
+
+import argparse
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+from bimsim.io import read_dataset
+
+STYLES = {
+    "pair-all": "C0--",
+    "pair-nearest": "C0:",
+    "triplet-all": "C3-",
+    "triplet-nearest": "C3-.",
+}
+
+
+def draw(ds):
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.8), sharey=True, layout="constrained")
+    f_units = ds.frequency.attrs["units"]
+    for ax, delta_t in zip(axes, sorted(ds.delta_t.values, reverse=True), strict=True):
+        ax.axhline(0, color="0.7", lw=0.8)
+        for rule in ds.rule.values:
+            error = ds.weighted_error.sel(rule=rule).item()
+            ax.plot(
+                ds.frequency,
+                ds.dw.sel(rule=rule, delta_t=delta_t),
+                STYLES.get(str(rule), "-"),
+                marker=".",
+                label=f"{rule} (error {error:.2g})",
+            )
+        ax.errorbar(
+            ds.frequency,
+            ds.data_mean.sel(delta_t=delta_t),
+            yerr=ds.data_sem.sel(delta_t=delta_t),
+            fmt="ko",
+            capsize=3,
+            label="Sjöström et al. 2001",
+        )
+        ax.set_title(f"Δt = {delta_t:+g} {ds.delta_t.attrs['units']}")
+        ax.set_xlabel(f"pairing frequency ({f_units})")
+    axes[0].set_ylabel(
+        f"weight change after {ds.attrs['n_pairs']} pairings ({ds.dw.attrs['units']})"
+    )
+    axes[1].legend(frameon=False, fontsize=8)
+    return fig
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--input", default="results/stdp_frequency.nc", help="dataset to draw")
+    p.add_argument("--out", default="results/figures/stdp_frequency", help="path without suffix")
+    args = p.parse_args(argv)
+    if not Path(args.input).exists():
+        p.error(f"no dataset at {args.input}: run protocols/stdp_frequency.py first")
+    fig = draw(read_dataset(args.input))
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    for suffix in (".png", ".pdf"):
+        fig.savefig(out.with_suffix(suffix), dpi=150)
+        print(f"wrote {out.with_suffix(suffix)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,34 @@
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+os.environ.setdefault("MPLBACKEND", "Agg")
+os.environ.setdefault("PYNEST_QUIET", "1")
+
+
+@pytest.fixture
+def run_script(tmp_path):
+    """Run a repository script (e.g. ``protocols/stdp_pairing.py``) in a subprocess."""
+
+    def run(script, *args):
+        return subprocess.run(
+            [sys.executable, str(ROOT / script), *map(str, args)],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            timeout=900,
+        )
+
+    return run
+
+
+def gpu_available():
+    return shutil.which("nvidia-smi") is not None and (
+        subprocess.run(["nvidia-smi", "-L"], capture_output=True).returncode == 0
+    )
