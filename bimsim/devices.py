@@ -12,6 +12,7 @@ Brian2's standalone devices silently drop ``network_operation`` objects, so
 :meth:`Simulation.run` refuses to run a network that holds one anywhere but on ``runtime``.
 """
 
+import gc
 import os
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -189,6 +190,9 @@ def simulation_device(device, name, *, execute=True, compute_capability=None):
         yield Simulation("runtime", None)
         return
     settings = _cuda_preferences(compute_capability) if device == "cuda_standalone" else {}
+    # Brian2 gives a code object a numbered name while an object of the same name is alive: objects
+    # of an earlier network, kept by reference cycles, would rename (and recompile) every file.
+    gc.collect()
     directory = cache_dir() / device / name
     directory.mkdir(parents=True, exist_ok=True)
     with _preferences(settings):

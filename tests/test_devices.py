@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from brian2 import Hz, Network, NetworkOperation, NeuronGroup, ms
 
-from bimsim.devices import simulation_device
+from bimsim.devices import cache_dir, simulation_device
 from bimsim.pairing import pairing_schedule, simulate_pairings
 from bimsim.plasticity.stdp import PAIR_DEFAULTS, pair_rule, triplet_preset
 
@@ -42,3 +42,16 @@ def test_network_operations_are_refused_on_standalone():
         net = Network(group, NetworkOperation(lambda: None, name="readout_error"))
         with pytest.raises(RuntimeError, match=r"readout_error.*device='runtime'"):
             sim.run(net, 1 * ms)
+
+
+@pytest.mark.standalone
+def test_standalone_rebuild_in_one_process_reuses_compiled_objects():
+    """Warm runs do not recompile: a second identical build leaves every object file untouched."""
+    schedule = bi_poo_schedule()
+    first = simulate_pairings(schedule, RULES[:1], device="cpp_standalone")
+    objects = sorted((cache_dir() / "cpp_standalone" / "pairing-pair-all").rglob("*.o"))
+    assert objects
+    stamps = [path.stat().st_mtime_ns for path in objects]
+    second = simulate_pairings(schedule, RULES[:1], device="cpp_standalone")
+    assert [path.stat().st_mtime_ns for path in objects] == stamps
+    np.testing.assert_array_equal(second, first)
