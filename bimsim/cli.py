@@ -2,11 +2,13 @@
 
 import argparse
 import sys
+from argparse import RawTextHelpFormatter
+from pathlib import Path
 
 import brian2
 
 from bimsim.devices import DEVICES
-from bimsim.io import provenance, write_dataset
+from bimsim.io import provenance, read_dataset, write_dataset
 from bimsim.quantities import parse_quantity
 
 __all__ = ["add_run_arguments", "finish_run", "quantity"]
@@ -40,3 +42,31 @@ def finish_run(ds, args, parameters):
     path = write_dataset(ds, args.out)
     print(f"wrote {path}")
     return path
+
+
+def figure_main(description, draw, *, dataset, figure, protocol, argv=None):
+    """Command line of a figure script: read one saved dataset, draw it, save PNG and PDF.
+
+    Parameters
+    ----------
+    description : str
+        The script's help text.
+    draw : callable
+        Takes the dataset, returns a matplotlib figure.
+    dataset, figure : str
+        Name the default input ``results/<dataset>.nc`` and output ``results/figures/<figure>.*``.
+    protocol : str
+        The script that writes the dataset, named when it is missing.
+    """
+    p = argparse.ArgumentParser(description=description, formatter_class=RawTextHelpFormatter)
+    p.add_argument("--input", default=f"results/{dataset}.nc", help="dataset to draw")
+    p.add_argument("--out", default=f"results/figures/{figure}", help="path without suffix")
+    args = p.parse_args(argv)
+    if not Path(args.input).exists():
+        p.error(f"no dataset at {args.input}: run {protocol} first")
+    fig = draw(read_dataset(args.input))
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    for suffix in (".png", ".pdf"):
+        fig.savefig(out.with_suffix(suffix), dpi=150)
+        print(f"wrote {out.with_suffix(suffix)}")

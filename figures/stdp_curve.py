@@ -5,16 +5,13 @@
 writes ``stdp_curve.png`` and ``stdp_curve.pdf``.
 """
 
-import argparse
-from pathlib import Path
-
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from bimsim.io import read_dataset
+from bimsim.cli import figure_main
 
 
 def label(var):
@@ -45,18 +42,14 @@ def draw(ds):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--input", default="results/stdp_pairing.nc", help="dataset to draw")
-    p.add_argument("--out", default="results/figures/stdp_curve", help="path without suffix")
-    args = p.parse_args(argv)
-    if not Path(args.input).exists():
-        p.error(f"no dataset at {args.input}: run protocols/stdp_pairing.py first")
-    fig = draw(read_dataset(args.input))
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    for suffix in (".png", ".pdf"):
-        fig.savefig(out.with_suffix(suffix), dpi=150)
-        print(f"wrote {out.with_suffix(suffix)}")
+    figure_main(
+        __doc__,
+        draw,
+        dataset="stdp_pairing",
+        figure="stdp_curve",
+        protocol="protocols/stdp_pairing.py",
+        argv=argv,
+    )
 
 
 if __name__ == "__main__":

@@ -7,15 +7,12 @@ writes ``stdp_frequency.png`` and ``stdp_frequency.pdf``: one panel per Δt, eac
 Sjöström et al. (2001) as points with s.e.m. error bars.
 """
 
-import argparse
-from pathlib import Path
-
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from bimsim.io import read_dataset
+from bimsim.cli import figure_main
 
 STYLES = {
     "pair-all": "C0--",
@@ -57,18 +54,14 @@ def draw(ds):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--input", default="results/stdp_frequency.nc", help="dataset to draw")
-    p.add_argument("--out", default="results/figures/stdp_frequency", help="path without suffix")
-    args = p.parse_args(argv)
-    if not Path(args.input).exists():
-        p.error(f"no dataset at {args.input}: run protocols/stdp_frequency.py first")
-    fig = draw(read_dataset(args.input))
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    for suffix in (".png", ".pdf"):
-        fig.savefig(out.with_suffix(suffix), dpi=150)
-        print(f"wrote {out.with_suffix(suffix)}")
+    figure_main(
+        __doc__,
+        draw,
+        dataset="stdp_frequency",
+        figure="stdp_frequency",
+        protocol="protocols/stdp_frequency.py",
+        argv=argv,
+    )
 
 
 if __name__ == "__main__":

@@ -6,9 +6,10 @@ from bimsim.io import read_dataset
 
 
 def test_pairing_protocol_writes_dataset_and_figure(run_script, tmp_path):
-    out = tmp_path / "curve.nc"
-    result = run_script("protocols/stdp_pairing.py", "--out", out, "--seed", 7)
+    """The README's main job as written: protocol then figure, default paths."""
+    result = run_script("protocols/stdp_pairing.py", "--seed", 7)
     assert result.returncode == 0, result.stderr
+    out = tmp_path / "results" / "stdp_pairing.nc"
     ds = read_dataset(out)
     assert ds.delta_t.attrs["units"] == "ms" and len(ds.delta_t) == 41
     assert ds.fit_tau_plus.attrs["units"] == "ms"
@@ -17,9 +18,10 @@ def test_pairing_protocol_writes_dataset_and_figure(run_script, tmp_path):
         assert name in ds.attrs, name
     assert ds.attrs["seed"] == 7 and ds.attrs["param_tau_plus"] == "None"
     assert ds.attrs["rule_tau_plus"] == "16.8 ms"
-    figure = run_script("figures/stdp_curve.py", "--input", out, "--out", tmp_path / "fig")
+    figure = run_script("figures/stdp_curve.py")
     assert figure.returncode == 0, figure.stderr
-    assert (tmp_path / "fig.png").stat().st_size > 0 and (tmp_path / "fig.pdf").stat().st_size > 0
+    for suffix in ("png", "pdf"):
+        assert (tmp_path / "results" / "figures" / f"stdp_curve.{suffix}").stat().st_size > 0
 
 
 @pytest.mark.slow
