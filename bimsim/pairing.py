@@ -94,13 +94,17 @@ def _on_grid(values, step, name):
 
 
 def _coarsest_dt(delta_t, period):
-    """The largest multiple of BASE_GRID dividing every Δt and every period on that grid."""
+    """The largest multiple of BASE_GRID dividing every Δt and every period.
+
+    Where a period is not a multiple of BASE_GRID (e.g. 3 Hz), pair onsets must be rounded to the
+    grid, and BASE_GRID keeps that rounding as small as NEST's default resolution does.
+    """
     ticks = _on_grid(delta_t, BASE_GRID, "delta_t")
     period_ratio = np.asarray(period / BASE_GRID, dtype=float)
-    exact = np.abs(period_ratio - np.round(period_ratio)) < 1e-6
-    terms = [int(abs(t)) for t in ticks] + [round(p) for p in period_ratio[exact]]
-    step = math.gcd(*terms) if any(terms) else 1
-    return max(step, 1) * BASE_GRID
+    if np.any(np.abs(period_ratio - np.round(period_ratio)) > 1e-6):
+        return BASE_GRID
+    terms = [int(abs(t)) for t in ticks] + [round(p) for p in period_ratio]
+    return max(math.gcd(*terms), 1) * BASE_GRID
 
 
 def pairing_schedule(delta_t, frequency, n_pairs, dt=None):
@@ -116,7 +120,8 @@ def pairing_schedule(delta_t, frequency, n_pairs, dt=None):
         Number of pairings per channel (>= 1).
     dt : Quantity, optional
         Simulation time step. Every Δt must be a multiple of it; pair onsets are rounded to it.
-        By default the coarsest step that keeps every Δt and period exact (see module docstring).
+        By default the coarsest step that keeps every Δt and period exact (0.1 ms where a period
+        is not a multiple of 0.1 ms; see module docstring).
 
     Returns
     -------
@@ -136,6 +141,11 @@ def pairing_schedule(delta_t, frequency, n_pairs, dt=None):
     delta_t = np.atleast_1d(delta_t)
     if delta_t.ndim != 1 or len(delta_t) == 0:
         raise ValueError("delta_t must be a non-empty 1-D array of times")
+    if np.ndim(frequency) not in (0, 1) or np.size(frequency) not in (1, len(delta_t)):
+        raise ValueError(
+            f"frequency must be one rate or one per delta_t ({len(delta_t)}), "
+            f"got shape {np.shape(frequency)}"
+        )
     frequency = frequency * np.ones(len(delta_t))
     period = 1.0 / frequency
     overlap = np.abs(delta_t) >= period
@@ -151,8 +161,7 @@ def pairing_schedule(delta_t, frequency, n_pairs, dt=None):
     else:
         require_positive("dt", dt, "time")
     dt_ticks = _on_grid(delta_t, dt, "delta_t")
-    period_ticks = np.round(np.asarray(period / dt, dtype=float)).astype(np.int64)
-    if np.any(period_ticks < 1):
+    if np.any(period < dt):
         raise ValueError(f"the pairing period is shorter than the time step {dt}")
     start = max(0, -int(dt_ticks.min()))
     k = np.arange(n_pairs)

@@ -160,10 +160,21 @@ def test_triplet_rule_reproduces_frequency_dependence_and_pair_rule_fails():
     assert min(errors["pair-all"], errors["pair-nearest"]) > 5
 
 
+def test_default_step_keeps_every_spike_exact():
+    assert pairing_schedule(BI_POO_DT, 1 * Hz, 60).dt == 5 * ms
+    assert pairing_schedule(np.array([-10, 10]) * ms, 40 * Hz, 60).dt == 5 * ms  # 25 ms period
+    third = pairing_schedule(np.array([-10, 10]) * ms, 3 * Hz, 60)  # 333.33 ms period
+    assert third.dt == 0.1 * ms
+    onsets = third.pre_steps[third.pre_indices == 0] * float(third.dt / ms)
+    drift = (onsets - onsets[0]) - np.arange(60) * 1000 / 3
+    assert np.abs(drift).max() <= 0.05 + 1e-9  # each onset within half a step of k / f
+
+
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
         ({"n_pairs": 0}, "n_pairs"),
+        ({"frequency": [1, 2] * Hz}, "one rate or one per delta_t"),
         ({"frequency": 20 * Hz}, "overlap"),
         ({"frequency": 1.0}, "frequency must be a frequency"),
         ({"dt": 0.3 * ms}, "not a multiple"),
