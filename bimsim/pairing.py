@@ -217,6 +217,8 @@ def simulate_pairings(schedule, rules, *, bounds=None, w_init=1.0, device="runti
     """
     if not rules:
         raise ValueError("give at least one STDP rule")
+    if not np.isfinite(w_init):
+        raise ValueError(f"w_init must be finite, got {w_init!r}")
     name = f"pairing-{'-'.join(rule.label for rule in rules)}"
     with simulation_device(device, name, **device_kw) as sim, _default_dt(schedule.dt):
         n = schedule.n_channels
@@ -298,7 +300,7 @@ def stdp_curve(rule, delta_t, *, n_pairs=60, frequency=1 * Hz, dt=None, **simula
         "rule": rule.label,
         "n_pairs": n_pairs,
         "frequency": f"{float(frequency / Hz):g} Hz",
-        "dt": str(schedule.dt),
+        "dt": f"{float(schedule.dt / ms):g} ms",
         **_rule_attrs({"rule": rule}),
     }
     coords = {"delta_t": ("delta_t", delta_t_ms, {"units": "ms", "long_name": "t_post - t_pre"})}
@@ -355,7 +357,7 @@ def frequency_dependence(rules, *, n_pairs=60, dt=None, **simulate_kw):
             "title": "Frequency dependence of STDP (Sjostrom et al. 2001 protocol)",
             "data_source": data.attrs["source"],
             "n_pairs": n_pairs,
-            "dt": str(schedule.dt),
+            "dt": f"{float(schedule.dt / ms):g} ms",
             **_rule_attrs(rules),
         },
     )
