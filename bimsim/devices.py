@@ -26,8 +26,6 @@ __all__ = ["DEVICES", "Simulation", "cache_dir", "cuda_toolkit_flags", "simulati
 
 DEVICES = ("runtime", "cpp_standalone", "cuda_standalone")
 
-logger = brian2.get_logger(__name__)
-
 
 def cache_dir():
     """Folder for bimsim's standalone builds: ``$BIMSIM_CACHE`` or ``~/.cache/bimsim``."""
@@ -97,14 +95,22 @@ def cuda_toolkit_flags():
     brian2cuda's ``-lcurand``. CUDA 13's Thrust and CUB need C++17, where brian2 2.10.1 and
     brian2cuda ask for C++11.
     """
-    import nvidia
+    try:
+        import nvidia
 
-    cu13 = Path(next(iter(nvidia.__path__))) / "cu13"
+        cu13 = Path(next(iter(nvidia.__path__))) / "cu13"
+    except ImportError:
+        cu13 = None
+    library = cu13 / "lib" / "libcurand.so.10" if cu13 else None
+    if library is None or not library.exists():
+        raise RuntimeError("cuda_standalone needs curand from pip: pip install 'bimsim[cuda]'")
     libdir = cache_dir() / "cuda-lib"
     libdir.mkdir(parents=True, exist_ok=True)
     link = libdir / "libcurand.so"
-    if not link.exists():
-        link.symlink_to(cu13 / "lib" / "libcurand.so.10")
+    if link.is_symlink() and link.readlink() != library:  # e.g. a re-created environment
+        link.unlink()
+    if not link.is_symlink():
+        link.symlink_to(library)
     return {
         "include_dirs": [str(cu13 / "include")],
         "library_dirs": [str(libdir), str(cu13 / "lib")],

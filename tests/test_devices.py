@@ -55,3 +55,15 @@ def test_standalone_rebuild_in_one_process_reuses_compiled_objects():
     second = simulate_pairings(schedule, RULES[:1], device="cpp_standalone")
     assert [path.stat().st_mtime_ns for path in objects] == stamps
     np.testing.assert_array_equal(second, first)
+
+
+def test_curand_link_follows_a_moved_environment(tmp_path, monkeypatch):
+    pytest.importorskip("nvidia")
+    from bimsim.devices import cuda_toolkit_flags
+
+    monkeypatch.setenv("BIMSIM_CACHE", str(tmp_path))
+    link = tmp_path / "cuda-lib" / "libcurand.so"
+    link.parent.mkdir()
+    link.symlink_to(tmp_path / "old-venv" / "libcurand.so.10")  # dangling
+    flags = cuda_toolkit_flags()
+    assert link.resolve().exists() and str(link.parent) in flags["library_dirs"]
