@@ -1,0 +1,243 @@
+"""Selective state-space (Mamba-style) readout, learning by exact RTRL (SPEC eqs. 1 and 5).
+
+For an input ``u_t`` of ``m`` channels (the spiking layer's filtered spike trains), each channel
+``d`` has ``N`` diagonal states::
+
+    Δ_t       = softplus(W_Δ u_t + b_Δ)                      (m,)     input-dependent step
+    a_t[d,n]  = exp(Δ_t[d] A_c[d,n]),  A_c = -exp(A_log)     (m, N)   stable decay in (0, 1)
+    B_t, C_t  = W_B u_t, W_C u_t                             (N,)
+    h_t[d,n]  = a_t[d,n] h_{t-1}[d,n] + Δ_t[d] B_t[n] u_t[d]
+    y_t[d]    = Σ_n C_t[n] h_t[d,n] + D[d] u_t[d]
+    o_t       = W_out y_t + b_out                            (k,)     readout
+
+(the usual Mamba discretisation, with the simplified ``Δ B`` input term). The loss is summed over
+time steps, ``L = Σ_t ℓ(o_t, target_t)``.
+
+Learning is online and exact. Because the recurrence is diagonal, the sensitivity of a state to a
+recurrent parameter obeys ``S_t = a_t ⊙ S_{t-1} + ∂h_t/∂θ|_direct`` (SPEC eq. 5), elementwise:
+the sensitivities to ``A_log`` (m·N numbers), ``W_Δ``, ``b_Δ`` and ``W_B`` (m·N·m, m·N, m·N·m) are
+all the memory RTRL needs. They are carried forward step by step, with no stored history and no
+backpropagation through time, so memory does not grow with the sequence length. ``W_C``, ``D``,
+``W_out`` and ``b_out`` act within a step and take the instantaneous gradient. The gradients equal
+those of backpropagation through the whole sequence (tested against torch autograd in float64).
+
+Gradients are of the loss itself; a learning rule that descends it applies ``-η ∂L/∂θ``.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["LOSSES", "SSMParameters", "SelectiveSSM"]
+
+LOSSES = ("mse", "cross_entropy")
+
+
+@dataclass
+class SSMParameters:
+    """The readout's parameters (float64 arrays)."""
+
+    W_delta: np.ndarray  # (m, m)
+    b_delta: np.ndarray  # (m,)
+    A_log: np.ndarray  # (m, N)
+    W_B: np.ndarray  # (N, m)
+    W_C: np.ndarray  # (N, m)
+    D: np.ndarray  # (m,)
+    W_out: np.ndarray  # (k, m)
+    b_out: np.ndarray  # (k,)
+
+    @classmethod
+    def initial(cls, n_inputs, n_states, n_outputs, rng):
+        """Random parameters in the usual Mamba ranges (``A_c[d,n] = -(n + 1)``, Δ ≈ 0.01 to 0.1).
+
+        Parameters
+        ----------
+        n_inputs, n_states, n_outputs : int
+            ``m``, ``N`` and ``k``.
+        rng : numpy.random.Generator
+        """
+        for name, value in (
+            ("n_inputs", n_inputs),
+            ("n_states", n_states),
+            ("n_outputs", n_outputs),
+        ):
+            if int(value) != value or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        m, n, k = int(n_inputs), int(n_states), int(n_outputs)
+        delta = np.exp(rng.uniform(np.log(1e-2), np.log(1e-1), m))
+        return cls(
+            W_delta=rng.normal(0, 0.1 / np.sqrt(m), (m, m)),
+            b_delta=np.log(np.expm1(delta)),  # softplus^-1
+            A_log=np.log(np.tile(np.arange(1, n + 1, dtype=float), (m, 1))),
+            W_B=rng.normal(0, 1 / np.sqrt(m), (n, m)),
+            W_C=rng.normal(0, 1 / np.sqrt(m), (n, m)),
+            D=np.ones(m),
+            W_out=rng.normal(0, 1 / np.sqrt(m), (k, m)),
+            b_out=np.zeros(k),
+        )
+
+    @property
+    def shapes(self):
+        """``(m, N, k)``."""
+        return self.W_delta.shape[0], self.A_log.shape[1], self.W_out.shape[0]
+
+    def as_dict(self):
+        return dict(vars(self))
+
+    def check(self):
+        """Check shapes and finiteness, naming the culprit."""
+        m, n, k = self.shapes
+        expected = {
+            "W_delta": (m, m),
+            "b_delta": (m,),
+            "A_log": (m, n),
+            "W_B": (n, m),
+            "W_C": (n, m),
+            "D": (m,),
+            "W_out": (k, m),
+            "b_out": (k,),
+        }
+        for name, shape in expected.items():
+            value = getattr(self, name)
+            if value.shape != shape:
+                raise ValueError(f"{name} has shape {value.shape}, expected {shape}")
+            if not np.all(np.isfinite(value)):
+                raise ValueError(f"{name} holds NaN or infinite values")
+
+
+def _softplus(z):
+    return np.logaddexp(0.0, z)
+
+
+def _sigmoid(z):
+    return 0.5 * (1.0 + np.tanh(0.5 * z))
+
+
+class SelectiveSSM:
+    """A selective SSM readout that learns online by exact RTRL.
+
+    Parameters
+    ----------
+    params : SSMParameters
+    loss : {'mse', 'cross_entropy'}
+        ``ℓ = ½ ‖o - target‖²`` (target: k values) or softmax cross-entropy (target: class index).
+
+    Attributes
+    ----------
+    h : numpy.ndarray
+        The state ``(m, N)``.
+    grads : dict of numpy.ndarray
+        ``∂L/∂θ`` accumulated since the last :meth:`zero_grad`.
+    """
+
+    def __init__(self, params, loss="mse"):
+        if loss not in LOSSES:
+            raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
+        params.check()
+        self.params = params
+        self.loss = loss
+        self.reset_state()
+        self.zero_grad()
+
+    def reset_state(self):
+        """Zero the state and its sensitivities (start of a new sequence)."""
+        m, n, _ = self.params.shapes
+        self.h = np.zeros((m, n))
+        self._sens = {
+            "A_log": np.zeros((m, n)),
+            "W_delta": np.zeros((m, n, m)),
+            "b_delta": np.zeros((m, n)),
+            "W_B": np.zeros((m, n, m)),
+        }
+
+    def zero_grad(self):
+        self.grads = {name: np.zeros_like(value) for name, value in self.params.as_dict().items()}
+
+    def _loss_gradient(self, o, target):
+        if self.loss == "mse":
+            error = o - np.asarray(target, dtype=float)
+            return 0.5 * float(error @ error), error
+        if int(target) != target or not 0 <= target < len(o):
+            raise ValueError(f"class target must be an index in [0, {len(o)}), got {target!r}")
+        shifted = o - o.max()
+        p = np.exp(shifted) / np.exp(shifted).sum()
+        loss = float(np.log(np.exp(shifted).sum()) - shifted[int(target)])
+        p[int(target)] -= 1.0
+        return loss, p
+
+    def step(self, u, target=None):
+        """Advance one time step; with a target, add this step's loss gradient to :attr:`grads`.
+
+        Parameters
+        ----------
+        u : array_like
+            Input, shape ``(m,)``.
+        target : array_like or int, optional
+            Target of this step (none: no loss at this step).
+
+        Returns
+        -------
+        o : numpy.ndarray
+            Output ``(k,)``.
+        loss : float
+            This step's loss (0 without a target).
+        signal : numpy.ndarray
+            ``∂ℓ_t/∂u_t`` ``(m,)``: how this step's loss depends on this step's input, the learning
+            signal sent back to the layer that produced ``u``.
+        """
+        p = self.params
+        u = np.asarray(u, dtype=float)
+        if u.shape != (p.shapes[0],):
+            raise ValueError(f"input has shape {u.shape}, expected ({p.shapes[0]},)")
+        if not np.all(np.isfinite(u)):
+            raise ValueError("input holds NaN or infinite values")
+        A_c = -np.exp(p.A_log)
+        z = p.W_delta @ u + p.b_delta
+        delta = _softplus(z)
+        a = np.exp(delta[:, None] * A_c)
+        B, C = p.W_B @ u, p.W_C @ u
+        h_prev = self.h
+        # ∂h_t/∂z_t[d], the route of W_Δ and b_Δ into the state
+        dh_dz = (a * A_c * h_prev + B[None, :] * u[:, None]) * _sigmoid(z)[:, None]
+        s = self._sens
+        s["A_log"] = a * s["A_log"] + a * delta[:, None] * A_c * h_prev
+        s["W_delta"] = a[:, :, None] * s["W_delta"] + dh_dz[:, :, None] * u[None, None, :]
+        s["b_delta"] = a * s["b_delta"] + dh_dz
+        s["W_B"] = a[:, :, None] * s["W_B"] + (delta * u)[:, None, None] * u[None, None, :]
+        self.h = a * h_prev + (delta * u)[:, None] * B[None, :]
+        y = self.h @ C + p.D * u
+        o = p.W_out @ y + p.b_out
+        if target is None:
+            return o, 0.0, np.zeros_like(u)
+        loss, g_o = self._loss_gradient(o, target)
+        g_y = p.W_out.T @ g_o
+        g_h = g_y[:, None] * C[None, :]
+        g = self.grads
+        g["A_log"] += g_h * s["A_log"]
+        g["W_delta"] += np.einsum("dn,dnj->dj", g_h, s["W_delta"])
+        g["b_delta"] += (g_h * s["b_delta"]).sum(axis=1)
+        g["W_B"] += np.einsum("dn,dnj->nj", g_h, s["W_B"])
+        g_C = self.h.T @ g_y
+        g["W_C"] += np.outer(g_C, u)
+        g["D"] += g_y * u
+        g["W_out"] += np.outer(g_o, y)
+        g["b_out"] += g_o
+        signal = (
+            p.W_delta.T @ (g_h * dh_dz).sum(axis=1)
+            + p.W_B.T @ (g_h * (delta * u)[:, None]).sum(axis=0)
+            + (g_h * B[None, :]).sum(axis=1) * delta
+            + p.W_C.T @ g_C
+            + g_y * p.D
+        )
+        return o, loss, signal
+
+    def apply(self, learning_rate):
+        """Descend the accumulated gradient, ``θ ← θ - η ∂L/∂θ``, then zero it."""
+        for name, grad in self.grads.items():
+            getattr(self.params, name)[...] -= learning_rate * grad
+        self.zero_grad()
+
+    def memory_bytes(self):
+        """Bytes held by the state, its sensitivities and the gradients (constant in time)."""
+        arrays = [self.h, *self._sens.values(), *self.grads.values()]
+        return sum(array.nbytes for array in arrays)
