@@ -226,16 +226,19 @@ class _Equations:
     namespace: dict = field(default_factory=dict)
 
 
-def _bounded(sign, amount, bounds):
+def _bounded(sign, amount, bounds, prunable):
     if bounds.kind == "hard":
-        return f"w = clip(w {sign} {amount}, w_min, w_max)"
-    if bounds.kind == "soft":
+        update = f"clip(w {sign} {amount}, w_min, w_max)"
+    elif bounds.kind == "soft":
         distance = "(w_max - w)" if sign == "+" else "(w - w_min)"
-        return f"w = w {sign} {distance} / (w_max - w_min) * {amount}"
-    return f"w = w {sign} {amount}"
+        update = f"w {sign} {distance} / (w_max - w_min) * {amount}"
+    else:
+        update = f"w {sign} {amount}"
+    # A pruned synapse keeps w = 0: it neither learns nor transmits.
+    return f"w = int(active) * ({update})" if prunable else f"w = {update}"
 
 
-def stdp_equations(rule, bounds=None):
+def stdp_equations(rule, bounds=None, prunable=False):
     """The Brian2 model, ``on_pre`` and ``on_post`` code and namespace of an STDP rule.
 
     Parameters
@@ -243,6 +246,9 @@ def stdp_equations(rule, bounds=None):
     rule : STDPRule
     bounds : WeightBounds, optional
         Defaults to unbounded additive updates.
+    prunable : bool
+        Add the flag ``active`` (see :mod:`bimsim.plasticity.pruning`); the weight of an inactive
+        synapse stays 0.
 
     Returns
     -------
@@ -271,18 +277,22 @@ def stdp_equations(rule, bounds=None):
         namespace.update(tau_x=rule.tau_x, a3_minus=rule.a3_minus)
         depression = "o1 * (a2_minus + a3_minus * r2)"
         pre_traces.append(f"r2 {step}")
+    if prunable:
+        model.append("active : boolean")
     if rule.a3_plus:
         model.append("do2/dt = -o2 / tau_y : 1 (event-driven)")
         namespace.update(tau_y=rule.tau_y, a3_plus=rule.a3_plus)
         potentiation = "r1 * (a2_plus + a3_plus * o2)"
         post_traces.append(f"o2 {step}")
     # Each spike reads the traces before updating its own ("t - ε" in Pfister & Gerstner 2006).
-    on_pre = [_bounded("-", depression, bounds), *pre_traces]
-    on_post = [_bounded("+", potentiation, bounds), *post_traces]
+    on_pre = [_bounded("-", depression, bounds, prunable), *pre_traces]
+    on_post = [_bounded("+", potentiation, bounds, prunable), *post_traces]
     return _Equations("\n".join(model), "\n".join(on_pre), "\n".join(on_post), namespace)
 
 
-def stdp_synapses(source, target, rule, bounds=None, *, transmit=None, name="stdp*", **kwds):
+def stdp_synapses(
+    source, target, rule, bounds=None, *, transmit=None, prunable=False, name="stdp*", **kwds
+):
     """Build (unconnected) plastic ``Synapses`` from ``source`` to ``target``.
 
     Parameters
@@ -294,6 +304,9 @@ def stdp_synapses(source, target, rule, bounds=None, *, transmit=None, name="std
     transmit : str, optional
         Statement appended to ``on_pre`` that delivers the spike, e.g. ``"x_post += w"``. Without
         it the synapse only learns (as in pairing protocols where both sides are driven).
+    prunable : bool
+        Add the ``active`` flag that :class:`bimsim.plasticity.pruning.AdaptivePruning` clears.
+        Set ``active = True`` after connecting.
     name : str
         Brian2 object name.
     **kwds
@@ -304,7 +317,7 @@ def stdp_synapses(source, target, rule, bounds=None, *, transmit=None, name="std
     brian2.Synapses
         With the weight ``w`` and the traces ``r1``, ``o1`` (and ``r2``, ``o2`` for triplets).
     """
-    eqs = stdp_equations(rule, bounds)
+    eqs = stdp_equations(rule, bounds, prunable)
     on_pre = eqs.on_pre if transmit is None else f"{eqs.on_pre}\n{transmit}"
     return Synapses(
         source,

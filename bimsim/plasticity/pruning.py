@@ -1,0 +1,167 @@
+"""Adaptive synaptic pruning (SPEC eq. 6).
+
+Every pruning step, each active synapse is kept with probability
+
+    p_ij = σ(β (|w_ij| - θ(t)))
+
+and pruned otherwise, while the threshold follows the sparsity (fraction of pruned synapses)::
+
+    dθ/dt = γ (ρ - sparsity(t))
+
+The paper calls ``p_ij`` "the probability of pruning". Read literally, that prunes strong synapses
+first and prunes *less* as θ rises while sparsity is below target, so the loop runs away. bimsim
+takes the self-consistent reading: ``p_ij`` is the probability of being **kept**, so weak synapses
+go first and θ rises until the sparsity reaches ρ, then falls back, which slows pruning to a halt.
+
+Pruning is permanent: a pruned synapse's ``active`` flag is cleared and its weight set to 0, and the
+synapse equations (``prunable=True`` in :func:`bimsim.plasticity.stdp.stdp_synapses`) keep it there,
+so it neither transmits nor learns. The controller is a Brian2 ``network_operation`` (it needs the
+sparsity of the whole group, a global sum), so a pruning network runs on the ``runtime`` device.
+"""
+
+from dataclasses import dataclass, field
+
+import brian2
+import numpy as np
+import xarray as xr
+from brian2 import NetworkOperation, ms, second
+
+from bimsim.quantities import require_positive
+
+__all__ = ["AdaptivePruning", "PruningParameters"]
+
+
+@dataclass(frozen=True)
+class PruningParameters:
+    """Parameters of adaptive pruning.
+
+    Parameters
+    ----------
+    target_sparsity : float
+        ρ, the fraction of synapses to prune, in [0, 1).
+    beta : float
+        Steepness of the keep probability, in inverse weight units (> 0).
+    gamma : Quantity
+        Rate of the threshold, in weight units per second (a rate, e.g. ``2 / second``).
+    interval : Quantity
+        Time between pruning steps.
+    theta_init : float
+        Initial threshold θ(0).
+    """
+
+    target_sparsity: float
+    beta: float = 100.0
+    gamma: brian2.Quantity = field(default_factory=lambda: 2.0 / second)
+    interval: brian2.Quantity = field(default_factory=lambda: 10 * ms)
+    theta_init: float = 0.0
+
+    def __post_init__(self):
+        rho = self.target_sparsity
+        if not (np.isfinite(rho) and 0 <= rho < 1):
+            raise ValueError(f"target_sparsity ρ must lie in [0, 1), got {rho!r}")
+        if not (np.isfinite(self.beta) and self.beta > 0):
+            raise ValueError(f"beta must be a positive number, got {self.beta!r}")
+        require_positive("gamma", self.gamma, "frequency")
+        require_positive("interval", self.interval, "time")
+        if not np.isfinite(self.theta_init):
+            raise ValueError(f"theta_init must be finite, got {self.theta_init!r}")
+
+
+class AdaptivePruning:
+    """Prunes a ``Synapses`` group built with ``prunable=True`` towards a target sparsity.
+
+    Parameters
+    ----------
+    synapses : brian2.Synapses
+        With variables ``w`` and ``active``.
+    params : PruningParameters
+    seed : int
+        Seed of the pruning draws.
+
+    Attributes
+    ----------
+    operation : brian2.NetworkOperation
+        Add it to the network beside ``synapses``.
+    """
+
+    def __init__(self, synapses, params, seed=0):
+        if "active" not in synapses.variables:
+            raise ValueError(
+                f"synapses {synapses.name!r} have no 'active' flag: build them with prunable=True"
+            )
+        self.synapses = synapses
+        self.params = params
+        self.theta = params.theta_init
+        self._rng = np.random.default_rng(seed)
+        self._pruned_at = None
+        self._history = {"t": [], "theta": [], "sparsity": [], "pruned": []}
+        self.operation = NetworkOperation(
+            self._step, dt=params.interval, name=f"{synapses.name}_pruning"
+        )
+
+    def sparsity(self):
+        """Fraction of the synapses that are pruned."""
+        active = self.synapses.variables["active"].get_value()
+        return 1.0 - float(np.mean(active)) if len(active) else 0.0
+
+    def _step(self, t):
+        variables = self.synapses.variables
+        active = variables["active"].get_value().astype(bool)
+        w = variables["w"].get_value()
+        if self._pruned_at is None:
+            self._pruned_at = np.full(len(active), np.nan)
+        p = self.params
+        keep = 1.0 / (1.0 + np.exp(-p.beta * (np.abs(w) - self.theta)))
+        pruned = active & (self._rng.random(len(active)) >= keep)
+        if pruned.any():
+            active[pruned] = False
+            w = w.copy()
+            w[pruned] = 0.0
+            variables["active"].set_value(active)
+            variables["w"].set_value(w)
+            self._pruned_at[pruned] = float(t / ms)
+        sparsity = 1.0 - active.mean()
+        self.theta += float(p.gamma * p.interval) * (p.target_sparsity - sparsity)
+        for key, value in zip(
+            self._history, (float(t / ms), self.theta, sparsity, int(pruned.sum())), strict=True
+        ):
+            self._history[key].append(value)
+
+    def dataset(self):
+        """θ(t), sparsity and pruning counts over ``time`` (ms), and each synapse's fate."""
+        h = self._history
+        n = len(self.synapses.variables["active"].get_value())
+        pruned_at = self._pruned_at if self._pruned_at is not None else np.full(n, np.nan)
+        p = self.params
+        return xr.Dataset(
+            {
+                "theta": ("time", h["theta"], {"units": "1", "long_name": "pruning threshold"}),
+                "sparsity": ("time", h["sparsity"], {"units": "1", "long_name": "pruned fraction"}),
+                "n_pruned": (
+                    "time",
+                    np.asarray(h["pruned"], dtype=np.int64),
+                    {"units": "1", "long_name": "synapses pruned at this step"},
+                ),
+                "active": (
+                    "synapse",
+                    np.isnan(pruned_at).astype(np.int8),
+                    {"units": "1", "long_name": "synapse still active (1) or pruned (0)"},
+                ),
+                "pruned_at": (
+                    "synapse",
+                    np.nan_to_num(pruned_at, nan=-1.0),
+                    {"units": "ms", "long_name": "time of pruning (-1: never pruned)"},
+                ),
+            },
+            coords={
+                "time": ("time", h["t"], {"units": "ms", "long_name": "time of the pruning step"}),
+                "synapse": ("synapse", np.arange(n), {"units": "1", "long_name": "synapse index"}),
+            },
+            attrs={
+                "pruning_target_sparsity": p.target_sparsity,
+                "pruning_beta": p.beta,
+                "pruning_gamma": str(p.gamma),
+                "pruning_interval": str(p.interval),
+                "pruning_rule": "keep with probability sigmoid(beta (|w| - theta))",
+            },
+        )
