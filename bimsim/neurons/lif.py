@@ -11,13 +11,21 @@ to ``v_reset`` and holds there for the refractory period.
 
 from brian2 import Mohm, NeuronGroup, amp, check_units, ms, mV, ohm, second, volt
 
-__all__ = ["LIF_EQUATIONS", "lif_neurons"]
+__all__ = ["LEARNING_EQUATIONS", "LIF_EQUATIONS", "lif_neurons"]
 
 LIF_EQUATIONS = """
 dv/dt = (v_rest - v + R_m * (I_syn + I_ext)) / tau_m : volt (unless refractory)
 dI_syn/dt = (exp(1) * x_syn - I_syn) / tau_syn : amp
 dx_syn/dt = -x_syn / tau_syn : amp
 I_ext : amp
+"""
+
+#: Added with ``learning=True``: the learning signal ``L`` (∂L/∂z of this neuron's spike, written by
+#: the readout) and the pseudo-derivative ``psi`` of Bellec et al. (2020), a triangle of height
+#: ``pd_scale / v_gap`` and half-width ``v_gap = v_threshold - v_rest`` centred on the threshold.
+LEARNING_EQUATIONS = """
+L : 1
+psi = pd_scale / v_gap * clip(1 - abs(v - v_threshold) / v_gap, 0, 1) : 1/volt
 """
 
 
@@ -40,6 +48,8 @@ def lif_neurons(
     v_reset=-65 * mV,
     tau_syn=5 * ms,
     refractory=2 * ms,
+    learning=False,
+    pd_scale=0.3,
     name="lif*",
     **kwds,
 ):
@@ -57,6 +67,11 @@ def lif_neurons(
         Time to peak of the alpha kernel.
     refractory : Quantity
         Absolute refractory period.
+    learning : bool
+        Add the learning signal ``L`` and the pseudo-derivative ``psi`` (:data:`LEARNING_EQUATIONS`)
+        used by :mod:`bimsim.plasticity.eligibility`.
+    pd_scale : float
+        Height of the pseudo-derivative in units of ``1 / (v_threshold - v_rest)``.
     name : str
         Brian2 object name.
     **kwds
@@ -70,9 +85,11 @@ def lif_neurons(
     """
     if v_threshold <= v_reset:
         raise ValueError(f"v_threshold ({v_threshold}) must be above v_reset ({v_reset})")
+    if learning and v_threshold <= v_rest:
+        raise ValueError(f"v_threshold ({v_threshold}) must be above v_rest ({v_rest})")
     group = NeuronGroup(
         n,
-        LIF_EQUATIONS,
+        LIF_EQUATIONS + (LEARNING_EQUATIONS if learning else ""),
         threshold="v > v_threshold",
         reset="v = v_reset",
         refractory=refractory,
@@ -84,6 +101,8 @@ def lif_neurons(
             "v_threshold": v_threshold,
             "v_reset": v_reset,
             "tau_syn": tau_syn,
+            "pd_scale": float(pd_scale),
+            "v_gap": v_threshold - v_rest,
         },
         name=name,
         **kwds,
