@@ -20,10 +20,12 @@ dx_syn/dt = -x_syn / tau_syn : amp
 I_ext : amp
 """
 
-#: Added with ``learning=True``: the learning signal ``L`` (∂L/∂z of this neuron's spike, written by
-#: the readout) and the pseudo-derivative ``psi`` of Bellec et al. (2020), a triangle of height
+#: Added with ``learning=True``: the filtered spike train ``u_out`` that a readout sees (+1 at each
+#: spike, decaying with ``tau_readout``), the learning signal ``L`` (∂ℓ/∂u_out, written by the
+#: readout) and the pseudo-derivative ``psi`` of Bellec et al. (2020), a triangle of height
 #: ``pd_scale / v_gap`` and half-width ``v_gap = v_threshold - v_rest`` centred on the threshold.
 LEARNING_EQUATIONS = """
+du_out/dt = -u_out / tau_readout : 1
 L : 1
 psi = pd_scale / v_gap * clip(1 - abs(v - v_threshold) / v_gap, 0, 1) : 1/volt
 """
@@ -37,6 +39,7 @@ psi = pd_scale / v_gap * clip(1 - abs(v - v_threshold) / v_gap, 0, 1) : 1/volt
     v_reset=volt,
     tau_syn=second,
     refractory=second,
+    tau_readout=second,
 )
 def lif_neurons(
     n,
@@ -50,6 +53,7 @@ def lif_neurons(
     refractory=2 * ms,
     learning=False,
     pd_scale=0.3,
+    tau_readout=10 * ms,
     name="lif*",
     **kwds,
 ):
@@ -72,6 +76,8 @@ def lif_neurons(
         used by :mod:`bimsim.plasticity.eligibility`.
     pd_scale : float
         Height of the pseudo-derivative in units of ``1 / (v_threshold - v_rest)``.
+    tau_readout : Quantity
+        Decay time of ``u_out``, the filtered spike train a readout sees.
     name : str
         Brian2 object name.
     **kwds
@@ -91,7 +97,7 @@ def lif_neurons(
         n,
         LIF_EQUATIONS + (LEARNING_EQUATIONS if learning else ""),
         threshold="v > v_threshold",
-        reset="v = v_reset",
+        reset="v = v_reset\nu_out += 1" if learning else "v = v_reset",
         refractory=refractory,
         method="exact",
         namespace={
@@ -103,6 +109,7 @@ def lif_neurons(
             "tau_syn": tau_syn,
             "pd_scale": float(pd_scale),
             "v_gap": v_threshold - v_rest,
+            "tau_readout": tau_readout,
         },
         name=name,
         **kwds,

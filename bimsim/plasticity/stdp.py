@@ -226,19 +226,19 @@ class _Equations:
     namespace: dict = field(default_factory=dict)
 
 
-def _bounded(sign, amount, bounds, prunable):
+def _bounded(sign, amount, bounds, prunable, variable):
     if bounds.kind == "hard":
         update = f"clip(w {sign} {amount}, w_min, w_max)"
     elif bounds.kind == "soft":
         distance = "(w_max - w)" if sign == "+" else "(w - w_min)"
         update = f"w {sign} {distance} / (w_max - w_min) * {amount}"
     else:
-        update = f"w {sign} {amount}"
+        update = f"{variable} {sign} {amount}"
     # A pruned synapse keeps w = 0: it neither learns nor transmits.
-    return f"w = int(active) * ({update})" if prunable else f"w = {update}"
+    return f"w = int(active) * ({update})" if prunable else f"{variable} = {update}"
 
 
-def stdp_equations(rule, bounds=None, prunable=False):
+def stdp_equations(rule, bounds=None, prunable=False, variable="w"):
     """The Brian2 model, ``on_pre`` and ``on_post`` code and namespace of an STDP rule.
 
     Parameters
@@ -249,6 +249,10 @@ def stdp_equations(rule, bounds=None, prunable=False):
     prunable : bool
         Add the flag ``active`` (see :mod:`bimsim.plasticity.pruning`); the weight of an inactive
         synapse stays 0.
+    variable : str
+        The variable the rule changes. Another name than ``w`` accumulates the STDP term Ω of the
+        hybrid rule (:mod:`bimsim.plasticity.hybrid`), unbounded; the hybrid update then applies
+        bounds and pruning to ``w``.
 
     Returns
     -------
@@ -256,9 +260,11 @@ def stdp_equations(rule, bounds=None, prunable=False):
         With attributes ``model``, ``on_pre``, ``on_post`` (strings) and ``namespace`` (dict).
     """
     bounds = bounds or WeightBounds()
+    if variable != "w" and (bounds.kind != "none" or prunable):
+        raise ValueError(f"STDP into {variable!r} takes no bounds and no pruning")
     step = "= 1" if rule.pairing == "nearest" else "+= 1"
     model = [
-        "w : 1",
+        f"{variable} : 1",
         "dr1/dt = -r1 / tau_plus : 1 (event-driven)",
         "do1/dt = -o1 / tau_minus : 1 (event-driven)",
     ]
@@ -285,8 +291,8 @@ def stdp_equations(rule, bounds=None, prunable=False):
         potentiation = "r1 * (a2_plus + a3_plus * o2)"
         post_traces.append(f"o2 {step}")
     # Each spike reads the traces before updating its own ("t - ε" in Pfister & Gerstner 2006).
-    on_pre = [_bounded("-", depression, bounds, prunable), *pre_traces]
-    on_post = [_bounded("+", potentiation, bounds, prunable), *post_traces]
+    on_pre = [_bounded("-", depression, bounds, prunable, variable), *pre_traces]
+    on_post = [_bounded("+", potentiation, bounds, prunable, variable), *post_traces]
     return _Equations("\n".join(model), "\n".join(on_pre), "\n".join(on_post), namespace)
 
 
