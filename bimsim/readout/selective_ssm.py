@@ -232,9 +232,26 @@ class SelectiveSSM:
         return o, loss, signal
 
     def apply(self, learning_rate):
-        """Descend the accumulated gradient, ``θ ← θ - η ∂L/∂θ``, then zero it."""
-        for name, grad in self.grads.items():
-            getattr(self.params, name)[...] -= learning_rate * grad
+        """Descend the accumulated gradient, ``θ ← θ - η ∂L/∂θ``, then zero it.
+
+        Raises
+        ------
+        FloatingPointError
+            If the step leaves a parameter non-finite (learning diverged); the parameters are
+            left as they were before the step.
+        """
+        updated = {
+            name: getattr(self.params, name) - learning_rate * grad
+            for name, grad in self.grads.items()
+        }
+        for name, value in updated.items():
+            if not np.all(np.isfinite(value)):
+                raise FloatingPointError(
+                    f"readout learning diverged: {name} would become non-finite; "
+                    "lower the learning rate"
+                )
+        for name, value in updated.items():
+            getattr(self.params, name)[...] = value
         self.zero_grad()
 
     def memory_bytes(self):

@@ -1,0 +1,100 @@
+"""The hybrid learning rule of BIM (SPEC eq. 3), online, in generated code.
+
+    Δw_ij = η (λ (-∂L/∂w_ij) + (1 - λ) Ω_ij),   λ ∈ [0, 1]
+
+The gradient term *descends* the loss: ``∂L/∂w_ij`` is the eligibility-trace gradient
+(:mod:`bimsim.plasticity.eligibility`) and enters with a minus sign. ``Ω_ij`` is the STDP term,
+``Σ W(t_i^f - t_j^f)`` over the spike pairs (or triplets) of :mod:`bimsim.plasticity.stdp`,
+accumulated in ``omega``. At the end of every readout step each synapse applies the update, then
+zeroes ``grad`` and ``omega``: λ = 1 is pure gradient learning, λ = 0 pure STDP.
+"""
+
+from dataclasses import replace
+
+import numpy as np
+from brian2 import ms, nA
+
+from bimsim.plasticity.eligibility import learning_synapses
+from bimsim.plasticity.stdp import WeightBounds, stdp_equations
+
+__all__ = ["check_mixing", "hybrid_synapses"]
+
+
+def check_mixing(lam, eta):
+    """Check λ ∈ [0, 1] and η >= 0 (finite), naming the culprit."""
+    if not (np.isfinite(lam) and 0 <= lam <= 1):
+        raise ValueError(f"lambda (λ) must lie in [0, 1], got {lam!r}")
+    if not (np.isfinite(eta) and eta >= 0):
+        raise ValueError(f"eta (η) must be a finite number >= 0, got {eta!r}")
+
+
+def hybrid_synapses(
+    source,
+    target,
+    rule,
+    *,
+    lam,
+    eta,
+    w_unit=1 * nA,
+    bounds=None,
+    readout_dt=1 * ms,
+    prunable=False,
+    name="hybrid*",
+    **kwds,
+):
+    """Plastic synapses onto a learning LIF layer, updated by the hybrid rule.
+
+    Parameters
+    ----------
+    source : Group
+        Presynaptic spikes.
+    target : NeuronGroup
+        ``lif_neurons(..., learning=True)``.
+    rule : STDPRule
+        The STDP term's rule.
+    lam, eta : float
+        λ (mixing, in [0, 1]) and η (learning rate, >= 0); entries ``lam`` and ``eta`` of the
+        returned group's namespace, which the runtime device reads at every run.
+    w_unit : Quantity
+        The current a weight of 1 adds to ``x_syn``.
+    bounds : WeightBounds, optional
+        ``'none'`` or ``'hard'`` (soft bounds scale potentiation and depression separately, which
+        a mixed update does not have).
+    readout_dt : Quantity
+        Step of the readout, and of the weight update.
+    prunable : bool
+        Add the ``active`` flag of :mod:`bimsim.plasticity.pruning`.
+    name : str
+        Brian2 object name.
+    **kwds
+        Passed to :class:`brian2.Synapses`.
+
+    Returns
+    -------
+    brian2.Synapses
+    """
+    check_mixing(lam, eta)
+    bounds = bounds or WeightBounds()
+    if bounds.kind == "soft":
+        raise ValueError("the hybrid rule takes 'none' or 'hard' bounds, not 'soft'")
+    stdp = stdp_equations(rule, variable="omega")
+    if prunable:
+        stdp = replace(stdp, model=f"{stdp.model}\nactive : boolean")
+    synapses = learning_synapses(
+        source, target, w_unit=w_unit, readout_dt=readout_dt, extra=stdp, name=name, **kwds
+    )
+    update = "w + eta * (lam * (-grad) + (1 - lam) * omega)"
+    if bounds.kind == "hard":
+        synapses.namespace.update(w_min=bounds.w_min, w_max=bounds.w_max)
+        update = f"clip({update}, w_min, w_max)"
+    if prunable:
+        update = f"int(active) * ({update})"
+    synapses.run_regularly(
+        f"w = {update}\ngrad = 0\nomega = 0",
+        dt=readout_dt,
+        when="end",
+        order=2,
+        name=f"{synapses.name}_update",
+    )
+    synapses.namespace.update(lam=float(lam), eta=float(eta))
+    return synapses

@@ -1,0 +1,87 @@
+"""The readout as a Brian2 network operation: it reads the spiking layer, learns, writes back L_i.
+
+Every readout step (its own clock, default 1 ms, at the end of the time step) the operation reads
+the layer's filtered spike trains ``u_out``, advances the selective SSM one step (with that step's
+target, if any), adds the step's RTRL gradient to the readout's parameters, and writes the learning
+signal ``L_i = ∂ℓ_t/∂u_out,i`` into the layer, where the synapses' eligibility traces pick it up.
+
+A network operation runs only on Brian2's ``runtime`` device; bimsim refuses to run one elsewhere.
+"""
+
+import numpy as np
+from brian2 import NetworkOperation, ms
+
+from bimsim.quantities import require_positive
+
+__all__ = ["ReadoutInjection"]
+
+
+class ReadoutInjection:
+    """Connects a :class:`~bimsim.readout.selective_ssm.SelectiveSSM` to a learning LIF layer.
+
+    Parameters
+    ----------
+    ssm : SelectiveSSM
+        Its input size must equal the layer's size.
+    layer : NeuronGroup
+        ``lif_neurons(..., learning=True)``.
+    dt : Quantity
+        The readout step.
+    learning_rate : float
+        Step size of the readout's own online descent (0: the readout does not learn).
+    name : str
+        Name of the network operation.
+
+    Attributes
+    ----------
+    operation : brian2.NetworkOperation
+        Add it to the network.
+    """
+
+    def __init__(self, ssm, layer, *, dt=1 * ms, learning_rate=0.0, name="readout"):
+        if "u_out" not in layer.variables or "L" not in layer.variables:
+            raise ValueError(f"layer {layer.name!r} needs lif_neurons(..., learning=True)")
+        if ssm.params.shapes[0] != len(layer):
+            raise ValueError(
+                f"the readout takes {ssm.params.shapes[0]} inputs but layer {layer.name!r} has "
+                f"{len(layer)} neurons"
+            )
+        require_positive("dt", dt, "time")
+        if not (np.isfinite(learning_rate) and learning_rate >= 0):
+            raise ValueError(f"learning_rate must be a finite number >= 0, got {learning_rate!r}")
+        self.ssm = ssm
+        self.layer = layer
+        self.dt = dt
+        self.learning_rate = float(learning_rate)
+        self._targets = []
+        self._step_index = 0
+        self.losses, self.outputs = [], []
+        self.operation = NetworkOperation(self._step, dt=dt, when="end", order=0, name=name)
+
+    def start_sequence(self, targets):
+        """Begin a sequence: reset the readout's state, and give one target per readout step.
+
+        Parameters
+        ----------
+        targets : sequence
+            Per readout step, a target (k values for ``'mse'``, a class index for
+            ``'cross_entropy'``) or None where the step has no loss. Steps past its end have none.
+        """
+        self.ssm.reset_state()
+        self._targets = list(targets)
+        self._step_index = 0
+        self.losses, self.outputs = [], []
+
+    def _step(self, t):
+        k = self._step_index
+        target = self._targets[k] if k < len(self._targets) else None
+        u = self.layer.variables["u_out"].get_value()
+        output, loss, signal = self.ssm.step(u, target)
+        self.layer.variables["L"].set_value(signal)
+        if self.learning_rate and target is not None:
+            self.ssm.apply(self.learning_rate)
+        else:
+            self.ssm.zero_grad()
+        self.losses.append(loss if target is not None else np.nan)
+        self.outputs.append(output)
+        self._step_index += 1

@@ -1,0 +1,118 @@
+"""The BIM network: hybrid learning online, with the readout's signal injected by a network op."""
+
+import numpy as np
+import pytest
+from brian2 import SpikeMonitor, ms, nA
+from oracle import pair_sum
+
+from bimsim.network import BIMNetwork
+from bimsim.neurons import lif_neurons
+from bimsim.plasticity.hybrid import hybrid_synapses
+from bimsim.plasticity.stdp import PAIR_DEFAULTS, WeightBounds, pair_rule
+
+pytestmark = pytest.mark.slow
+
+
+def recall_sequence(rng, label):
+    """Ten input neurons of the class fire 4 times each in the first 40 ms; the class must be
+    reported from 60 to 80 ms, 20 ms after the input has ended."""
+    indices = np.repeat(np.arange(10) + 10 * label, 4)
+    times = np.concatenate([rng.choice(400, 4, replace=False) for _ in range(10)]) * 0.1 * ms
+    return indices, times, 80 * ms, [None] * 60 + [label] * 20
+
+
+def mean_loss(net, rng, n, learn):
+    return np.mean(
+        [net.run_sequence(*recall_sequence(rng, rng.integers(2)), learn=learn) for _ in range(n)]
+    )
+
+
+def test_gradient_learning_lowers_the_loss_on_delayed_recall():
+    """λ = 1: from about ln 2 to below 0.05 after 30 training sequences (stated level)."""
+    rng = np.random.default_rng(0)
+    net = BIMNetwork(
+        20, 30, 2, lam=1.0, eta=0.002, readout_learning_rate=0.01, w_init=(0.02, 0.1), seed=1
+    )
+    before = mean_loss(net, rng, 20, learn=False)
+    weights = net.synapses.w[:].copy()
+    after_eval = mean_loss(net, rng, 5, learn=False)
+    np.testing.assert_array_equal(net.synapses.w[:], weights)  # learn=False changes nothing
+    assert after_eval == pytest.approx(before, rel=0.5)
+    mean_loss(net, rng, 30, learn=True)
+    after = mean_loss(net, rng, 20, learn=False)
+    assert before > 0.5 and after < 0.05
+    ds = net.dataset()
+    assert ds.loss.attrs["units"] == "1" and ds.weights.shape == (75, 600)
+    assert not np.allclose(ds.weights[-1], weights)  # the spiking layer learned
+
+
+def test_lambda_zero_applies_exactly_the_stdp_rule_to_the_network_s_own_spikes():
+    rng = np.random.default_rng(2)
+    net = BIMNetwork(
+        6, 4, 2, lam=0.0, eta=1.0, readout_learning_rate=0.0, w_init=(0.1, 0.3), seed=3
+    )
+    monitor_pre, monitor_post = SpikeMonitor(net.inputs), SpikeMonitor(net.layer)
+    net.network.add(monitor_pre, monitor_post)
+    w0 = net.synapses.w[:].copy()
+    indices = np.repeat(np.arange(6), 12)
+    times = np.concatenate([rng.choice(2000, 12, replace=False) for _ in range(6)]) * 0.1 * ms
+    net.run_sequence(indices, times, 210 * ms, [])
+    assert monitor_post.num_spikes > 10
+    # updates pending in omega since the last readout step count too
+    changed = net.synapses.w[:] - w0 + net.synapses.omega[:]
+    pre, post = monitor_pre.spike_trains(), monitor_post.spike_trains()
+    p = PAIR_DEFAULTS
+    expected = [
+        pair_sum(
+            pre[j] / ms,
+            post[i] / ms,
+            p["a_plus"],
+            p["a_minus"],
+            float(p["tau_plus"] / ms),
+            float(p["tau_minus"] / ms),
+            "all",
+        )
+        for j, i in zip(net.synapses.i[:], net.synapses.j[:], strict=True)
+    ]
+    np.testing.assert_allclose(changed, expected, rtol=1e-9, atol=1e-15)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"lam": 1.5}, r"lambda \(λ\) must lie in \[0, 1\]"),
+        ({"lam": -0.1}, "lambda"),
+        ({"eta": float("nan")}, "eta"),
+        ({"n_hidden": 0}, "n_hidden"),
+    ],
+)
+def test_bad_network_parameters_are_refused(kwargs, match):
+    args = {"n_inputs": 4, "n_hidden": 3, "n_outputs": 2, **kwargs}
+    with pytest.raises(ValueError, match=match):
+        BIMNetwork(**args)
+
+
+def test_bad_sequences_are_refused():
+    net = BIMNetwork(4, 3, 2, seed=0)
+    with pytest.raises(ValueError, match="spike indices must lie in"):
+        net.run_sequence([5], [1.0] * ms, 10 * ms, [])
+    with pytest.raises(ValueError, match="must lie in"):
+        net.run_sequence([0], [12.0] * ms, 10 * ms, [])
+    with pytest.raises(ValueError, match="twice within one time step"):
+        net.run_sequence([0, 0], [1.0, 1.02] * ms, 10 * ms, [])
+    with pytest.raises(Exception, match="times must be a time"):
+        net.run_sequence([0], [1.0], 10 * ms, [])
+
+
+def test_soft_bounds_are_refused_by_the_hybrid_rule():
+    layer = lif_neurons(2, learning=True)
+    with pytest.raises(ValueError, match="not 'soft'"):
+        hybrid_synapses(
+            layer,
+            layer,
+            pair_rule(**PAIR_DEFAULTS),
+            lam=0.5,
+            eta=0.1,
+            bounds=WeightBounds("soft"),
+            w_unit=1 * nA,
+        )
