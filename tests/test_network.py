@@ -116,3 +116,18 @@ def test_soft_bounds_are_refused_by_the_hybrid_rule():
             bounds=WeightBounds("soft"),
             w_unit=1 * nA,
         )
+
+
+def test_network_with_pruning_records_and_saves_its_history(tmp_path):
+    from bimsim.io import read_dataset, write_dataset
+    from bimsim.plasticity.pruning import PruningParameters
+
+    rng = np.random.default_rng(0)
+    net = BIMNetwork(20, 10, 2, w_init=(0.02, 0.1), pruning=PruningParameters(0.5), seed=1)
+    for _ in range(3):
+        net.run_sequence(*recall_sequence(rng, rng.integers(2)))
+    ds = net.dataset()
+    assert set(ds.theta.dims) == {"pruning_time"} and len(ds.pruning_time) == 24
+    assert ds.sparsity[-1] > 0 and np.all(net.synapses.w[:][ds.pruned_at.values >= 0] == 0)
+    back = read_dataset(write_dataset(ds, tmp_path / "network.nc"))
+    assert back.pruning_time.attrs["units"] == "ms"
