@@ -84,7 +84,6 @@ class BIMNetwork:
         require("dt", dt, "time")
         rng = np.random.default_rng(seed)
         self.n_inputs, self.eta = int(n_inputs), float(eta)
-        self.readout_dt = readout_dt
         self.inputs = SpikeGeneratorGroup(n_inputs, [], [] * ms, dt=dt, name="inputs")
         self.layer = lif_neurons(n_hidden, learning=True, dt=dt, name="layer", **neuron_params)
         self.synapses = hybrid_synapses(
