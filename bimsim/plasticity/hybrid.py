@@ -15,7 +15,7 @@ import numpy as np
 from brian2 import ms, nA
 
 from bimsim.plasticity.eligibility import learning_synapses
-from bimsim.plasticity.stdp import WeightBounds, stdp_equations
+from bimsim.plasticity.stdp import WeightBounds, stdp_equations, weight_update
 
 __all__ = ["check_mixing", "hybrid_synapses"]
 
@@ -83,14 +83,10 @@ def hybrid_synapses(
     synapses = learning_synapses(
         source, target, w_unit=w_unit, readout_dt=readout_dt, extra=stdp, name=name, **kwds
     )
-    update = "w + eta * (lam * (-grad) + (1 - lam) * omega)"
-    if bounds.kind == "hard":
-        synapses.namespace.update(w_min=bounds.w_min, w_max=bounds.w_max)
-        update = f"clip({update}, w_min, w_max)"
-    if prunable:
-        update = f"int(active) * ({update})"
+    synapses.namespace.update(w_min=bounds.w_min, w_max=bounds.w_max)
+    update = weight_update("+", "eta * (lam * (-grad) + (1 - lam) * omega)", bounds, prunable)
     synapses.run_regularly(
-        f"w = {update}\ngrad = 0\nomega = 0",
+        f"{update}\ngrad = 0\nomega = 0",
         dt=readout_dt,
         when="end",
         order=2,

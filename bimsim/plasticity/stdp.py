@@ -226,7 +226,12 @@ class _Equations:
     namespace: dict = field(default_factory=dict)
 
 
-def _bounded(sign, amount, bounds, prunable, variable):
+def weight_update(sign, amount, bounds, prunable, variable="w"):
+    """The statement that adds (``sign`` '+') or removes ('-') ``amount`` from ``variable``.
+
+    With ``bounds`` applied to ``w``, and, where ``prunable``, the weight of an inactive synapse
+    kept at 0. Shared by the STDP rules and the hybrid rule.
+    """
     if bounds.kind == "hard":
         update = f"clip(w {sign} {amount}, w_min, w_max)"
     elif bounds.kind == "soft":
@@ -291,8 +296,8 @@ def stdp_equations(rule, bounds=None, prunable=False, variable="w"):
         potentiation = "r1 * (a2_plus + a3_plus * o2)"
         post_traces.append(f"o2 {step}")
     # Each spike reads the traces before updating its own ("t - ε" in Pfister & Gerstner 2006).
-    on_pre = [_bounded("-", depression, bounds, prunable, variable), *pre_traces]
-    on_post = [_bounded("+", potentiation, bounds, prunable, variable), *post_traces]
+    on_pre = [weight_update("-", depression, bounds, prunable, variable), *pre_traces]
+    on_post = [weight_update("+", potentiation, bounds, prunable, variable), *post_traces]
     return _Equations("\n".join(model), "\n".join(on_pre), "\n".join(on_post), namespace)
 
 
