@@ -11,7 +11,7 @@ to ``v_reset`` and holds there for the refractory period.
 
 from brian2 import Mohm, NeuronGroup, amp, check_units, ms, mV, ohm, second, volt
 
-__all__ = ["LEARNING_EQUATIONS", "LIF_EQUATIONS", "lif_neurons"]
+__all__ = ["LEARNING_EQUATIONS", "LIF_EQUATIONS", "lif_neurons", "require_learning_layer"]
 
 LIF_EQUATIONS = """
 dv/dt = (v_rest - v + R_m * (I_syn + I_ext)) / tau_m : volt (unless refractory)
@@ -116,4 +116,15 @@ def lif_neurons(
     )
     group.v = v_rest
     group.I_ext = 0 * amp
+    return group
+
+
+def require_learning_layer(group):
+    """Check that ``group`` comes from ``lif_neurons(..., learning=True)``; name what it lacks."""
+    missing = [var for var in ("L", "psi", "u_out", "x_syn") if var not in group.variables]
+    if missing:
+        raise ValueError(
+            f"{group.name!r} lacks {', '.join(missing)}: build it with "
+            "lif_neurons(..., learning=True)"
+        )
     return group

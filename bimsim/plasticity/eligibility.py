@@ -29,6 +29,8 @@ neuron is reset (the ``thresholds`` slot); ``grad`` accumulates at the end of ea
 
 from brian2 import Synapses, nA
 
+from bimsim.neurons.lif import require_learning_layer
+
 __all__ = ["ELIGIBILITY_EQUATIONS", "eligibility_synapses"]
 
 ELIGIBILITY_EQUATIONS = """
@@ -64,12 +66,7 @@ def learning_synapses(
     -------
     brian2.Synapses
     """
-    missing = [var for var in ("L", "psi", "u_out", "x_syn") if var not in target.variables]
-    if missing:
-        raise ValueError(
-            f"target {target.name!r} lacks {', '.join(missing)}: build it with "
-            "lif_neurons(..., learning=True)"
-        )
+    require_learning_layer(target)
     # The neuron's constants (tau_m, tau_syn, R_m, tau_readout and those of psi_post).
     namespace = {**target.namespace, "w_unit": w_unit}
     model, on_pre, on_post = ELIGIBILITY_EQUATIONS, "x_syn_post += w * w_unit\nx_e += 1", None

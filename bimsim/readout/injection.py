@@ -11,6 +11,7 @@ A network operation runs only on Brian2's ``runtime`` device; bimsim refuses to 
 import numpy as np
 from brian2 import NetworkOperation, ms
 
+from bimsim.neurons.lif import require_learning_layer
 from bimsim.quantities import require_positive
 
 __all__ = ["ReadoutInjection"]
@@ -39,8 +40,7 @@ class ReadoutInjection:
     """
 
     def __init__(self, ssm, layer, *, dt=1 * ms, learning_rate=0.0, name="readout"):
-        if "u_out" not in layer.variables or "L" not in layer.variables:
-            raise ValueError(f"layer {layer.name!r} needs lif_neurons(..., learning=True)")
+        require_learning_layer(layer)
         if ssm.params.shapes[0] != len(layer):
             raise ValueError(
                 f"the readout takes {ssm.params.shapes[0]} inputs but layer {layer.name!r} has "
@@ -51,7 +51,6 @@ class ReadoutInjection:
             raise ValueError(f"learning_rate must be a finite number >= 0, got {learning_rate!r}")
         self.ssm = ssm
         self.layer = layer
-        self.dt = dt
         self.learning_rate = float(learning_rate)
         self._targets = []
         self._step_index = 0
