@@ -27,9 +27,9 @@ def quantity(kind):
     return parse
 
 
-def add_run_arguments(parser, out):
-    """Add ``--device``, ``--seed`` and ``--out`` (default ``out``) to ``parser``."""
-    parser.add_argument("--device", choices=DEVICES, default="runtime", help="Brian2 device")
+def add_run_arguments(parser, out, devices=DEVICES):
+    """Add ``--device`` (one of ``devices``), ``--seed`` and ``--out`` (default ``out``)."""
+    parser.add_argument("--device", choices=devices, default="runtime", help="Brian2 device")
     parser.add_argument("--seed", type=int, default=0, help="random seed (recorded)")
     parser.add_argument("--out", default=out, help="netCDF file to write (default: %(default)s)")
 

@@ -62,8 +62,11 @@ class Simulation:
     def standalone(self):
         return self.device != "runtime"
 
-    def run(self, net, duration, report=None):
+    def run(self, net, duration, report=None, namespace=None, profile=False):
         """Run ``net`` for ``duration``; on a standalone device build (and run) the project.
+
+        ``report``, ``namespace`` and ``profile`` are passed to :meth:`brian2.Network.run`
+        (``profile=True`` records each object's time in ``net.profiling_info``).
 
         Raises
         ------
@@ -77,7 +80,7 @@ class Simulation:
                 "Brian2's standalone devices drop them without a word. Run this network with "
                 "device='runtime'."
             )
-        net.run(duration, report=report)
+        net.run(duration, report=report, namespace=namespace, profile=profile)
         if self.standalone:
             brian2.get_device().build(
                 directory=str(self.directory),

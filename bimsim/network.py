@@ -125,7 +125,7 @@ class BIMNetwork:
             if name in self.synapses.variables:
                 self.synapses.variables[name].set_value(0)
 
-    def run_sequence(self, indices, times, duration, targets, learn=True):
+    def run_sequence(self, indices, times, duration, targets, learn=True, profile=False):
         """Stream one sequence through the network, learning online unless ``learn=False``.
 
         Parameters
@@ -141,6 +141,9 @@ class BIMNetwork:
             :meth:`bimsim.readout.ReadoutInjection.start_sequence`.
         learn : bool
             Update the weights and the readout.
+        profile : bool
+            Record Brian2's time per object (the readout's network operation included) in
+            ``self.network.profiling_info``.
 
         Returns
         -------
@@ -166,7 +169,7 @@ class BIMNetwork:
         self.inputs.set_spikes(indices, times + self.network.t)
         self.readout.start_sequence(targets)
         spikes_before = int(self.spikes.num_spikes)
-        Simulation("runtime", None).run(self.network, duration)
+        Simulation("runtime", None).run(self.network, duration, profile=profile)
         losses = np.array(self.readout.losses)
         loss = float(np.nanmean(losses)) if np.isfinite(losses).any() else float("nan")
         self._records["loss"].append(loss)

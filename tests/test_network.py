@@ -2,11 +2,12 @@
 
 import numpy as np
 import pytest
-from brian2 import SpikeMonitor, ms, nA
+from brian2 import Hz, Network, SpikeGeneratorGroup, SpikeMonitor, Synapses, ms, nA
 from oracle import pair_sum
 
 from bimsim.network import BIMNetwork
 from bimsim.neurons import lif_neurons
+from bimsim.pairing import pairing_schedule, simulate_pairings
 from bimsim.plasticity.hybrid import hybrid_synapses
 from bimsim.plasticity.stdp import PAIR_DEFAULTS, WeightBounds, pair_rule
 
@@ -75,6 +76,37 @@ def test_lambda_zero_applies_exactly_the_stdp_rule_to_the_network_s_own_spikes()
         for j, i in zip(net.synapses.i[:], net.synapses.j[:], strict=True)
     ]
     np.testing.assert_allclose(changed, expected, rtol=1e-9, atol=1e-15)
+
+
+def test_lambda_zero_reproduces_the_pairing_protocol_stdp_curve():
+    """Bi & Poo's protocol (60 pairings at 1 Hz) through a learning layer with the hybrid rule at
+    λ = 0: each postsynaptic neuron is made to fire by a voltage kick one step before its spike
+    time, its input synapse carries the presynaptic spikes. The total update equals the pairing
+    protocol's curve (SpikeGeneratorGroups on both sides, pure STDP synapses)."""
+    delta_t = np.arange(-50, 51, 10) * ms
+    rule = pair_rule(**PAIR_DEFAULTS)
+    schedule = pairing_schedule(delta_t, 1 * Hz, 60, dt=1 * ms)
+    expected = simulate_pairings(schedule, [rule])[0]
+    dt, n, offset = schedule.dt, schedule.n_channels, 10 * schedule.dt
+    pre = SpikeGeneratorGroup(n, schedule.pre_indices, schedule.pre_times() + offset, dt=dt)
+    teacher = SpikeGeneratorGroup(
+        n, schedule.post_indices, schedule.post_times() + offset - dt, dt=dt
+    )
+    layer = lif_neurons(n, learning=True, dt=dt)
+    kick = Synapses(teacher, layer, on_pre="v_post += 30*mV", dt=dt)
+    kick.connect(j="i")
+    synapses = hybrid_synapses(pre, layer, rule, lam=0.0, eta=1.0, readout_dt=dt, dt=dt)
+    synapses.connect(j="i")
+    synapses.w = 0.05
+    spikes = SpikeMonitor(layer)
+    Network(pre, teacher, layer, kick, synapses, spikes).run(schedule.duration + offset)
+    fired = spikes.spike_trains()
+    for c in range(n):  # the neuron fired exactly when the protocol says, and only then
+        np.testing.assert_allclose(
+            fired[c] / ms, np.sort(schedule.post_steps[schedule.post_indices == c] + 10)
+        )
+    changed = synapses.w[:] - 0.05 + synapses.omega[:]
+    np.testing.assert_allclose(changed[np.argsort(synapses.i[:])], expected, rtol=1e-9)
 
 
 @pytest.mark.parametrize(

@@ -64,3 +64,18 @@ def test_bad_input_is_refused_before_simulating(run_script, tmp_path, args, mess
 def test_figure_without_dataset_says_so(run_script, tmp_path):
     result = run_script("figures/stdp_curve.py", "--input", tmp_path / "missing.nc")
     assert result.returncode == 2 and "run protocols/stdp_pairing.py first" in result.stderr
+
+
+@pytest.mark.slow
+def test_eligibility_error_protocol(run_script, tmp_path):
+    out = tmp_path / "err.nc"
+    args = ("--scales", 0, 0.003, "--seeds", 1, "--steps", 200, "--out", out)
+    result = run_script("protocols/eligibility_error.py", *args)
+    assert result.returncode == 0, result.stderr
+    assert "|BPTT| / |traces|" in result.stdout
+    ds = read_dataset(out)
+    assert ds.input_norm_relative.dims == ("scale", "seed")
+    assert ds.input_norm_relative.sel(scale=0).item() < 1e-9
+    assert ds.rate.attrs["units"] == "Hz" and ds.attrs["param_scales"] == "[0.0, 0.003]"
+    refused = run_script("protocols/eligibility_error.py", "--scales", -1, "--out", out)
+    assert refused.returncode == 2 and "--scales must be finite and >= 0" in refused.stderr

@@ -1,0 +1,101 @@
+"""The gradient window: dℓ/dw of one synapse against the pre/post spike-time difference.
+
+For every Δt (and every baseline depolarisation) one synapse carries a presynaptic spike at t_pre
+and its neuron is made to fire at t_pre + Δt by a one-step current pulse; the loss rewards the
+postsynaptic output. The gradient is computed online by the eligibility traces (Brian2, generated
+code) and by BPTT (torch autograd), the pairing-induced update is fitted with an exponential on each
+side of Δt = 0, and the STDP window is saved beside it. Example::
+
+    python protocols/gradient_window.py --depolarization 0mV 7.5mV --points 81
+
+Negative times follow an equals sign (``--dt-min=-50ms``). See :mod:`bimsim.gradient_window`.
+"""
+
+import argparse
+
+import brian2
+import numpy as np
+from brian2 import ms, mV
+
+from bimsim.cli import add_run_arguments, finish_run, quantity
+from bimsim.gradient_window import gradient_window
+
+
+def parser():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument(
+        "--dt-min",
+        type=quantity("time"),
+        default=-100 * ms,
+        help="smallest Δt = t_post - t_pre; write negative values as --dt-min=-100ms",
+    )
+    p.add_argument("--dt-max", type=quantity("time"), default=100 * ms, help="largest Δt")
+    p.add_argument("--points", type=int, default=81, help="number of Δt values (default: 81)")
+    p.add_argument(
+        "--depolarization",
+        type=quantity("voltage"),
+        nargs="+",
+        default=[0 * mV, 7.5 * mV],
+        help="baseline depolarisations v - v_rest, one condition each (default: 0mV 7.5mV)",
+    )
+    p.add_argument("--w", type=float, default=0.05, help="synaptic weight in nA (default 0.05)")
+    p.add_argument(
+        "--overshoot",
+        type=quantity("voltage"),
+        default=5 * mV,
+        help="how far above threshold the pulse takes v (default 5mV)",
+    )
+    p.add_argument("--time-step", type=quantity("time"), default=0.1 * ms, help="default 0.1ms")
+    p.add_argument(
+        "--no-bptt", action="store_true", help="skip the torch BPTT reference (traces only)"
+    )
+    add_run_arguments(p, out="results/gradient_window.nc", devices=("runtime",))
+    return p
+
+
+def delta_t_values(args):
+    if args.dt_min >= args.dt_max:
+        raise ValueError(f"--dt-min {args.dt_min} must be below --dt-max {args.dt_max}")
+    if args.points < 7:
+        raise ValueError(f"--points must be at least 7, got {args.points}")
+    values = np.linspace(float(args.dt_min / ms), float(args.dt_max / ms), args.points)
+    return np.round(values, 9) * ms
+
+
+def main(argv=None):
+    p = parser()
+    args = p.parse_args(argv)
+    brian2.seed(args.seed)
+    try:
+        ds = gradient_window(
+            delta_t_values(args),
+            depolarization=np.array([float(d / mV) for d in args.depolarization]) * mV,
+            w=args.w,
+            overshoot=args.overshoot,
+            dt=args.time_step,
+            bptt=not args.no_bptt,
+        )
+    except ValueError as err:
+        p.error(str(err))
+    parameters = {k: v for k, v in vars(args).items() if k not in ("device", "seed", "out")}
+    finish_run(ds, args, parameters)
+    for dep in ds.depolarization.values:
+        row = ds.sel(depolarization=dep)
+        line = [f"depolarization {dep:g} mV:"]
+        if "max_relative_error" in ds:
+            line.append(f"traces vs BPTT max rel. error {row.max_relative_error.item():.2g};")
+        for side in ds.side.values:
+            fit = row.sel(side=side)
+            if fit.fit_found.item():
+                line.append(
+                    f"{side} Δt: A = {fit.fit_amplitude.item():.4g}, "
+                    f"τ = {fit.fit_tau.item():.3g} ms (from |Δt| = {fit.fit_start.item():g} ms);"
+                )
+            else:
+                line.append(f"{side} Δt: no Δt dependence;")
+        print(" ".join(line))
+    return ds
+
+
+if __name__ == "__main__":
+    main()
