@@ -32,3 +32,12 @@ def gpu_available():
     return shutil.which("nvidia-smi") is not None and (
         subprocess.run(["nvidia-smi", "-L"], capture_output=True).returncode == 0
     )
+
+
+@pytest.fixture(scope="session")
+def data_root():
+    """The real data folder: ``$BIMSIM_DATA`` (CI sets it to ../shared/data)."""
+    root = os.environ.get("BIMSIM_DATA") or ROOT.parent / "shared" / "data"
+    if not Path(root).is_dir():
+        pytest.skip("no data folder: set BIMSIM_DATA")
+    return Path(root)
