@@ -73,11 +73,12 @@ def check_dataset(ds):
     return ds
 
 
-def write_dataset(ds, path):
+def write_dataset(ds, path, encoding=None):
     """Write ``ds`` to netCDF (engine netcdf4) atomically.
 
     The file is written to a temporary name beside ``path`` and renamed into place, so an
     interrupted or failed write leaves no half-written ``path`` (and no temporary file).
+    ``encoding`` is passed to :meth:`xarray.Dataset.to_netcdf` (compression, packed integers).
 
     Returns
     -------
@@ -88,7 +89,7 @@ def write_dataset(ds, path):
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        ds.to_netcdf(temporary, engine="netcdf4")
+        ds.to_netcdf(temporary, engine="netcdf4", encoding=encoding)
         os.replace(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)

@@ -10,8 +10,10 @@ from bimsim.data.mitdb import (
     BEAT_TO_AAMI,
     DS1,
     DS2,
+    EMBEDDED,
     PACED_RECORDS,
     beat_counts,
+    embedded_beats,
     load_record,
     mitdb_dir,
     record_beats,
@@ -106,3 +108,30 @@ def test_the_data_folder_is_required(monkeypatch, tmp_path):
         mitdb_dir()
     with pytest.raises(FileNotFoundError, match="does not exist"):
         mitdb_dir(tmp_path / "nowhere")
+
+
+def test_the_shipped_subset_is_exactly_what_its_script_writes(mitdb):
+    from bimsim.data import make_mitdb_subset
+
+    shipped = embedded_beats()
+    assert EMBEDDED.stat().st_size <= 5_000_000
+    rebuilt = make_mitdb_subset.subset(mitdb)
+    np.testing.assert_allclose(shipped.waveform, rebuilt.waveform, rtol=0, atol=1e-12)
+    for key in ("record", "symbol", "aami"):
+        assert list(shipped[key].values) == list(rebuilt[key].values)
+    counts = shipped.aami.to_series().value_counts()
+    assert counts["N"] == 4000 and counts["S"] > 900 and counts["V"] > 1900
+    assert set(shipped.record.values) == set(records_in(mitdb))
+    assert "ODC-By" in shipped.attrs["license"] and shipped.waveform.attrs["units"] == "mV"
+
+
+def test_a_damaged_shipped_subset_is_refused(monkeypatch, tmp_path):
+    from bimsim.data import mitdb as module
+
+    copy = tmp_path / "mitdb_beats.nc"
+    data = bytearray(EMBEDDED.read_bytes())
+    data[-100] ^= 0xFF
+    copy.write_bytes(bytes(data))
+    monkeypatch.setattr(module, "EMBEDDED", copy)
+    with pytest.raises(ValueError, match=r"mitdb_beats\.nc is corrupted"):
+        module.embedded_beats()

@@ -32,9 +32,12 @@ __all__ = [
     "BEAT_TO_AAMI",
     "DS1",
     "DS2",
+    "EMBEDDED",
     "PACED_RECORDS",
     "Record",
     "beat_counts",
+    "beat_dataset",
+    "embedded_beats",
     "load_record",
     "mitdb_dir",
     "record_beats",
@@ -52,6 +55,10 @@ BEAT_TO_AAMI = {
 }
 
 PACED_RECORDS = ("102", "104", "107", "217")
+
+#: The beat subset that ships with bimsim (see :mod:`bimsim.data.make_mitdb_subset`).
+EMBEDDED = Path(__file__).with_name("mitdb_beats.nc")
+EMBEDDED_SHA256 = "0929f99b9b45b6cf52048fc5b23af9d31ef04f3359028aa98a6107adb66339d0"
 
 #: de Chazal et al. (2004), training set.
 DS1 = tuple(
@@ -266,3 +273,119 @@ def record_beats(record, *, lead="MLII", before=0.25, after=0.40):
         "rr_pre": (peaks[keep] - peaks[keep - 1]) / record.fs,
         "rr_post": (peaks[keep + 1] - peaks[keep]) / record.fs,
     }
+
+
+def beat_dataset(directory, records, *, cap=None, seed=0, lead="MLII", before=0.25, after=0.40):
+    """Beats of several records as one labelled Dataset.
+
+    Parameters
+    ----------
+    directory : path
+        The MIT-BIH folder.
+    records : sequence of str
+        Records to read (paced records are refused).
+    cap : int, optional
+        At most this many beats per AAMI class and record, drawn at random (all if fewer).
+    seed : int
+        Seed of that draw.
+    lead, before, after
+        As in :func:`record_beats`.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``waveform`` (``beat``, ``time``) in mV, and per beat ``record``, ``symbol``, ``aami``,
+        ``r_peak_time``, ``rr_pre``, ``rr_post``; the records, lead and window in the attributes.
+    """
+    import xarray as xr
+
+    paced = sorted(set(map(str, records)) & set(PACED_RECORDS))
+    if paced:
+        raise ValueError(f"records {paced} are paced; AAMI evaluations exclude them")
+    rng = np.random.default_rng(seed)
+    parts = []
+    fs = None
+    for name in map(str, records):
+        record = load_record(directory, name)
+        if fs is not None and record.fs != fs:
+            raise ValueError(f"record {name} is sampled at {record.fs} Hz, the others at {fs} Hz")
+        fs = record.fs
+        beats = record_beats(record, lead=lead, before=before, after=after)
+        chosen = np.arange(len(beats["aami"]))
+        if cap is not None:
+            chosen = np.concatenate(
+                [
+                    np.sort(rng.permutation(np.flatnonzero(beats["aami"] == c))[:cap])
+                    for c in AAMI_CLASSES
+                ]
+            )
+            chosen = np.sort(chosen)
+        part = {key: value[chosen] for key, value in beats.items()}
+        part["record"] = np.full(len(chosen), name)
+        part["r_peak_time"] = part.pop("r_peak") / fs
+        parts.append(part)
+    if not parts:
+        raise ValueError("no records given")
+    merged = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
+    n_before = round(before * fs)
+    time = (np.arange(merged["waveform"].shape[1]) - n_before) / fs
+    per_beat = {
+        "record": ("record name", "1"),
+        "symbol": ("MIT-BIH beat annotation code", "1"),
+        "aami": ("AAMI EC57 beat class", "1"),
+        "r_peak_time": ("time of the annotated R peak in its record", "s"),
+        "rr_pre": ("interval from the previous beat", "s"),
+        "rr_post": ("interval to the next beat", "s"),
+    }
+    data = {
+        "waveform": (
+            ("beat", "time"),
+            merged["waveform"],
+            {"units": "mV", "long_name": f"ECG lead {lead} around the R peak"},
+        )
+    }
+    for key, (long_name, units) in per_beat.items():
+        values = merged[key]
+        if values.dtype.kind == "U":
+            values = values.astype(str).astype(object)
+        data[key] = ("beat", values, {"units": units, "long_name": long_name})
+    return xr.Dataset(
+        data,
+        coords={
+            "time": ("time", time, {"units": "s", "long_name": "time from the R peak"}),
+        },
+        attrs={
+            "title": "MIT-BIH Arrhythmia Database beats",
+            "records": " ".join(map(str, records)),
+            "lead": lead,
+            "sampling_frequency_hz": fs,
+            "cap_per_class_and_record": "none" if cap is None else cap,
+            "selection_seed": seed,
+            "source": "MIT-BIH Arrhythmia Database v1.0.0, PhysioNet (mitdb)",
+            "license": "Open Data Commons Attribution License v1.0 (ODC-By 1.0)",
+            "citation": (
+                "Moody GB, Mark RG. The impact of the MIT-BIH Arrhythmia Database. IEEE Eng in "
+                "Med and Biol 20(3):45-50 (2001); Goldberger AL et al. PhysioBank, PhysioToolkit, "
+                "and PhysioNet. Circulation 101(23):e215-e220 (2000)"
+            ),
+        },
+    )
+
+
+def embedded_beats():
+    """The beat subset shipped with bimsim, checked against its sha256 (see :data:`EMBEDDED`).
+
+    Returns
+    -------
+    xarray.Dataset
+        As :func:`beat_dataset` returns, for up to 100 beats per AAMI class from each of the 40
+        records in ``$BIMSIM_DATA/mitdb``.
+    """
+    from bimsim.io import read_dataset
+
+    if not EMBEDDED.exists():
+        raise FileNotFoundError(f"{EMBEDDED} is missing from the installed package")
+    digest = hashlib.sha256(EMBEDDED.read_bytes()).hexdigest()
+    if digest != EMBEDDED_SHA256:
+        raise ValueError(f"{EMBEDDED} is corrupted: sha256 {digest}, expected {EMBEDDED_SHA256}")
+    return read_dataset(EMBEDDED)
