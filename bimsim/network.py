@@ -4,14 +4,21 @@ The input layer is a ``SpikeGeneratorGroup`` (encoded spikes), the hidden layer 
 (SPEC eq. 2) on hybrid synapses (SPEC eq. 3, with the eligibility traces of eq. 5 and the STDP term
 of eq. 4), the readout a selective SSM (eq. 1) that learns by exact RTRL and injects the learning
 signal through a network operation; optional adaptive pruning (eq. 6). Sequences stream through
-:meth:`BIMNetwork.run_sequence`, and :meth:`BIMNetwork.dataset` records what happened.
+:meth:`BIMNetwork.run_sequence` (or :meth:`BIMNetwork.run` with an input group of the caller's,
+e.g. an ECG encoder), and :meth:`BIMNetwork.dataset` records what happened.
+
+Brian2's runtime device costs a fixed time per step however small the network, so a network can
+hold ``copies`` independent copies of input, layer and synapses that process different sequences
+at once: the readout steps them as one batch and pools its gradient as their mean, and after every
+update the copies' weights are set to their mean, so all copies stay one model trained on the
+mean update (minibatch learning, online within each sequence).
 
 The network holds network operations, so it runs on the ``runtime`` device.
 """
 
 import numpy as np
 import xarray as xr
-from brian2 import Network, SpikeGeneratorGroup, SpikeMonitor, ms, nA
+from brian2 import Network, NetworkOperation, SpikeGeneratorGroup, SpikeMonitor, ms, nA
 
 from bimsim.devices import Simulation
 from bimsim.neurons import lif_neurons
@@ -52,6 +59,12 @@ class BIMNetwork:
     readout_dt, dt : Quantity
         The readout's step and the simulation's.
     seed : int
+    copies : int
+        Independent copies simulated at once (see module docstring); neuron ``c * n + i`` of a
+        group is neuron ``i`` of copy ``c``.
+    inputs : brian2.Group, optional
+        A spike source of ``copies * n_inputs`` neurons to use instead of a SpikeGeneratorGroup
+        (then drive it yourself and call :meth:`run`).
     **neuron_params
         Passed to :func:`bimsim.neurons.lif_neurons`.
     """
@@ -74,18 +87,30 @@ class BIMNetwork:
         readout_dt=1 * ms,
         dt=0.1 * ms,
         seed=0,
+        copies=1,
+        inputs=None,
         **neuron_params,
     ):
-        for name, value in (("n_inputs", n_inputs), ("n_hidden", n_hidden)):
+        for name, value in (("n_inputs", n_inputs), ("n_hidden", n_hidden), ("copies", copies)):
             if int(value) != value or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
         check_mixing(lam, eta)
         require("readout_dt", readout_dt, "time")
         require("dt", dt, "time")
         rng = np.random.default_rng(seed)
-        self.n_inputs, self.eta = int(n_inputs), float(eta)
-        self.inputs = SpikeGeneratorGroup(n_inputs, [], [] * ms, dt=dt, name="inputs")
-        self.layer = lif_neurons(n_hidden, learning=True, dt=dt, name="layer", **neuron_params)
+        self.n_inputs, self.n_hidden, self.eta = int(n_inputs), int(n_hidden), float(eta)
+        self.copies = int(copies)
+        if inputs is None:
+            inputs = SpikeGeneratorGroup(copies * n_inputs, [], [] * ms, dt=dt, name="inputs")
+        elif len(inputs) != copies * n_inputs:
+            raise ValueError(
+                f"inputs {inputs.name!r} has {len(inputs)} neurons, not copies x n_inputs = "
+                f"{copies * n_inputs}"
+            )
+        self.inputs = inputs
+        self.layer = lif_neurons(
+            copies * n_hidden, learning=True, dt=dt, name="layer", **neuron_params
+        )
         self.synapses = hybrid_synapses(
             self.inputs,
             self.layer,
@@ -98,23 +123,41 @@ class BIMNetwork:
             dt=dt,
             name="hybrid",
         )
-        self.synapses.connect()
-        self.synapses.w = rng.uniform(*w_init, len(self.synapses))
+        # all-to-all within each copy, copy-major: synapse c * S + s is synapse s of copy c
+        pre = np.repeat(np.arange(n_inputs), n_hidden)
+        post = np.tile(np.arange(n_hidden), n_inputs)
+        offsets = np.arange(copies)[:, None]
+        self.synapses.connect(
+            i=(offsets * n_inputs + pre).ravel(), j=(offsets * n_hidden + post).ravel()
+        )
+        self.synapses.w = np.tile(rng.uniform(*w_init, n_inputs * n_hidden), copies)
         ssm = SelectiveSSM(SSMParameters.initial(n_hidden, n_states, n_outputs, rng), loss=loss)
         self.readout = ReadoutInjection(
-            ssm, self.layer, dt=readout_dt, learning_rate=readout_learning_rate
+            ssm, self.layer, dt=readout_dt, learning_rate=readout_learning_rate, copies=copies
         )
         self.readout_learning_rate = float(readout_learning_rate)
         self.spikes = SpikeMonitor(self.layer, record=False)
         objects = [self.inputs, self.layer, self.synapses, self.readout.operation, self.spikes]
+        if copies > 1:
+            objects.append(
+                NetworkOperation(
+                    self._pool_weights, dt=readout_dt, when="end", order=3, name="pool_weights"
+                )
+            )
         self.pruning = None
         if pruning is not None:
             self.synapses.active = True
-            self.pruning = AdaptivePruning(self.synapses, pruning, seed=seed)
+            self.pruning = AdaptivePruning(self.synapses, pruning, seed=seed, copies=copies)
             objects.append(self.pruning.operation)
         self.network = Network(*objects)
         self._v_rest = self.layer.namespace["v_rest"]
         self._records = {"loss": [], "spikes": [], "sparsity": [], "weights": []}
+
+    def _pool_weights(self, t):
+        """Give every copy the mean of the copies' weights (their pooled update)."""
+        w = self.synapses.variables["w"]
+        values = w.get_value().reshape(self.copies, -1)
+        w.set_value(np.tile(values.mean(axis=0), self.copies))
 
     def _reset_state(self):
         """Each sequence starts from rest: membrane, currents and every trace."""
@@ -126,57 +169,84 @@ class BIMNetwork:
                 self.synapses.variables[name].set_value(0)
 
     def run_sequence(self, indices, times, duration, targets, learn=True, profile=False):
-        """Stream one sequence through the network, learning online unless ``learn=False``.
+        """Stream one sequence (per copy) through the network, learning online unless told not.
 
         Parameters
         ----------
         indices : array_like of int
-            Input neuron of each spike.
+            Input neuron of each spike, in ``[0, copies * n_inputs)``.
         times : Quantity
             Spike times from the start of the sequence, in ``[0, duration)``.
-        duration : Quantity
-            Length of the sequence.
-        targets : sequence
-            One target (or None) per readout step, see
-            :meth:`bimsim.readout.ReadoutInjection.start_sequence`.
-        learn : bool
-            Update the weights and the readout.
-        profile : bool
-            Record Brian2's time per object (the readout's network operation included) in
-            ``self.network.profiling_info``.
+        duration, targets, learn, profile
+            As in :meth:`run`.
 
         Returns
         -------
         float
             Mean loss over the readout steps that have a target.
         """
+        if not isinstance(self.inputs, SpikeGeneratorGroup):
+            raise TypeError("this network has its own input group: drive it and call run()")
         require("times", times, "time")
         require("duration", duration, "time")
         indices = np.asarray(indices)
+        n = len(self.inputs)
         if len(indices) != len(times):
             raise ValueError(f"{len(indices)} spike indices but {len(times)} spike times")
-        if len(indices) and (indices.min() < 0 or indices.max() >= self.n_inputs):
-            raise ValueError(f"spike indices must lie in [0, {self.n_inputs})")
+        if len(indices) and (indices.min() < 0 or indices.max() >= n):
+            raise ValueError(f"spike indices must lie in [0, {n})")
         if len(times) and (np.min(times) < 0 * ms or np.max(times) >= duration):
             raise ValueError("spike times must lie in [0, duration)")
         steps = np.round(np.asarray(times / self.inputs.dt)).astype(np.int64)
         pairs = np.unique(np.stack([indices, steps]), axis=1)
         if len(indices) and pairs.shape[1] < len(indices):
             raise ValueError("an input neuron spikes twice within one time step")
+        self.inputs.set_spikes(indices, times + self.network.t)
+        return self.run(duration, targets, learn=learn, profile=profile)
+
+    def run(self, duration, targets, learn=True, profile=False, namespace=None):
+        """Run the network for ``duration`` from rest (the inputs driven by the caller).
+
+        Parameters
+        ----------
+        duration : Quantity
+            Length of the sequence.
+        targets : sequence
+            One target (or None) per readout step, see
+            :meth:`bimsim.readout.ReadoutInjection.start_sequence` (with copies, one per copy).
+        learn : bool
+            Update the weights and the readout.
+        profile : bool
+            Record Brian2's time per object (the readout's network operation included) in
+            ``self.network.profiling_info``.
+        namespace : dict, optional
+            Names the input group's equations use (e.g. a TimedArray).
+
+        Returns
+        -------
+        float
+            Mean loss over the readout steps that have a target.
+        """
+        require("duration", duration, "time")
         self._reset_state()
         self.synapses.namespace["eta"] = self.eta if learn else 0.0
         self.readout.learning_rate = self.readout_learning_rate if learn else 0.0
-        self.inputs.set_spikes(indices, times + self.network.t)
         self.readout.start_sequence(targets)
         spikes_before = int(self.spikes.num_spikes)
-        Simulation("runtime", None).run(self.network, duration, profile=profile)
+        Simulation("runtime", None).run(
+            self.network, duration, profile=profile, namespace=namespace
+        )
         losses = np.array(self.readout.losses)
         loss = float(np.nanmean(losses)) if np.isfinite(losses).any() else float("nan")
         self._records["loss"].append(loss)
         self._records["spikes"].append(int(self.spikes.num_spikes) - spikes_before)
         self._records["sparsity"].append(self.pruning.sparsity() if self.pruning else 0.0)
-        self._records["weights"].append(np.array(self.synapses.w[:]))
+        self._records["weights"].append(self.shared_weights())
         return loss
+
+    def shared_weights(self):
+        """The input weights of copy 0 (all copies hold the same), ``n_inputs * n_hidden``."""
+        return np.array(self.synapses.w[: self.n_inputs * self.n_hidden])
 
     def dataset(self):
         """Per sequence: loss, hidden spikes, sparsity and the weights; pruning history if any."""
@@ -187,7 +257,7 @@ class BIMNetwork:
                 "spikes": (
                     "sequence",
                     np.asarray(r["spikes"], dtype=np.int64),
-                    {"units": "1", "long_name": "spikes of the hidden layer"},
+                    {"units": "1", "long_name": "spikes of the hidden layer, all copies"},
                 ),
                 "sparsity": (
                     "sequence",
@@ -208,7 +278,7 @@ class BIMNetwork:
                 ),
                 "synapse": (
                     "synapse",
-                    np.arange(len(self.synapses)),
+                    np.arange(self.n_inputs * self.n_hidden),
                     {"units": "1", "long_name": "input synapse index"},
                 ),
             },

@@ -163,3 +163,65 @@ def test_network_with_pruning_records_and_saves_its_history(tmp_path):
     assert ds.sparsity[-1] > 0 and np.all(net.synapses.w[:][ds.pruned_at.values >= 0] == 0)
     back = read_dataset(write_dataset(ds, tmp_path / "network.nc"))
     assert back.pruning_time.attrs["units"] == "ms"
+
+
+def in_copies(sequences, n_inputs):
+    """Merge per-copy sequences (indices, times, duration, targets) into one for a network of
+    copies: input i of copy c is neuron c * n_inputs + i."""
+    indices = np.concatenate([s[0] + c * n_inputs for c, s in enumerate(sequences)])
+    times = np.concatenate([np.asarray(s[1] / ms) for s in sequences]) * ms
+    targets = [
+        None if steps[0] is None else np.array(steps)
+        for steps in zip(*(s[3] for s in sequences), strict=True)
+    ]
+    return indices, times, sequences[0][2], targets
+
+
+def small_network(copies, **kwds):
+    return BIMNetwork(
+        20, 8, 2, lam=1.0, eta=0.002, readout_learning_rate=0.01, w_init=(0.02, 0.1),
+        seed=1, copies=copies, **kwds,
+    )  # fmt: skip
+
+
+def test_copies_run_independently_without_learning():
+    rng = np.random.default_rng(3)
+    sequences = [recall_sequence(rng, label) for label in (0, 1, 1)]
+    batched = small_network(3)
+    batched.run(0 * ms, [])  # nothing; checks that an empty run is harmless
+    batched.run_sequence(*in_copies(sequences, 20), learn=False)
+    outputs = np.array(batched.readout.outputs)  # (steps, copies, k)
+    for c, sequence in enumerate(sequences):
+        single = small_network(1)
+        single.run_sequence(*sequence, learn=False)
+        np.testing.assert_allclose(outputs[:, c], np.array(single.readout.outputs), rtol=1e-12)
+
+
+def test_identical_copies_learn_exactly_what_one_network_learns():
+    """The pooled update of identical copies is each copy's update."""
+    rng = np.random.default_rng(4)
+    sequences = [recall_sequence(rng, label) for label in (0, 1, 0)]
+    single, batched = small_network(1), small_network(3)
+    for sequence in sequences:
+        single.run_sequence(*sequence)
+        batched.run_sequence(*in_copies([sequence] * 3, 20))
+    np.testing.assert_allclose(batched.shared_weights(), single.shared_weights(), rtol=1e-10)
+    np.testing.assert_allclose(
+        batched.readout.ssm.params.W_out, single.readout.ssm.params.W_out, rtol=1e-10
+    )
+    assert not np.allclose(single.shared_weights(), small_network(1).shared_weights())
+
+
+def test_different_copies_stay_one_model_with_pruning():
+    from bimsim.plasticity.pruning import PruningParameters
+
+    rng = np.random.default_rng(5)
+    net = small_network(4, pruning=PruningParameters(0.5))
+    for _ in range(2):
+        net.run_sequence(*in_copies([recall_sequence(rng, c % 2) for c in range(4)], 20))
+    w = net.synapses.w[:].reshape(4, -1)
+    # ``synapses.active`` is Brian2's object flag; the synaptic variable is read through variables
+    active = net.synapses.variables["active"].get_value().reshape(4, -1)
+    assert np.all(w == w[0]) and np.all(active == active[0])
+    assert 0 < net.pruning.sparsity() < 1 and np.all(w[~active] == 0)
+    assert net.dataset().pruned_at.shape == (160,)

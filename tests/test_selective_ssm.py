@@ -129,3 +129,32 @@ def test_mismatched_parameters_are_refused():
     params.W_B = np.zeros((2, 5))
     with pytest.raises(ValueError, match=r"W_B has shape \(2, 5\), expected \(2, 4\)"):
         SelectiveSSM(params)
+
+
+@pytest.mark.parametrize("loss", ["mse", "cross_entropy"])
+def test_a_batch_of_copies_pools_the_gradients_of_its_sequences_as_their_mean(loss):
+    rng = np.random.default_rng(8)
+    m, n, k, steps, batch = 4, 3, 3, 25, 5
+    params = SSMParameters.initial(m, n, k, rng)
+    inputs = rng.normal(0, 1, (steps, batch, m))
+    if loss == "mse":
+        targets = rng.normal(0, 1, (steps, batch, k))
+    else:
+        targets = rng.integers(k, size=(steps, batch))
+    singles, signals = [], []
+    for b in range(batch):
+        model = SelectiveSSM(SSMParameters(**{x: v.copy() for x, v in params.as_dict().items()}))
+        model.loss = loss
+        signals.append([model.step(inputs[t, b], targets[t, b])[2] for t in range(steps)])
+        singles.append(model.grads)
+    batched = SelectiveSSM(params, loss=loss)
+    batched.reset_state(batch)
+    out = [batched.step(inputs[t], targets[t]) for t in range(steps)]
+    assert out[0][0].shape == (batch, k) and batched.h.shape == (batch, m, n)
+    np.testing.assert_allclose(
+        np.stack([o[2] for o in out], axis=1), np.array(signals), rtol=1e-12, atol=1e-14
+    )
+    for name, grad in batched.grads.items():
+        np.testing.assert_allclose(grad, np.mean([g[name] for g in singles], axis=0), rtol=1e-10)
+    with pytest.raises(ValueError, match=r"expected \(5, 4\)"):
+        batched.step(inputs[0, 0], targets[0, 0])

@@ -15,7 +15,10 @@ go first and θ rises until the sparsity reaches ρ, then falls back, which slow
 
 Pruning is permanent: a pruned synapse's ``active`` flag is cleared and its weight set to 0, and the
 synapse equations (``prunable=True`` in :func:`bimsim.plasticity.stdp.stdp_synapses`) keep it there,
-so it neither transmits nor learns. The controller is a Brian2 ``network_operation`` (it needs the
+so it neither transmits nor learns. (Reading ``synapses.active`` gives Brian2's flag of the whole
+object; the per-synapse variable is ``synapses.variables['active'].get_value()``, or the
+``active`` variable of :meth:`AdaptivePruning.dataset`. Assigning ``synapses.active = ...`` does
+set the variable.) The controller is a Brian2 ``network_operation`` (it needs the
 sparsity of the whole group, a global sum), so a pruning network runs on the ``runtime`` device.
 """
 
@@ -77,6 +80,10 @@ class AdaptivePruning:
     params : PruningParameters
     seed : int
         Seed of the pruning draws.
+    copies : int
+        The group holds this many copies of one set of synapses, copy-major, whose weights are
+        kept equal (:class:`bimsim.network.BIMNetwork` with ``copies > 1``): each shared synapse
+        is drawn once and pruned in every copy.
 
     Attributes
     ----------
@@ -84,12 +91,15 @@ class AdaptivePruning:
         Add it to the network beside ``synapses``.
     """
 
-    def __init__(self, synapses, params, seed=0):
+    def __init__(self, synapses, params, seed=0, copies=1):
         if "active" not in synapses.variables:
             raise ValueError(
                 f"synapses {synapses.name!r} have no 'active' flag: build them with prunable=True"
             )
+        if int(copies) != copies or copies < 1 or len(synapses) % copies:
+            raise ValueError(f"{len(synapses)} synapses cannot hold {copies!r} equal copies")
         self.synapses = synapses
+        self.copies = int(copies)
         self.params = params
         self.theta = params.theta_init
         self._rng = np.random.default_rng(seed)
@@ -106,8 +116,9 @@ class AdaptivePruning:
 
     def _step(self, t):
         variables = self.synapses.variables
-        active = variables["active"].get_value().astype(bool)
-        w = variables["w"].get_value()
+        shared = len(self.synapses) // self.copies
+        active = variables["active"].get_value().astype(bool)[:shared]
+        w = variables["w"].get_value()[:shared]
         if self._pruned_at is None:
             self._pruned_at = np.full(len(active), np.nan)
         p = self.params
@@ -117,8 +128,8 @@ class AdaptivePruning:
             active[pruned] = False
             w = w.copy()
             w[pruned] = 0.0
-            variables["active"].set_value(active)
-            variables["w"].set_value(w)
+            variables["active"].set_value(np.tile(active, self.copies))
+            variables["w"].set_value(np.tile(w, self.copies))
             self._pruned_at[pruned] = float(t / ms)
         sparsity = 1.0 - active.mean()
         self.theta += float(p.gamma * p.interval) * (p.target_sparsity - sparsity)
@@ -130,7 +141,7 @@ class AdaptivePruning:
     def dataset(self):
         """θ(t), sparsity and pruning counts over ``time`` (ms), and each synapse's fate."""
         h = self._history
-        n = len(self.synapses.variables["active"].get_value())
+        n = len(self.synapses) // self.copies
         pruned_at = self._pruned_at if self._pruned_at is not None else np.full(n, np.nan)
         p = self.params
         return xr.Dataset(

@@ -30,6 +30,9 @@ class ReadoutInjection:
         The readout step.
     learning_rate : float
         Step size of the readout's own online descent (0: the readout does not learn).
+    copies : int
+        The layer holds this many copies of the readout's input, copy-major (``c * m + i``);
+        the readout steps them as one batch.
     name : str
         Name of the network operation.
 
@@ -39,13 +42,17 @@ class ReadoutInjection:
         Add it to the network.
     """
 
-    def __init__(self, ssm, layer, *, dt=1 * ms, learning_rate=0.0, name="readout"):
+    def __init__(self, ssm, layer, *, dt=1 * ms, learning_rate=0.0, copies=1, name="readout"):
         require_learning_layer(layer)
-        if ssm.params.shapes[0] != len(layer):
+        m = ssm.params.shapes[0]
+        if int(copies) != copies or copies < 1:
+            raise ValueError(f"copies must be a positive integer, got {copies!r}")
+        if m * copies != len(layer):
             raise ValueError(
-                f"the readout takes {ssm.params.shapes[0]} inputs but layer {layer.name!r} has "
+                f"the readout takes {m} inputs x {copies} copies but layer {layer.name!r} has "
                 f"{len(layer)} neurons"
             )
+        self.copies = int(copies)
         require_positive("dt", dt, "time")
         if not (np.isfinite(learning_rate) and learning_rate >= 0):
             raise ValueError(f"learning_rate must be a finite number >= 0, got {learning_rate!r}")
@@ -64,9 +71,10 @@ class ReadoutInjection:
         ----------
         targets : sequence
             Per readout step, a target (k values for ``'mse'``, a class index for
-            ``'cross_entropy'``) or None where the step has no loss. Steps past its end have none.
+            ``'cross_entropy'``; with copies, one such target per copy) or None where the step
+            has no loss. Steps past its end have none.
         """
-        self.ssm.reset_state()
+        self.ssm.reset_state(None if self.copies == 1 else self.copies)
         self._targets = list(targets)
         self._step_index = 0
         self.losses, self.outputs = [], []
@@ -75,8 +83,10 @@ class ReadoutInjection:
         k = self._step_index
         target = self._targets[k] if k < len(self._targets) else None
         u = self.layer.variables["u_out"].get_value()
+        if self.copies > 1:
+            u = u.reshape(self.copies, -1)
         output, loss, signal = self.ssm.step(u, target)
-        self.layer.variables["L"].set_value(signal)
+        self.layer.variables["L"].set_value(np.ravel(signal))
         if self.learning_rate and target is not None:
             self.ssm.apply(self.learning_rate)
         else:

@@ -125,7 +125,7 @@ class SelectiveSSM:
     Attributes
     ----------
     h : numpy.ndarray
-        The state ``(m, N)``.
+        The state ``(m, N)`` (``(batch, m, N)`` after ``reset_state(batch)``).
     grads : dict of numpy.ndarray
         ``∂L/∂θ`` accumulated since the last :meth:`zero_grad`.
     """
@@ -139,30 +139,52 @@ class SelectiveSSM:
         self.reset_state()
         self.zero_grad()
 
-    def reset_state(self):
-        """Zero the state and its sensitivities (start of a new sequence)."""
+    def reset_state(self, batch=None):
+        """Zero the state and its sensitivities (start of a new sequence).
+
+        Parameters
+        ----------
+        batch : int, optional
+            Number of independent copies stepped together (their inputs ``(batch, m)``); None for
+            one unbatched sequence.
+        """
         m, n, _ = self.params.shapes
-        self.h = np.zeros((m, n))
+        if batch is not None and (int(batch) != batch or batch < 1):
+            raise ValueError(f"batch must be a positive integer, got {batch!r}")
+        self.batch = None if batch is None else int(batch)
+        b = 1 if batch is None else int(batch)
+        self._h = np.zeros((b, m, n))
         self._sens = {
-            "A_log": np.zeros((m, n)),
-            "W_delta": np.zeros((m, n, m)),
-            "b_delta": np.zeros((m, n)),
-            "W_B": np.zeros((m, n, m)),
+            "A_log": np.zeros((b, m, n)),
+            "W_delta": np.zeros((b, m, n, m)),
+            "b_delta": np.zeros((b, m, n)),
+            "W_B": np.zeros((b, m, n, m)),
         }
+
+    @property
+    def h(self):
+        """The state, ``(m, N)`` or ``(batch, m, N)``."""
+        return self._h[0] if self.batch is None else self._h
 
     def zero_grad(self):
         self.grads = {name: np.zeros_like(value) for name, value in self.params.as_dict().items()}
 
     def _loss_gradient(self, o, target):
+        """Per-copy losses ``(B,)`` and ``∂ℓ/∂o`` ``(B, k)`` for outputs ``o`` ``(B, k)``."""
         if self.loss == "mse":
-            error = o - np.asarray(target, dtype=float)
-            return 0.5 * float(error @ error), error
-        if int(target) != target or not 0 <= target < len(o):
-            raise ValueError(f"class target must be an index in [0, {len(o)}), got {target!r}")
-        shifted = o - o.max()
-        p = np.exp(shifted) / np.exp(shifted).sum()
-        loss = float(np.log(np.exp(shifted).sum()) - shifted[int(target)])
-        p[int(target)] -= 1.0
+            target = np.asarray(target, dtype=float).reshape(o.shape)
+            error = o - target
+            return 0.5 * (error**2).sum(axis=1), error
+        target = np.asarray(target).reshape(len(o))
+        if np.any(target.astype(int) != target) or np.any((target < 0) | (target >= o.shape[1])):
+            raise ValueError(f"class target must be an index in [0, {o.shape[1]}), got {target!r}")
+        target = target.astype(int)
+        shifted = o - o.max(axis=1, keepdims=True)
+        total = np.exp(shifted).sum(axis=1)
+        p = np.exp(shifted) / total[:, None]
+        rows = np.arange(len(o))
+        loss = np.log(total) - shifted[rows, target]
+        p[rows, target] -= 1.0
         return loss, p
 
     def step(self, u, target=None):
@@ -171,65 +193,79 @@ class SelectiveSSM:
         Parameters
         ----------
         u : array_like
-            Input, shape ``(m,)``.
-        target : array_like or int, optional
-            Target of this step (none: no loss at this step).
+            Input, shape ``(m,)``, or ``(batch, m)`` after ``reset_state(batch)``.
+        target : optional
+            Target of this step (none: no loss at this step): k values or a class index, or one
+            per copy when batched.
 
         Returns
         -------
         o : numpy.ndarray
-            Output ``(k,)``.
+            Output ``(k,)`` (``(batch, k)``).
         loss : float
-            This step's loss (0 without a target).
+            This step's loss (0 without a target), the mean over copies when batched.
         signal : numpy.ndarray
-            ``∂ℓ_t/∂u_t`` ``(m,)``: how this step's loss depends on this step's input, the learning
-            signal sent back to the layer that produced ``u``.
+            ``∂ℓ_t/∂u_t`` ``(m,)`` (``(batch, m)``, each copy's own loss): how this step's loss
+            depends on this step's input, the learning signal sent back to the layer that
+            produced ``u``.
+
+        Notes
+        -----
+        Batched copies share the parameters; their gradients are pooled as the mean over copies.
         """
         p = self.params
+        m = p.shapes[0]
         u = np.asarray(u, dtype=float)
-        if u.shape != (p.shapes[0],):
-            raise ValueError(f"input has shape {u.shape}, expected ({p.shapes[0]},)")
+        expected = (m,) if self.batch is None else (self.batch, m)
+        if u.shape != expected:
+            raise ValueError(f"input has shape {u.shape}, expected {expected}")
         if not np.all(np.isfinite(u)):
             raise ValueError("input holds NaN or infinite values")
+        U = u.reshape(-1, m)
         A_c = -np.exp(p.A_log)
-        z = p.W_delta @ u + p.b_delta
+        z = U @ p.W_delta.T + p.b_delta
         delta = _softplus(z)
-        a = np.exp(delta[:, None] * A_c)
-        B, C = p.W_B @ u, p.W_C @ u
-        h_prev = self.h
+        a = np.exp(delta[:, :, None] * A_c)
+        B, C = U @ p.W_B.T, U @ p.W_C.T
+        h_prev = self._h
         # ∂h_t/∂z_t[d], the route of W_Δ and b_Δ into the state
-        dh_dz = (a * A_c * h_prev + B[None, :] * u[:, None]) * _sigmoid(z)[:, None]
+        dh_dz = (a * A_c * h_prev + B[:, None, :] * U[:, :, None]) * _sigmoid(z)[:, :, None]
         s = self._sens
-        s["A_log"] = a * s["A_log"] + a * delta[:, None] * A_c * h_prev
-        s["W_delta"] = a[:, :, None] * s["W_delta"] + dh_dz[:, :, None] * u[None, None, :]
+        s["A_log"] = a * s["A_log"] + a * delta[:, :, None] * A_c * h_prev
+        s["W_delta"] = a[..., None] * s["W_delta"] + dh_dz[..., None] * U[:, None, None, :]
         s["b_delta"] = a * s["b_delta"] + dh_dz
-        s["W_B"] = a[:, :, None] * s["W_B"] + (delta * u)[:, None, None] * u[None, None, :]
-        self.h = a * h_prev + (delta * u)[:, None] * B[None, :]
-        y = self.h @ C + p.D * u
-        o = p.W_out @ y + p.b_out
+        s["W_B"] = a[..., None] * s["W_B"] + (delta * U)[:, :, None, None] * U[:, None, None, :]
+        self._h = a * h_prev + (delta * U)[:, :, None] * B[:, None, :]
+        y = np.einsum("bdn,bn->bd", self._h, C) + p.D * U
+        o = y @ p.W_out.T + p.b_out
+        single = self.batch is None
         if target is None:
+            o = o[0] if single else o
             return o, 0.0, np.zeros_like(u)
         loss, g_o = self._loss_gradient(o, target)
-        g_y = p.W_out.T @ g_o
-        g_h = g_y[:, None] * C[None, :]
+        g_y = g_o @ p.W_out
+        g_h = g_y[:, :, None] * C[:, None, :]
+        weight = 1.0 / len(U)
         g = self.grads
-        g["A_log"] += g_h * s["A_log"]
-        g["W_delta"] += np.einsum("dn,dnj->dj", g_h, s["W_delta"])
-        g["b_delta"] += (g_h * s["b_delta"]).sum(axis=1)
-        g["W_B"] += np.einsum("dn,dnj->nj", g_h, s["W_B"])
-        g_C = self.h.T @ g_y
-        g["W_C"] += np.outer(g_C, u)
-        g["D"] += g_y * u
-        g["W_out"] += np.outer(g_o, y)
-        g["b_out"] += g_o
+        g["A_log"] += weight * (g_h * s["A_log"]).sum(axis=0)
+        g["W_delta"] += weight * np.einsum("bdn,bdnj->dj", g_h, s["W_delta"])
+        g["b_delta"] += weight * (g_h * s["b_delta"]).sum(axis=(0, 2))
+        g["W_B"] += weight * np.einsum("bdn,bdnj->nj", g_h, s["W_B"])
+        g_C = np.einsum("bdn,bd->bn", self._h, g_y)
+        g["W_C"] += weight * g_C.T @ U
+        g["D"] += weight * (g_y * U).sum(axis=0)
+        g["W_out"] += weight * g_o.T @ y
+        g["b_out"] += weight * g_o.sum(axis=0)
         signal = (
-            p.W_delta.T @ (g_h * dh_dz).sum(axis=1)
-            + p.W_B.T @ (g_h * (delta * u)[:, None]).sum(axis=0)
-            + (g_h * B[None, :]).sum(axis=1) * delta
-            + p.W_C.T @ g_C
+            (g_h * dh_dz).sum(axis=2) @ p.W_delta
+            + (g_h * (delta * U)[:, :, None]).sum(axis=1) @ p.W_B
+            + (g_h * B[:, None, :]).sum(axis=2) * delta
+            + g_C @ p.W_C
             + g_y * p.D
         )
-        return o, loss, signal
+        if single:
+            return o[0], float(loss[0]), signal[0]
+        return o, float(loss.mean()), signal
 
     def apply(self, learning_rate):
         """Descend the accumulated gradient, ``θ ← θ - η ∂L/∂θ``, then zero it.
@@ -256,5 +292,5 @@ class SelectiveSSM:
 
     def memory_bytes(self):
         """Bytes held by the state, its sensitivities and the gradients (constant in time)."""
-        arrays = [self.h, *self._sens.values(), *self.grads.values()]
+        arrays = [self._h, *self._sens.values(), *self.grads.values()]
         return sum(array.nbytes for array in arrays)
