@@ -48,6 +48,8 @@ class BIMNetwork:
         The hybrid rule's λ (1: gradient only, 0: STDP only) and η.
     readout_learning_rate : float
         Step size of the readout's own RTRL descent.
+    max_grad_norm : float, optional
+        Clip each readout step's gradient to this global norm.
     rule : STDPRule, optional
         The STDP term (default: the pair rule with :data:`PAIR_DEFAULTS`, all-to-all).
     w_unit : Quantity
@@ -80,6 +82,7 @@ class BIMNetwork:
         lam=1.0,
         eta=0.01,
         readout_learning_rate=0.05,
+        max_grad_norm=None,
         rule=None,
         w_unit=1 * nA,
         w_init=(0.1, 0.4),
@@ -133,7 +136,12 @@ class BIMNetwork:
         self.synapses.w = np.tile(rng.uniform(*w_init, n_inputs * n_hidden), copies)
         ssm = SelectiveSSM(SSMParameters.initial(n_hidden, n_states, n_outputs, rng), loss=loss)
         self.readout = ReadoutInjection(
-            ssm, self.layer, dt=readout_dt, learning_rate=readout_learning_rate, copies=copies
+            ssm,
+            self.layer,
+            dt=readout_dt,
+            learning_rate=readout_learning_rate,
+            max_grad_norm=max_grad_norm,
+            copies=copies,
         )
         self.readout_learning_rate = float(readout_learning_rate)
         self.spikes = SpikeMonitor(self.layer, record=False)

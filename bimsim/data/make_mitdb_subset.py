@@ -28,7 +28,7 @@ ENCODING = {
         "complevel": 9,
     },
     **{key: {"zlib": True} for key in ("record", "symbol", "aami", "r_peak_time")},
-    **{key: {"zlib": True, "dtype": "float32"} for key in ("rr_pre", "rr_post")},
+    **{key: {"zlib": True, "dtype": "float32"} for key in ("rr_pre", "rr_post", "rr_local")},
 }
 
 

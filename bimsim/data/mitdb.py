@@ -58,7 +58,7 @@ PACED_RECORDS = ("102", "104", "107", "217")
 
 #: The beat subset that ships with bimsim (see :mod:`bimsim.data.make_mitdb_subset`).
 EMBEDDED = Path(__file__).with_name("mitdb_beats.nc")
-EMBEDDED_SHA256 = "0929f99b9b45b6cf52048fc5b23af9d31ef04f3359028aa98a6107adb66339d0"
+EMBEDDED_SHA256 = "cc43a337a78492e8a3b5b7afe6ef222faae5621de72c0ef985964143bc65cd12"
 
 #: de Chazal et al. (2004), training set.
 DS1 = tuple(
@@ -245,7 +245,9 @@ def record_beats(record, *, lead="MLII", before=0.25, after=0.40):
     dict
         ``waveform`` ``(beats, samples)`` in mV, ``symbol`` and ``aami`` per beat, ``r_peak``
         (sample index), ``rr_pre`` and ``rr_post`` (s, the intervals to the neighbouring beats of
-        any kind). Beats whose window leaves the record, or that are first or last, are dropped.
+        any kind) and ``rr_local`` (s, the mean of up to 10 intervals before the beat, the
+        patient's recent rhythm). Beats whose window leaves the record, or that are first or
+        last, are dropped.
     """
     if lead not in record.leads:
         raise ValueError(f"record {record.name} has leads {record.leads}, not {lead!r}")
@@ -262,6 +264,10 @@ def record_beats(record, *, lead="MLII", before=0.25, after=0.40):
         if classed and peak - n_before >= 0 and peak + n_after <= len(signal):
             keep.append(k)
     keep = np.asarray(keep, dtype=np.int64)
+    intervals = np.diff(peaks) / record.fs  # intervals[k - 1] ends at beat k
+    cumulative = np.concatenate([[0.0], np.cumsum(intervals)])
+    first = np.maximum(keep - 10, 0)
+    rr_local = (cumulative[keep] - cumulative[first]) / (keep - first)
     offsets = np.arange(-n_before, n_after)
     waveform = signal[peaks[keep][:, None] + offsets[None, :]] if len(keep) else np.zeros((0, 0))
     symbols = record.symbol[all_beats[keep]]
@@ -272,6 +278,7 @@ def record_beats(record, *, lead="MLII", before=0.25, after=0.40):
         "r_peak": peaks[keep],
         "rr_pre": (peaks[keep] - peaks[keep - 1]) / record.fs,
         "rr_post": (peaks[keep + 1] - peaks[keep]) / record.fs,
+        "rr_local": rr_local,
     }
 
 
@@ -295,7 +302,8 @@ def beat_dataset(directory, records, *, cap=None, seed=0, lead="MLII", before=0.
     -------
     xarray.Dataset
         ``waveform`` (``beat``, ``time``) in mV, and per beat ``record``, ``symbol``, ``aami``,
-        ``r_peak_time``, ``rr_pre``, ``rr_post``; the records, lead and window in the attributes.
+        ``r_peak_time``, ``rr_pre``, ``rr_post``, ``rr_local``; the records, lead and window in
+        the attributes.
     """
     import xarray as xr
 
@@ -336,6 +344,7 @@ def beat_dataset(directory, records, *, cap=None, seed=0, lead="MLII", before=0.
         "r_peak_time": ("time of the annotated R peak in its record", "s"),
         "rr_pre": ("interval from the previous beat", "s"),
         "rr_post": ("interval to the next beat", "s"),
+        "rr_local": ("mean of up to 10 intervals before the beat", "s"),
     }
     data = {
         "waveform": (

@@ -30,6 +30,9 @@ class ReadoutInjection:
         The readout step.
     learning_rate : float
         Step size of the readout's own online descent (0: the readout does not learn).
+    max_grad_norm : float, optional
+        Clip each step's readout gradient to this global norm (see
+        :meth:`~bimsim.readout.selective_ssm.SelectiveSSM.apply`).
     copies : int
         The layer holds this many copies of the readout's input, copy-major (``c * m + i``);
         the readout steps them as one batch.
@@ -42,7 +45,17 @@ class ReadoutInjection:
         Add it to the network.
     """
 
-    def __init__(self, ssm, layer, *, dt=1 * ms, learning_rate=0.0, copies=1, name="readout"):
+    def __init__(
+        self,
+        ssm,
+        layer,
+        *,
+        dt=1 * ms,
+        learning_rate=0.0,
+        max_grad_norm=None,
+        copies=1,
+        name="readout",
+    ):
         require_learning_layer(layer)
         m = ssm.params.shapes[0]
         if int(copies) != copies or copies < 1:
@@ -53,6 +66,9 @@ class ReadoutInjection:
                 f"{len(layer)} neurons"
             )
         self.copies = int(copies)
+        if max_grad_norm is not None and not (np.isfinite(max_grad_norm) and max_grad_norm > 0):
+            raise ValueError(f"max_grad_norm must be positive, got {max_grad_norm!r}")
+        self.max_grad_norm = max_grad_norm
         require_positive("dt", dt, "time")
         if not (np.isfinite(learning_rate) and learning_rate >= 0):
             raise ValueError(f"learning_rate must be a finite number >= 0, got {learning_rate!r}")
@@ -88,7 +104,7 @@ class ReadoutInjection:
         output, loss, signal = self.ssm.step(u, target)
         self.layer.variables["L"].set_value(np.ravel(signal))
         if self.learning_rate and target is not None:
-            self.ssm.apply(self.learning_rate)
+            self.ssm.apply(self.learning_rate, self.max_grad_norm)
         else:
             self.ssm.zero_grad()
         self.losses.append(loss if target is not None else np.nan)

@@ -267,8 +267,15 @@ class SelectiveSSM:
             return o[0], float(loss[0]), signal[0]
         return o, float(loss.mean()), signal
 
-    def apply(self, learning_rate):
+    def apply(self, learning_rate, max_norm=None):
         """Descend the accumulated gradient, ``θ ← θ - η ∂L/∂θ``, then zero it.
+
+        Parameters
+        ----------
+        learning_rate : float
+        max_norm : float, optional
+            Clip the step: where the gradient's global norm (all parameters together) exceeds
+            ``max_norm``, scale it down to that norm first.
 
         Raises
         ------
@@ -276,8 +283,13 @@ class SelectiveSSM:
             If the step leaves a parameter non-finite (learning diverged); the parameters are
             left as they were before the step.
         """
+        scale = 1.0
+        if max_norm is not None:
+            norm = np.sqrt(sum(float((grad**2).sum()) for grad in self.grads.values()))
+            if norm > max_norm:
+                scale = max_norm / norm
         updated = {
-            name: getattr(self.params, name) - learning_rate * grad
+            name: getattr(self.params, name) - learning_rate * scale * grad
             for name, grad in self.grads.items()
         }
         for name, value in updated.items():

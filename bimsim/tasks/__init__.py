@@ -1,0 +1,1 @@
+"""Benchmark tasks on real data: ECG beats (``python -m bimsim.tasks.ecg``)."""

@@ -1,0 +1,223 @@
+"""A BIM network as a classifier of short multichannel signals (ECG beats, EEG segments).
+
+Each sample is a signal of ``channels`` voltages over time, plus optional non-negative features
+(e.g. RR intervals). Inside Brian2 a :class:`~bimsim.encoding.DeltaModulator` turns the signal into
+up/down spikes, each feature into a burst of ``value / delta`` spikes at the start (a count code),
+and those spikes drive a :class:`~bimsim.network.BIMNetwork`: a learning LIF layer and a selective
+SSM readout with one output per class, trained online with the hybrid rule (cross-entropy against
+the sample's class at every readout step from ``target_from`` on). The network holds ``copies``
+copies that process a minibatch of samples at once. The class probabilities of a sample are the
+readout's softmax averaged over the scored steps.
+"""
+
+import numpy as np
+from brian2 import SpikeMonitor, ms, mV
+from tqdm.auto import tqdm
+
+from bimsim.encoding import DeltaModulator
+from bimsim.network import BIMNetwork
+from bimsim.quantities import require_positive
+
+__all__ = ["BIMClassifier"]
+
+
+class BIMClassifier:
+    """Delta-modulated signals into a BIM network trained online; see module docstring.
+
+    Parameters
+    ----------
+    channels : int
+        Signal channels per sample.
+    n_features : int
+        Count-coded features per sample.
+    n_classes : int
+    sample_dt : Quantity
+        Sampling interval of the signals.
+    samples : int
+        Samples per signal (all samples have the same length).
+    target_from : Quantity
+        Readout steps from this time on carry the class target, and are scored.
+    delta : Quantity
+        Level step of the encoder (signals in mV).
+    feature_delta : float
+        Feature units per spike of the count code.
+    n_hidden, n_states : int
+        LIF neurons, and SSM states per readout input.
+    copies : int
+        Samples simulated at once.
+    lam, eta, readout_learning_rate : float
+        The hybrid rule's λ and η, and the readout's learning rate.
+    max_grad_norm : float
+        Clip of the readout's gradient per step.
+    w_init : (float, float)
+    dt, readout_dt : Quantity
+    seed : int
+    **neuron_params
+        Passed to :func:`bimsim.neurons.lif_neurons`.
+    """
+
+    def __init__(
+        self,
+        channels,
+        n_features,
+        n_classes,
+        *,
+        sample_dt,
+        samples,
+        target_from,
+        delta=0.05 * mV,
+        feature_delta=0.1,
+        n_hidden=32,
+        n_states=8,
+        copies=32,
+        lam=1.0,
+        eta=0.001,
+        readout_learning_rate=0.005,
+        max_grad_norm=1.0,
+        w_init=(0.0, 0.3),
+        dt=1 * ms,
+        readout_dt=4 * ms,
+        seed=0,
+        **neuron_params,
+    ):
+        require_positive("sample_dt", sample_dt, "time")
+        require_positive("target_from", target_from, "time")
+        if not (np.isfinite(feature_delta) and feature_delta > 0):
+            raise ValueError(f"feature_delta must be positive, got {feature_delta!r}")
+        self.channels, self.n_features, self.n_classes = int(channels), int(n_features), n_classes
+        self.sample_dt, self.samples, self.copies = sample_dt, int(samples), int(copies)
+        self.feature_delta = float(feature_delta)
+        self.duration = self.samples * sample_dt
+        self.readout_dt = readout_dt
+        steps = int(np.ceil(float(self.duration / readout_dt) - 1e-9))  # clock ticks in the run
+        first = int(np.ceil(float(target_from / readout_dt)))
+        if not 0 <= first < steps:
+            raise ValueError(f"target_from ({target_from}) must lie within the signal")
+        self.scored = np.arange(first, steps)
+        self.n_steps = steps
+        self.encoder = DeltaModulator(
+            self.channels + self.n_features, delta, copies=copies, dt=dt, name="encoder"
+        )
+        self._delta = delta
+        n_inputs = 2 * (self.channels + self.n_features)
+        self.network = BIMNetwork(
+            n_inputs,
+            n_hidden,
+            n_classes,
+            n_states=n_states,
+            loss="cross_entropy",
+            lam=lam,
+            eta=eta,
+            readout_learning_rate=readout_learning_rate,
+            max_grad_norm=max_grad_norm,
+            w_init=w_init,
+            readout_dt=readout_dt,
+            dt=dt,
+            seed=seed,
+            copies=copies,
+            inputs=self.encoder.group,
+            **neuron_params,
+        )
+        self.input_spikes = SpikeMonitor(self.encoder.group, record=False, name="input_spikes")
+        self.network.network.add(self.input_spikes)
+        self.losses = []
+
+    def _drive(self, signals, features):
+        """Encoder input for one minibatch (``copies`` samples)."""
+        b = len(signals)
+        values = np.zeros((self.samples, self.copies, self.channels + self.n_features))
+        values[:, :b, : self.channels] = np.transpose(signals, (1, 0, 2))
+        start = values[0].copy()
+        if self.n_features:
+            # count code: a feature value f becomes about f / feature_delta up spikes
+            scale = float(self._delta / mV) / self.feature_delta
+            values[:, :b, self.channels :] = features[None, :, :] * scale
+            start[:, self.channels :] = 0.0
+        return self.encoder.set_signal(values * mV, self.sample_dt, start=start * mV)
+
+    def _check(self, signals, features):
+        signals = np.asarray(signals, dtype=float)
+        if signals.ndim != 3 or signals.shape[1:] != (self.samples, self.channels):
+            raise ValueError(
+                f"signals must have shape (n, {self.samples}, {self.channels}), got {signals.shape}"
+            )
+        features = np.zeros((len(signals), 0)) if features is None else np.asarray(features)
+        if features.shape != (len(signals), self.n_features):
+            raise ValueError(f"features must have shape (n, {self.n_features})")
+        for name, value in (("signals", signals), ("features", features)):
+            if not np.all(np.isfinite(value)):
+                raise ValueError(f"{name} hold NaN or infinite values")
+        if np.any(features < 0):
+            raise ValueError("features must be non-negative (they are count-coded)")
+        return signals, features
+
+    def fit_epoch(self, signals, features, labels, rng, progress=False):
+        """One pass over the samples in random order (the last partial minibatch dropped).
+
+        Returns
+        -------
+        float
+            Mean training loss over the minibatches.
+        """
+        signals, features = self._check(signals, features)
+        labels = np.asarray(labels, dtype=int)
+        order = rng.permutation(len(signals))
+        batches = len(order) // self.copies
+        if batches == 0:
+            raise ValueError(f"fewer samples ({len(order)}) than copies ({self.copies})")
+        losses = []
+        for k in tqdm(range(batches), desc="BIM train", disable=not progress, leave=False):
+            chosen = order[k * self.copies : (k + 1) * self.copies]
+            namespace = self._drive(signals[chosen], features[chosen])
+            targets = [None] * self.n_steps
+            for step in self.scored:
+                targets[step] = labels[chosen]
+            losses.append(self.network.run(self.duration, targets, namespace=namespace))
+        self.losses.append(float(np.mean(losses)))
+        return self.losses[-1]
+
+    def predict_proba(self, signals, features=None, progress=False):
+        """Class probabilities ``(n, n_classes)``, without learning.
+
+        Also sets :attr:`counts`: input and hidden spikes per sample, for energy estimates.
+        """
+        signals, features = self._check(signals, features)
+        n = len(signals)
+        probabilities = np.zeros((n, self.n_classes))
+        input_spikes = hidden_spikes = 0
+        batches = range(0, n, self.copies)
+        for start in tqdm(batches, desc="BIM test", disable=not progress, leave=False):
+            chosen = np.arange(start, min(start + self.copies, n))
+            namespace = self._drive(signals[chosen], features[chosen])
+            before_in = int(self.input_spikes.num_spikes)
+            before_hidden = int(self.network.spikes.num_spikes)
+            self.network.run(self.duration, [], learn=False, namespace=namespace)
+            outputs = np.array(self.network.readout.outputs)[self.scored, : len(chosen)]
+            shifted = np.exp(outputs - outputs.max(axis=2, keepdims=True))
+            probabilities[chosen] = (shifted / shifted.sum(axis=2, keepdims=True)).mean(axis=0)
+            # padding copies saw a flat zero signal: no spikes, so totals count real samples
+            input_spikes += int(self.input_spikes.num_spikes) - before_in
+            hidden_spikes += int(self.network.spikes.num_spikes) - before_hidden
+        self.counts = {"input_spikes": input_spikes / n, "hidden_spikes": hidden_spikes / n}
+        return probabilities
+
+    def operations_per_sample(self):
+        """Synaptic accumulates and multiply-accumulates per sample, from the last prediction.
+
+        Accumulates: every input spike reaches ``n_hidden`` synapses. Multiply-accumulates: the
+        LIF state update (3 per neuron and step, the exact linear propagator) and the readout's
+        dense step (``m² + 6 m N + m + k m`` per readout step).
+        """
+        net = self.network
+        m, n, k = net.readout.ssm.params.shapes
+        steps = float(self.duration / net.layer.dt)
+        return {
+            "accumulates": self.counts["input_spikes"] * net.n_hidden,
+            "neuron_macs": 3 * net.n_hidden * steps,
+            "readout_macs": self.n_steps * (m * m + 6 * m * n + m + k * m),
+        }
+
+    def parameter_count(self):
+        """Learned numbers: the input weights and the readout's parameters."""
+        params = self.network.readout.ssm.params.as_dict()
+        return len(self.network.shared_weights()) + sum(v.size for v in params.values())

@@ -1,0 +1,300 @@
+"""ECG beat classification on MIT-BIH: ``python -m bimsim.tasks.ecg``.
+
+Beats (lead MLII, 0.25 s before to 0.40 s after the R peak) come from the subset shipped with
+bimsim, or from a full MIT-BIH folder (``--data DIR``). The default split is de Chazal et al.'s
+(2004) inter-patient split, DS1 for training and DS2 for testing, no patient in both
+(``--split intra`` draws a random half of each class instead, patients shared). Each beat's median
+is subtracted; its RR intervals enter as two features, the previous and the next interval divided
+by the patient's recent mean (``rr_local``).
+
+Models classify the five AAMI classes (N, S, V, F, Q). Scores: abnormal (not N) against normal by
+AUC-ROC and AUC-PR on ``1 - p(N)``, and per-class sensitivity and positive predictive value of the
+most probable class. Energy: synaptic accumulates and multiply-accumulates per beat, at 0.9 and
+4.6 pJ (Horowitz 2014). Writes ``results/ecg.nc`` and prints a table in the form of the paper's
+Table 3::
+
+    python -m bimsim.tasks.ecg --quick
+    python -m bimsim.tasks.ecg --data ~/physionet/mitdb --epochs 3 --out results/ecg_full.nc
+"""
+
+import argparse
+import time
+
+import numpy as np
+import xarray as xr
+from brian2 import ms, second
+
+from bimsim.cli import add_run_arguments, finish_run
+from bimsim.data.mitdb import (
+    AAMI_CLASSES,
+    DS1,
+    DS2,
+    PACED_RECORDS,
+    beat_dataset,
+    embedded_beats,
+    mitdb_dir,
+    records_in,
+)
+from bimsim.metrics import (
+    ENERGY_PER_AC_PJ,
+    ENERGY_PER_MAC_PJ,
+    binary_scores,
+    class_scores,
+    energy_pj,
+)
+
+__all__ = ["load_beats", "main", "prepare", "split"]
+
+MODELS = ("bim",)
+
+
+def load_beats(data=None):
+    """The shipped subset, or every non-paced record of the MIT-BIH folder ``data``."""
+    if data is None:
+        return embedded_beats()
+    directory = mitdb_dir(data)
+    records = [r for r in records_in(directory) if r not in PACED_RECORDS]
+    if not records:
+        raise FileNotFoundError(f"no MIT-BIH records (*.hea) in {directory}")
+    return beat_dataset(directory, records)
+
+
+def split(beats, kind, seed):
+    """Boolean masks (train, test) over the beats: ``'inter'`` (DS1/DS2) or ``'intra'``."""
+    records = beats.record.values
+    if kind == "inter":
+        train, test = np.isin(records, DS1), np.isin(records, DS2)
+        if not train.any() or not test.any():
+            raise ValueError("the inter-patient split needs records of both DS1 and DS2")
+        return train, test
+    if kind != "intra":
+        raise ValueError(f"split must be 'inter' or 'intra', got {kind!r}")
+    rng = np.random.default_rng(seed)
+    train = np.zeros(len(records), dtype=bool)
+    for c in AAMI_CLASSES:
+        members = rng.permutation(np.flatnonzero(beats.aami.values == c))
+        train[members[: len(members) // 2]] = True
+    return train, ~train
+
+
+def prepare(beats):
+    """Signals ``(beats, samples, 1)`` in mV (median removed), RR features and class indices."""
+    waveform = beats.waveform.values
+    signals = (waveform - np.median(waveform, axis=1, keepdims=True))[:, :, None]
+    local = beats.rr_local.values
+    features = np.stack([beats.rr_pre.values / local, beats.rr_post.values / local], axis=1)
+    labels = np.array([AAMI_CLASSES.index(c) for c in beats.aami.values])
+    return signals, features, labels
+
+
+def _subsample(mask, n, rng):
+    chosen = np.flatnonzero(mask)
+    if len(chosen) > n:
+        chosen = np.sort(rng.choice(chosen, n, replace=False))
+    out = np.zeros_like(mask)
+    out[chosen] = True
+    return out
+
+
+def run_bim(train, test, sample_dt, args, rng, progress):
+    """Train the BIM classifier for ``args.epochs`` epochs; test probabilities and costs."""
+    from bimsim.tasks.bim_classifier import BIMClassifier
+
+    signals, features, labels = train
+    clf = BIMClassifier(
+        1,
+        features.shape[1],
+        len(AAMI_CLASSES),
+        sample_dt=sample_dt,
+        samples=signals.shape[1],
+        target_from=300 * ms,
+        n_hidden=args.hidden,
+        copies=args.copies,
+        tau_readout=50 * ms,
+        readout_dt=10 * ms,
+        readout_learning_rate=0.05,
+        eta=0.002,
+        seed=args.seed,
+    )
+    start = time.perf_counter()
+    losses = [
+        clf.fit_epoch(signals, features, labels, rng, progress=progress) for _ in range(args.epochs)
+    ]
+    seconds = time.perf_counter() - start
+    probabilities = clf.predict_proba(test[0], test[1], progress=progress)
+    ops = clf.operations_per_sample()
+    return {
+        "probability": probabilities,
+        "train_loss": losses,
+        "train_time": seconds,
+        "parameters": clf.parameter_count(),
+        "accumulates": ops["accumulates"],
+        "macs": ops["neuron_macs"] + ops["readout_macs"],
+        "spikes": clf.counts["input_spikes"] + clf.counts["hidden_spikes"],
+        "spike_sparsity": 1.0
+        - clf.counts["hidden_spikes"] / (args.hidden * float(clf.duration / clf.network.layer.dt)),
+    }
+
+
+RUNNERS = {"bim": run_bim}
+
+
+def results_dataset(results, labels, records, epochs):
+    """Everything the models produced, one Dataset (see module docstring)."""
+    models = list(results)
+    abnormal = labels != 0
+    scores = {m: binary_scores(abnormal, 1 - r["probability"][:, 0]) for m, r in results.items()}
+    per_class = {
+        m: class_scores(labels, r["probability"].argmax(axis=1), range(len(AAMI_CLASSES)))
+        for m, r in results.items()
+    }
+
+    def per_model(values, unit, long_name):
+        if isinstance(values, str):
+            values = [results[m][values] for m in models]
+        return ("model", np.asarray(values, dtype=float), {"units": unit, "long_name": long_name})
+
+    loss = np.array([results[m]["train_loss"] for m in models])
+    data = {
+        "auc_roc": per_model(
+            [scores[m]["auc_roc"] for m in models], "1", "AUC-ROC, abnormal vs normal"
+        ),
+        "auc_pr": per_model(
+            [scores[m]["auc_pr"] for m in models], "1", "AUC-PR (average precision)"
+        ),
+        "sensitivity": (
+            ("model", "class"),
+            np.array([per_class[m]["sensitivity"] for m in models]),
+            {"units": "1", "long_name": "sensitivity (recall) per AAMI class"},
+        ),
+        "ppv": (
+            ("model", "class"),
+            np.array([per_class[m]["ppv"] for m in models]),
+            {"units": "1", "long_name": "positive predictive value per AAMI class"},
+        ),
+        "train_loss": (
+            ("model", "epoch"),
+            loss,
+            {"units": "1", "long_name": "mean training loss (cross-entropy)"},
+        ),
+        "train_time": per_model("train_time", "s", "training time (wall clock)"),
+        "parameters": per_model("parameters", "1", "learned parameters"),
+        "accumulates_per_beat": per_model("accumulates", "1", "synaptic accumulates per beat"),
+        "macs_per_beat": per_model("macs", "1", "multiply-accumulates per beat"),
+        "energy_per_beat": per_model(
+            [energy_pj(results[m]["accumulates"], results[m]["macs"]) for m in models],
+            "pJ",
+            "energy estimate per beat",
+        ),
+        "spike_sparsity": per_model(
+            "spike_sparsity", "1", "fraction of hidden neuron-steps without a spike"
+        ),
+        "probability": (
+            ("model", "beat", "class"),
+            np.array([results[m]["probability"] for m in models]),
+            {"units": "1", "long_name": "predicted class probability"},
+        ),
+        "label": (
+            "beat",
+            np.array([AAMI_CLASSES[k] for k in labels], dtype=object),
+            {"units": "1", "long_name": "true AAMI class"},
+        ),
+        "record": (
+            "beat",
+            np.asarray(records, dtype=object),
+            {"units": "1", "long_name": "MIT-BIH record of the test beat"},
+        ),
+    }
+    coords = {
+        "model": ("model", models, {"units": "1", "long_name": "model"}),
+        "class": ("class", list(AAMI_CLASSES), {"units": "1", "long_name": "AAMI EC57 class"}),
+        "epoch": ("epoch", np.arange(1, epochs + 1), {"units": "1", "long_name": "epoch"}),
+        "beat": ("beat", np.arange(len(labels)), {"units": "1", "long_name": "test beat"}),
+    }
+    return xr.Dataset(data, coords=coords)
+
+
+def table(ds):
+    """The paper's Table 3 layout: one row per model."""
+    lines = [
+        f"{'model':<8} {'AUC-ROC':>8} {'AUC-PR':>8} {'params':>8} {'train (s)':>10} "
+        f"{'energy/beat (nJ)':>17}"
+    ]
+    for m in ds.model.values:
+        row = ds.sel(model=m)
+        lines.append(
+            f"{m:<8} {row.auc_roc.item():8.3f} {row.auc_pr.item():8.3f} "
+            f"{int(row.parameters.item()):8d} {row.train_time.item():10.1f} "
+            f"{row.energy_per_beat.item() / 1e3:17.1f}"
+        )
+    return "\n".join(lines)
+
+
+def parser():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--data", help="a full MIT-BIH folder (default: the subset shipped with bimsim)")
+    p.add_argument("--split", choices=("inter", "intra"), default="inter")
+    p.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS))
+    p.add_argument("--epochs", type=int, default=3, help="training epochs (default 3)")
+    p.add_argument("--hidden", type=int, default=32, help="spiking neurons (default 32)")
+    p.add_argument("--copies", type=int, default=64, help="beats simulated at once (default 64)")
+    p.add_argument("--quick", action="store_true", help="a smoke run: 256 beats each, 1 epoch")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_run_arguments(p, out="results/ecg.nc", devices=("runtime",))
+    return p
+
+
+def main(argv=None):
+    p = parser()
+    args = p.parse_args(argv)
+    if args.epochs < 1 or args.hidden < 1 or args.copies < 1:
+        p.error("--epochs, --hidden and --copies must be at least 1")
+    try:
+        beats = load_beats(args.data)
+        train, test = split(beats, args.split, args.seed)
+    except (FileNotFoundError, ValueError) as err:
+        p.error(str(err))
+    rng = np.random.default_rng(args.seed)
+    if args.quick:
+        args.epochs, args.copies = 1, min(args.copies, 32)
+        train, test = _subsample(train, 256, rng), _subsample(test, 256, rng)
+    signals, features, labels = prepare(beats)
+    fs = float(beats.attrs["sampling_frequency_hz"])
+    train_records = sorted(set(beats.record.values[train]))
+    test_records = sorted(set(beats.record.values[test]))
+    print(f"train: {train.sum()} beats of records {' '.join(train_records)}")
+    print(f"test:  {test.sum()} beats of records {' '.join(test_records)}")
+    results = {}
+    for model in args.models:
+        print(f"training {model} ...", flush=True)
+        results[model] = RUNNERS[model](
+            (signals[train], features[train], labels[train]),
+            (signals[test], features[test], labels[test]),
+            second / fs,
+            args,
+            rng,
+            not args.no_progress,
+        )
+    ds = results_dataset(results, labels[test], beats.record.values[test], args.epochs)
+    ds.attrs.update(
+        {
+            "title": "ECG beat classification (MIT-BIH, AAMI classes)",
+            "data": "bimsim's shipped MIT-BIH subset" if args.data is None else str(args.data),
+            "split": args.split,
+            "train_records": " ".join(train_records),
+            "test_records": " ".join(test_records),
+            "energy_per_accumulate_pj": ENERGY_PER_AC_PJ,
+            "energy_per_mac_pj": ENERGY_PER_MAC_PJ,
+            "energy_source": "Horowitz (2014), 45 nm, 32-bit float",
+            "data_license": beats.attrs["license"],
+            "data_citation": beats.attrs["citation"],
+        }
+    )
+    parameters = {k: v for k, v in vars(args).items() if k not in ("device", "seed", "out")}
+    finish_run(ds, args, parameters)
+    print(table(ds))
+    return ds
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,67 @@
+"""The BIM classifier: batching without crosstalk, determinism, and refusals."""
+
+import numpy as np
+import pytest
+from brian2 import ms, mV, second
+
+from bimsim.tasks.bim_classifier import BIMClassifier
+
+pytestmark = pytest.mark.slow
+
+
+def problem(n, rng):
+    t = np.arange(72) / 360
+    labels = rng.integers(2, size=n)
+    freq = np.where(labels == 0, 3.0, 9.0)
+    signals = np.sin(2 * np.pi * freq[:, None] * t[None, :])[:, :, None] * (
+        0.5 + rng.random((n, 1, 1))
+    )
+    features = rng.random((n, 1)) * 2
+    return signals, features, labels
+
+
+def classifier(**kwds):
+    return BIMClassifier(
+        1, 1, 2, sample_dt=second / 360, samples=72, target_from=100 * ms, copies=4,
+        n_hidden=8, readout_dt=5 * ms, tau_readout=30 * ms, readout_learning_rate=0.05,
+        **kwds,
+    )  # fmt: skip
+
+
+def test_samples_in_a_batch_do_not_see_each_other_and_runs_repeat_exactly():
+    rng = np.random.default_rng(0)
+    signals, features, labels = problem(9, rng)
+    first = classifier(seed=2)
+    losses = [first.fit_epoch(signals, features, labels, np.random.default_rng(1))]
+    p = first.predict_proba(signals, features)
+    assert p.shape == (9, 2) and np.allclose(p.sum(axis=1), 1)
+    assert first.counts["input_spikes"] > 5
+    # the same sample predicted in another position of another batch
+    shuffled = np.roll(np.arange(9), 3)
+    q = first.predict_proba(signals[shuffled], features[shuffled])
+    np.testing.assert_allclose(q, p[shuffled], rtol=1e-12)
+    again = classifier(seed=2)
+    losses.append(again.fit_epoch(signals, features, labels, np.random.default_rng(1)))
+    assert losses[0] == losses[1]
+    np.testing.assert_array_equal(again.predict_proba(signals, features), p)
+    ops = first.operations_per_sample()
+    assert ops["accumulates"] == pytest.approx(first.counts["input_spikes"] * 8)
+    assert first.parameter_count() == 4 * 8 + sum(
+        v.size for v in first.network.readout.ssm.params.as_dict().values()
+    )
+
+
+def test_bad_samples_are_refused():
+    clf = classifier()
+    rng = np.random.default_rng(0)
+    signals, features, labels = problem(8, rng)
+    with pytest.raises(ValueError, match=r"signals must have shape \(n, 72, 1\)"):
+        clf.predict_proba(signals[:, :50], features)
+    with pytest.raises(ValueError, match="signals hold NaN"):
+        clf.predict_proba(np.where(signals > 0.9, np.nan, signals), features)
+    with pytest.raises(ValueError, match="non-negative"):
+        clf.predict_proba(signals, -features)
+    with pytest.raises(ValueError, match="fewer samples"):
+        clf.fit_epoch(signals[:3], features[:3], labels[:3], rng)
+    with pytest.raises(ValueError, match="target_from"):
+        BIMClassifier(1, 0, 2, sample_dt=1 * ms, samples=10, target_from=20 * ms, delta=1 * mV)

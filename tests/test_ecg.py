@@ -1,0 +1,67 @@
+"""The ECG task as users run it, and the scores it reports."""
+
+import numpy as np
+import pytest
+
+from bimsim.data.mitdb import DS1, DS2, embedded_beats
+from bimsim.io import read_dataset
+from bimsim.metrics import binary_scores, class_scores, energy_pj
+from bimsim.tasks.ecg import prepare, split
+
+
+def test_a_constant_predictor_scores_auc_half():
+    labels = np.array([0, 1, 1, 0, 1, 0, 0, 1])
+    assert binary_scores(labels, np.full(8, 0.3))["auc_roc"] == 0.5
+    assert binary_scores(labels, labels * 2.0)["auc_roc"] == 1.0
+    with pytest.raises(ValueError, match="both classes"):
+        binary_scores(np.ones(4), np.arange(4.0))
+    with pytest.raises(ValueError, match="NaN"):
+        binary_scores(labels, np.full(8, np.nan))
+
+
+def test_class_scores_and_energy():
+    scores = class_scores([0, 0, 1, 2, 2], [0, 1, 1, 2, 0], range(4))
+    np.testing.assert_allclose(scores["sensitivity"], [0.5, 1.0, 0.5, 0.0])
+    np.testing.assert_allclose(scores["ppv"], [0.5, 0.5, 1.0, 0.0])
+    assert list(scores["support"]) == [2, 1, 2, 0]
+    assert energy_pj(10, 2) == pytest.approx(10 * 0.9 + 2 * 4.6)
+
+
+def test_the_inter_patient_split_shares_no_patient():
+    beats = embedded_beats()
+    train, test = split(beats, "inter", seed=0)
+    train_records, test_records = set(beats.record.values[train]), set(beats.record.values[test])
+    assert not train_records & test_records
+    assert train_records <= set(DS1) and test_records == set(DS2)
+    signals, features, labels = prepare(beats)
+    assert signals.shape == (len(labels), 234, 1) and np.all(features > 0)
+    assert np.all(np.abs(np.median(signals, axis=1)) < 1e-12)
+    intra_train, intra_test = split(beats, "intra", seed=0)
+    assert not np.any(intra_train & intra_test) and np.all(intra_train | intra_test)
+
+
+@pytest.mark.slow
+def test_quick_run_writes_dataset_table_and_figure_and_repeats_exactly(run_script, tmp_path):
+    outputs = []
+    for name in ("a.nc", "b.nc"):
+        result = run_script(
+            "bimsim/tasks/ecg.py", "--quick", "--no-progress", "--seed", 3, "--out", tmp_path / name
+        )
+        assert result.returncode == 0, result.stderr
+        outputs.append(read_dataset(tmp_path / name))
+    assert "AUC-ROC" in result.stdout and "train: 256 beats of records" in result.stdout
+    ds = outputs[0]
+    assert set(ds.probability.dims) == {"model", "beat", "class"}
+    assert list(ds["class"].values) == ["N", "S", "V", "F", "Q"]
+    assert 0 <= ds.auc_roc.item() <= 1 and ds.energy_per_beat.attrs["units"] == "pJ"
+    assert ds.attrs["energy_per_mac_pj"] == 4.6 and ds.attrs["split"] == "inter"
+    assert not set(ds.attrs["train_records"].split()) & set(ds.attrs["test_records"].split())
+    np.testing.assert_array_equal(outputs[0].probability, outputs[1].probability)
+    figure = run_script("figures/ecg_roc.py", "--input", tmp_path / "a.nc", "--out", tmp_path / "f")
+    assert figure.returncode == 0, figure.stderr
+    assert (tmp_path / "f.png").stat().st_size > 0
+
+
+def test_a_missing_data_folder_is_named(run_script, tmp_path):
+    result = run_script("bimsim/tasks/ecg.py", "--data", tmp_path / "nowhere", "--quick")
+    assert result.returncode == 2 and "nowhere does not exist" in result.stderr
