@@ -64,3 +64,14 @@ def test_failed_write_leaves_nothing_behind(tmp_path, monkeypatch):
 
 def test_check_dataset_accepts_complete_dataset():
     check_dataset(small_dataset())
+
+
+def test_nan_is_written_only_where_the_variable_says_what_it_means(tmp_path):
+    ds = small_dataset()
+    ds.dw.values[0] = np.nan
+    ds.dw.attrs["nan_means"] = "not simulated"
+    back = read_dataset(write_dataset(ds, tmp_path / "out.nc"))
+    assert np.isnan(back.dw.values[0]) and back.dw.attrs["nan_means"] == "not simulated"
+    ds.dw.values[1] = np.inf
+    with pytest.raises(ValueError, match="'dw' holds NaN or infinite"):
+        write_dataset(ds, tmp_path / "other.nc")

@@ -7,11 +7,14 @@ bimsim, or from a full MIT-BIH folder (``--data DIR``). The default split is de 
 is subtracted; its RR intervals enter as two features, the previous and the next interval divided
 by the patient's recent mean (``rr_local``).
 
-Models classify the five AAMI classes (N, S, V, F, Q). Scores: abnormal (not N) against normal by
-AUC-ROC and AUC-PR on ``1 - p(N)``, and per-class sensitivity and positive predictive value of the
-most probable class. Energy: synaptic accumulates and multiply-accumulates per beat, at 0.9 and
-4.6 pJ (Horowitz 2014). Writes ``results/ecg.nc`` and prints a table in the form of the paper's
-Table 3::
+Models (``--models``): ``bim``, the BIM network trained online with the hybrid rule
+(:mod:`bimsim.tasks.bim_classifier`), and four baselines trained by BPTT in torch
+(:mod:`bimsim.tasks.baselines`): a 1-D CNN (``cnn``), a GRU (``gru``), a surrogate-gradient LIF SNN
+(``snn``) and a selective-SSM network (``ssm``). All classify the five AAMI classes (N, S, V, F,
+Q). Scores: abnormal (not N) against normal by AUC-ROC and AUC-PR on ``1 - p(N)``, and per-class
+sensitivity and positive predictive value of the most probable class. Energy: synaptic
+accumulates and multiply-accumulates per beat, at 0.9 and 4.6 pJ (Horowitz 2014). Writes
+``results/ecg.nc`` and prints a table in the form of the paper's Table 3::
 
     python -m bimsim.tasks.ecg --quick
     python -m bimsim.tasks.ecg --data ~/physionet/mitdb --epochs 3 --out results/ecg_full.nc
@@ -45,7 +48,7 @@ from bimsim.metrics import (
 
 __all__ = ["load_beats", "main", "prepare", "split"]
 
-MODELS = ("bim",)
+MODELS = ("bim", "cnn", "gru", "snn", "ssm")
 
 
 def load_beats(data=None):
@@ -112,8 +115,9 @@ def run_bim(train, test, sample_dt, args, rng, progress):
         copies=args.copies,
         tau_readout=50 * ms,
         readout_dt=10 * ms,
-        readout_learning_rate=0.05,
-        eta=0.002,
+        readout_learning_rate=args.readout_lr,
+        lam=args.lam,
+        eta=args.eta,
         seed=args.seed,
     )
     start = time.perf_counter()
@@ -136,10 +140,23 @@ def run_bim(train, test, sample_dt, args, rng, progress):
     }
 
 
-RUNNERS = {"bim": run_bim}
+def run_baseline(name):
+    """A runner for the torch baseline ``name`` (:mod:`bimsim.tasks.baselines`)."""
+
+    def run(train, test, sample_dt, args, rng, progress):
+        from bimsim.tasks.baselines import train_baseline
+
+        return train_baseline(
+            name, train, test, epochs=args.baseline_epochs, seed=args.seed, progress=progress
+        )
+
+    return run
 
 
-def results_dataset(results, labels, records, epochs):
+RUNNERS = {"bim": run_bim, **{name: run_baseline(name) for name in MODELS[1:]}}
+
+
+def results_dataset(results, labels, records):
     """Everything the models produced, one Dataset (see module docstring)."""
     models = list(results)
     abnormal = labels != 0
@@ -154,7 +171,10 @@ def results_dataset(results, labels, records, epochs):
             values = [results[m][values] for m in models]
         return ("model", np.asarray(values, dtype=float), {"units": unit, "long_name": long_name})
 
-    loss = np.array([results[m]["train_loss"] for m in models])
+    epochs = max(len(results[m]["train_loss"]) for m in models)
+    loss = np.full((len(models), epochs), np.nan)
+    for k, m in enumerate(models):
+        loss[k, : len(results[m]["train_loss"])] = results[m]["train_loss"]
     data = {
         "auc_roc": per_model(
             [scores[m]["auc_roc"] for m in models], "1", "AUC-ROC, abnormal vs normal"
@@ -175,7 +195,11 @@ def results_dataset(results, labels, records, epochs):
         "train_loss": (
             ("model", "epoch"),
             loss,
-            {"units": "1", "long_name": "mean training loss (cross-entropy)"},
+            {
+                "units": "1",
+                "long_name": "mean training loss (cross-entropy)",
+                "nan_means": "the model trained for fewer epochs",
+            },
         ),
         "train_time": per_model("train_time", "s", "training time (wall clock)"),
         "parameters": per_model("parameters", "1", "learned parameters"),
@@ -235,7 +259,13 @@ def parser():
     p.add_argument("--data", help="a full MIT-BIH folder (default: the subset shipped with bimsim)")
     p.add_argument("--split", choices=("inter", "intra"), default="inter")
     p.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS))
-    p.add_argument("--epochs", type=int, default=3, help="training epochs (default 3)")
+    p.add_argument("--epochs", type=int, default=3, help="BIM's training epochs (default 3)")
+    p.add_argument(
+        "--baseline-epochs", type=int, default=20, help="the baselines' epochs (default 20)"
+    )
+    p.add_argument("--lam", type=float, default=1.0, help="BIM's λ (1: gradient, 0: STDP)")
+    p.add_argument("--eta", type=float, default=0.002, help="BIM's η for the spiking layer")
+    p.add_argument("--readout-lr", type=float, default=0.05, help="BIM's readout learning rate")
     p.add_argument("--hidden", type=int, default=32, help="spiking neurons (default 32)")
     p.add_argument("--copies", type=int, default=64, help="beats simulated at once (default 64)")
     p.add_argument("--quick", action="store_true", help="a smoke run: 256 beats each, 1 epoch")
@@ -247,8 +277,12 @@ def parser():
 def main(argv=None):
     p = parser()
     args = p.parse_args(argv)
-    if args.epochs < 1 or args.hidden < 1 or args.copies < 1:
-        p.error("--epochs, --hidden and --copies must be at least 1")
+    if min(args.epochs, args.baseline_epochs, args.hidden, args.copies) < 1:
+        p.error("--epochs, --baseline-epochs, --hidden and --copies must be at least 1")
+    if not 0 <= args.lam <= 1:
+        p.error(f"--lam must lie in [0, 1], got {args.lam}")
+    if not (args.eta >= 0 and args.readout_lr >= 0):
+        p.error("--eta and --readout-lr must be >= 0")
     try:
         beats = load_beats(args.data)
         train, test = split(beats, args.split, args.seed)
@@ -256,7 +290,7 @@ def main(argv=None):
         p.error(str(err))
     rng = np.random.default_rng(args.seed)
     if args.quick:
-        args.epochs, args.copies = 1, min(args.copies, 32)
+        args.epochs, args.baseline_epochs, args.copies = 1, 1, min(args.copies, 32)
         train, test = _subsample(train, 256, rng), _subsample(test, 256, rng)
     signals, features, labels = prepare(beats)
     fs = float(beats.attrs["sampling_frequency_hz"])
@@ -275,7 +309,7 @@ def main(argv=None):
             rng,
             not args.no_progress,
         )
-    ds = results_dataset(results, labels[test], beats.record.values[test], args.epochs)
+    ds = results_dataset(results, labels[test], beats.record.values[test])
     ds.attrs.update(
         {
             "title": "ECG beat classification (MIT-BIH, AAMI classes)",
