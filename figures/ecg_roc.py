@@ -17,23 +17,22 @@ from bimsim.cli import figure_main
 
 def draw(ds):
     fig, (roc, pr) = plt.subplots(1, 2, figsize=(10, 4), layout="constrained")
-    abnormal = ds.label.values != "N"
+    normal = str(ds["class"].values[0])  # N (MIT-BIH) or NORM (PTB-XL)
+    abnormal = ds.label.values != normal
     for m in ds.model.values:
         row = ds.sel(model=m)
-        score = 1 - row.probability.sel({"class": "N"}).values
+        score = 1 - row.probability.sel({"class": normal}).values
         fpr, tpr, _ = roc_curve(abnormal, score)
         precision, recall, _ = precision_recall_curve(abnormal, score)
         roc.plot(fpr, tpr, label=f"{m} (AUC {row.auc_roc.item():.3f})")
         pr.plot(recall, precision, label=f"{m} (AUC {row.auc_pr.item():.3f})")
     roc.plot([0, 1], [0, 1], color="0.7", lw=0.8, ls="--")
     pr.axhline(abnormal.mean(), color="0.7", lw=0.8, ls="--")
-    roc.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC, abnormal beats")
-    pr.set(xlabel="recall", ylabel="precision", title="precision-recall, abnormal beats")
+    roc.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC, abnormal")
+    pr.set(xlabel="recall", ylabel="precision", title="precision-recall, abnormal")
     for ax in (roc, pr):
         ax.legend(frameon=False, fontsize=8)
-    fig.suptitle(
-        f"{ds.attrs['split']}-patient split, test records {ds.attrs['test_records']}", fontsize=8
-    )
+    fig.suptitle(f"{ds.attrs['title']}; split: {ds.attrs['split']}", fontsize=8)
     return fig
 
 

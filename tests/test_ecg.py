@@ -49,7 +49,7 @@ def test_quick_run_writes_dataset_table_and_figure_and_repeats_exactly(run_scrip
         )
         assert result.returncode == 0, result.stderr
         outputs.append(read_dataset(tmp_path / name))
-    assert "AUC-ROC" in result.stdout and "train: 256 beats of records" in result.stdout
+    assert "AUC-ROC" in result.stdout and "train: 256 samples of records" in result.stdout
     ds = outputs[0]
     assert set(ds.probability.dims) == {"model", "beat", "class"}
     assert list(ds.model.values) == ["bim", "cnn", "gru", "snn", "ssm"]

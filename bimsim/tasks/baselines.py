@@ -147,7 +147,9 @@ class SSMNet(nn.Module):
 BASELINES = {"cnn": CNN, "gru": GRU, "snn": SNN, "ssm": SSMNet}
 
 
-def train_baseline(name, train, test, *, epochs, seed, batch=64, lr=1e-3, progress=False):
+def train_baseline(
+    name, train, test, *, n_classes, epochs, seed, batch=64, lr=1e-3, progress=False
+):
     """Train baseline ``name`` on ``train`` = (signals, features, labels); predict ``test``.
 
     Returns
@@ -160,7 +162,6 @@ def train_baseline(name, train, test, *, epochs, seed, batch=64, lr=1e-3, progre
     torch.use_deterministic_algorithms(True)
     signals, features, labels = (torch.as_tensor(np.asarray(a)) for a in train)
     signals, features = signals.float(), features.float()
-    n_classes = int(max(labels.max(), test[2].max())) + 1
     model = BASELINES[name](signals.shape[2], features.shape[1], n_classes)
     optimiser = torch.optim.Adam(model.parameters(), lr=lr)
     generator = torch.Generator().manual_seed(seed)

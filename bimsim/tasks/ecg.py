@@ -22,6 +22,7 @@ accumulates and multiply-accumulates per beat, at 0.9 and 4.6 pJ (Horowitz 2014)
 
 import argparse
 import time
+from dataclasses import dataclass
 
 import numpy as np
 import xarray as xr
@@ -46,9 +47,84 @@ from bimsim.metrics import (
     energy_pj,
 )
 
-__all__ = ["load_beats", "main", "prepare", "split"]
+__all__ = ["TaskData", "load_beats", "main", "mitdb_task", "prepare", "ptbxl_task", "split"]
 
 MODELS = ("bim", "cnn", "gru", "snn", "ssm")
+
+
+@dataclass
+class TaskData:
+    """Inputs, labels and split of one ECG task, as the models see them."""
+
+    signals: np.ndarray  # (samples, time, channels) in mV
+    features: np.ndarray  # (samples, features), non-negative
+    labels: np.ndarray  # class indices
+    classes: tuple
+    groups: np.ndarray  # record (MIT-BIH) or patient (PTB-XL) of each sample
+    train: np.ndarray
+    test: np.ndarray
+    sample_dt: object
+    target_from: object  # BIM's targets (and scores) start here
+    attrs: dict
+
+
+def mitdb_task(data, kind, seed):
+    """Beats of MIT-BIH (shipped subset or ``data``), AAMI classes, ``kind`` split."""
+    beats = load_beats(data)
+    train, test = split(beats, kind, seed)
+    signals, features, labels = prepare(beats)
+    return TaskData(
+        signals,
+        features,
+        labels,
+        AAMI_CLASSES,
+        beats.record.values,
+        train,
+        test,
+        second / float(beats.attrs["sampling_frequency_hz"]),
+        300 * ms,
+        {
+            "title": "ECG beat classification (MIT-BIH, AAMI classes)",
+            "data": "bimsim's shipped MIT-BIH subset" if data is None else str(data),
+            "data_license": beats.attrs["license"],
+            "data_citation": beats.attrs["citation"],
+        },
+    )
+
+
+def ptbxl_task(data):
+    """PTB-XL records at 100 Hz: normal (NORM only) against abnormal (any other superclass);
+    folds 1-8 train, fold 10 test; ECGs without a diagnostic superclass are left out."""
+    from bimsim.data.ptbxl import SUPERCLASSES, load_ptbxl
+
+    if data is None:
+        raise ValueError("--dataset ptbxl needs --data DIR (a copy of PTB-XL)")
+    ecgs = load_ptbxl(data, folds=[*range(1, 9), 10])
+    labelled = ecgs["labels"].any(axis=1)
+    normal = ecgs["labels"][:, SUPERCLASSES.index("NORM")] & (ecgs["labels"].sum(axis=1) == 1)
+    signals = ecgs["signal"][labelled]
+    signals = signals - np.median(signals, axis=1, keepdims=True)
+    fold = ecgs["fold"][labelled]
+    return TaskData(
+        signals,
+        np.zeros((len(signals), 0)),
+        np.where(normal[labelled], 0, 1),
+        ("NORM", "abnormal"),
+        ecgs["patient"][labelled].astype(str),
+        fold <= 8,
+        fold == 10,
+        second / ecgs["fs"],
+        signals.shape[1] / ecgs["fs"] / 2 * second,
+        {
+            "title": "ECG classification (PTB-XL, normal vs abnormal)",
+            "data": str(data),
+            "data_license": "Creative Commons Attribution 4.0 (PTB-XL)",
+            "data_citation": (
+                "Wagner P et al. PTB-XL, a large publicly available electrocardiography "
+                "dataset. Scientific Data 7:154 (2020)"
+            ),
+        },
+    )
 
 
 def load_beats(data=None):
@@ -99,18 +175,18 @@ def _subsample(mask, n, rng):
     return out
 
 
-def run_bim(train, test, sample_dt, args, rng, progress):
+def run_bim(train, test, task, args, rng, progress):
     """Train the BIM classifier for ``args.epochs`` epochs; test probabilities and costs."""
     from bimsim.tasks.bim_classifier import BIMClassifier
 
     signals, features, labels = train
     clf = BIMClassifier(
-        1,
+        signals.shape[2],
         features.shape[1],
-        len(AAMI_CLASSES),
-        sample_dt=sample_dt,
+        len(task.classes),
+        sample_dt=task.sample_dt,
         samples=signals.shape[1],
-        target_from=300 * ms,
+        target_from=task.target_from,
         n_hidden=args.hidden,
         copies=args.copies,
         tau_readout=50 * ms,
@@ -143,11 +219,17 @@ def run_bim(train, test, sample_dt, args, rng, progress):
 def run_baseline(name):
     """A runner for the torch baseline ``name`` (:mod:`bimsim.tasks.baselines`)."""
 
-    def run(train, test, sample_dt, args, rng, progress):
+    def run(train, test, task, args, rng, progress):
         from bimsim.tasks.baselines import train_baseline
 
         return train_baseline(
-            name, train, test, epochs=args.baseline_epochs, seed=args.seed, progress=progress
+            name,
+            train,
+            test,
+            n_classes=len(task.classes),
+            epochs=args.baseline_epochs,
+            seed=args.seed,
+            progress=progress,
         )
 
     return run
@@ -156,13 +238,13 @@ def run_baseline(name):
 RUNNERS = {"bim": run_bim, **{name: run_baseline(name) for name in MODELS[1:]}}
 
 
-def results_dataset(results, labels, records):
+def results_dataset(results, labels, groups, classes):
     """Everything the models produced, one Dataset (see module docstring)."""
     models = list(results)
     abnormal = labels != 0
     scores = {m: binary_scores(abnormal, 1 - r["probability"][:, 0]) for m, r in results.items()}
     per_class = {
-        m: class_scores(labels, r["probability"].argmax(axis=1), range(len(AAMI_CLASSES)))
+        m: class_scores(labels, r["probability"].argmax(axis=1), range(len(classes)))
         for m, r in results.items()
     }
 
@@ -220,20 +302,20 @@ def results_dataset(results, labels, records):
         ),
         "label": (
             "beat",
-            np.array([AAMI_CLASSES[k] for k in labels], dtype=object),
-            {"units": "1", "long_name": "true AAMI class"},
+            np.array([classes[k] for k in labels], dtype=object),
+            {"units": "1", "long_name": "true class"},
         ),
         "record": (
             "beat",
-            np.asarray(records, dtype=object),
-            {"units": "1", "long_name": "MIT-BIH record of the test beat"},
+            np.asarray(groups, dtype=object),
+            {"units": "1", "long_name": "record (MIT-BIH) or patient (PTB-XL) of the sample"},
         ),
     }
     coords = {
         "model": ("model", models, {"units": "1", "long_name": "model"}),
-        "class": ("class", list(AAMI_CLASSES), {"units": "1", "long_name": "AAMI EC57 class"}),
+        "class": ("class", list(classes), {"units": "1", "long_name": "class"}),
         "epoch": ("epoch", np.arange(1, epochs + 1), {"units": "1", "long_name": "epoch"}),
-        "beat": ("beat", np.arange(len(labels)), {"units": "1", "long_name": "test beat"}),
+        "beat": ("beat", np.arange(len(labels)), {"units": "1", "long_name": "test sample"}),
     }
     return xr.Dataset(data, coords=coords)
 
@@ -256,7 +338,10 @@ def table(ds):
 
 def parser():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--data", help="a full MIT-BIH folder (default: the subset shipped with bimsim)")
+    p.add_argument(
+        "--data", help="a full MIT-BIH (or PTB-XL) folder (default: the MIT-BIH subset shipped)"
+    )
+    p.add_argument("--dataset", choices=("mitdb", "ptbxl"), default="mitdb")
     p.add_argument("--split", choices=("inter", "intra"), default="inter")
     p.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS))
     p.add_argument("--epochs", type=int, default=3, help="BIM's training epochs (default 3)")
@@ -284,44 +369,47 @@ def main(argv=None):
     if not (args.eta >= 0 and args.readout_lr >= 0):
         p.error("--eta and --readout-lr must be >= 0")
     try:
-        beats = load_beats(args.data)
-        train, test = split(beats, args.split, args.seed)
+        if args.dataset == "ptbxl":
+            task = ptbxl_task(args.data)
+        else:
+            task = mitdb_task(args.data, args.split, args.seed)
     except (FileNotFoundError, ValueError) as err:
         p.error(str(err))
     rng = np.random.default_rng(args.seed)
+    train, test = task.train, task.test
     if args.quick:
         args.epochs, args.baseline_epochs, args.copies = 1, 1, min(args.copies, 32)
         train, test = _subsample(train, 256, rng), _subsample(test, 256, rng)
-    signals, features, labels = prepare(beats)
-    fs = float(beats.attrs["sampling_frequency_hz"])
-    train_records = sorted(set(beats.record.values[train]))
-    test_records = sorted(set(beats.record.values[test]))
-    print(f"train: {train.sum()} beats of records {' '.join(train_records)}")
-    print(f"test:  {test.sum()} beats of records {' '.join(test_records)}")
+    for name, mask in (("training", train), ("test", test)):
+        if len(set(task.labels[mask])) < 2:
+            p.error(f"the {name} set holds one class only: the scores need both")
+    kind = "records" if args.dataset == "mitdb" else "patients"
+    train_groups, test_groups = (sorted(set(task.groups[m])) for m in (train, test))
+    print(f"train: {train.sum()} samples of {kind} {' '.join(train_groups)}")
+    print(f"test:  {test.sum()} samples of {kind} {' '.join(test_groups)}")
     results = {}
+    data = (task.signals, task.features, task.labels)
     for model in args.models:
         print(f"training {model} ...", flush=True)
         results[model] = RUNNERS[model](
-            (signals[train], features[train], labels[train]),
-            (signals[test], features[test], labels[test]),
-            second / fs,
+            tuple(a[train] for a in data),
+            tuple(a[test] for a in data),
+            task,
             args,
             rng,
             not args.no_progress,
         )
-    ds = results_dataset(results, labels[test], beats.record.values[test])
+    ds = results_dataset(results, task.labels[test], task.groups[test], task.classes)
     ds.attrs.update(
         {
-            "title": "ECG beat classification (MIT-BIH, AAMI classes)",
-            "data": "bimsim's shipped MIT-BIH subset" if args.data is None else str(args.data),
-            "split": args.split,
-            "train_records": " ".join(train_records),
-            "test_records": " ".join(test_records),
+            **task.attrs,
+            "dataset": args.dataset,
+            "split": args.split if args.dataset == "mitdb" else "strat_fold 1-8 / 10",
+            f"train_{kind}": " ".join(train_groups),
+            f"test_{kind}": " ".join(test_groups),
             "energy_per_accumulate_pj": ENERGY_PER_AC_PJ,
             "energy_per_mac_pj": ENERGY_PER_MAC_PJ,
             "energy_source": "Horowitz (2014), 45 nm, 32-bit float",
-            "data_license": beats.attrs["license"],
-            "data_citation": beats.attrs["citation"],
         }
     )
     parameters = {k: v for k, v in vars(args).items() if k not in ("device", "seed", "out")}

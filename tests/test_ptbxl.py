@@ -1,0 +1,80 @@
+"""The PTB-XL loader on a tiny fixture written in the database's published layout."""
+
+import numpy as np
+import pytest
+
+from bimsim.data.ptbxl import SUPERCLASSES, load_ptbxl
+
+LEADS = ["I", "II", "III", "AVR", "AVL", "AVF", "V1", "V2", "V3", "V4", "V5", "V6"]
+ROWS = [  # ecg_id, patient_id, scp_codes, strat_fold
+    (1, 11, "{'NORM': 100.0, 'SR': 0.0}", 1),
+    (2, 11, "{'IMI': 50.0, 'NDT': 100.0}", 1),
+    (3, 12, "{'LVH': 100.0}", 9),
+    (4, 13, "{'CLBBB': 100.0, 'SR': 0.0}", 10),
+    (5, 13, "{'NORM': 80.0}", 10),
+    (6, 14, "{'SR': 0.0}", 2),
+]
+
+
+@pytest.fixture
+def ptbxl(tmp_path):
+    import wfdb
+
+    rng = np.random.default_rng(0)
+    lines = ["ecg_id,patient_id,scp_codes,strat_fold,filename_lr,filename_hr"]
+    for ecg_id, patient, codes, fold in ROWS:
+        name = f"records100/00000/{ecg_id:05d}_lr"
+        lines.append(f'{ecg_id},{patient},"{codes}",{fold},{name},records500/00000/{ecg_id:05d}_hr')
+        folder = tmp_path / "records100" / "00000"
+        folder.mkdir(parents=True, exist_ok=True)
+        signal = np.round(rng.normal(0, 0.3, (1000, 12)), 3)
+        wfdb.wrsamp(
+            f"{ecg_id:05d}_lr", fs=100, units=["mV"] * 12, sig_name=LEADS, p_signal=signal,
+            fmt=["16"] * 12, adc_gain=[1000.0] * 12, baseline=[0] * 12, write_dir=str(folder),
+        )  # fmt: skip
+    (tmp_path / "ptbxl_database.csv").write_text("\n".join(lines) + "\n")
+    (tmp_path / "scp_statements.csv").write_text(
+        ",diagnostic,diagnostic_class\nNORM,1,NORM\nIMI,1,MI\nNDT,1,STTC\nLVH,1,HYP\n"
+        "CLBBB,1,CD\nSR,,\n"
+    )
+    return tmp_path
+
+
+def test_ecgs_superclasses_and_folds(ptbxl):
+    data = load_ptbxl(ptbxl)
+    assert data["signal"].shape == (6, 1000, 12) and data["leads"] == tuple(LEADS)
+    expected = {1: {"NORM"}, 2: {"MI", "STTC"}, 3: {"HYP"}, 4: {"CD"}, 5: {"NORM"}, 6: set()}
+    for row, ecg_id in zip(data["labels"], data["ecg_id"], strict=True):
+        assert {SUPERCLASSES[k] for k in np.flatnonzero(row)} == expected[ecg_id]
+    assert list(data["fold"]) == [1, 1, 9, 10, 10, 2]
+    test = load_ptbxl(ptbxl, folds=[10])
+    train = load_ptbxl(ptbxl, folds=range(1, 9))
+    assert list(test["ecg_id"]) == [4, 5] and not set(test["patient"]) & set(train["patient"])
+    assert np.abs(data["signal"]).max() < 3
+
+
+def test_a_missing_record_file_and_a_missing_table_are_named(ptbxl):
+    (ptbxl / "records100" / "00000" / "00003_lr.dat").unlink()
+    with pytest.raises(FileNotFoundError, match=r"00003_lr\.dat is missing"):
+        load_ptbxl(ptbxl)
+    (ptbxl / "scp_statements.csv").unlink()
+    with pytest.raises(FileNotFoundError, match=r"scp_statements\.csv is missing"):
+        load_ptbxl(ptbxl)
+
+
+@pytest.mark.slow
+def test_the_ecg_task_runs_on_ptbxl(ptbxl, run_script, tmp_path):
+    out = tmp_path / "ptbxl.nc"
+    result = run_script(
+        "bimsim/tasks/ecg.py", "--dataset", "ptbxl", "--data", ptbxl, "--models", "bim", "cnn",
+        "--epochs", 1, "--baseline-epochs", 1, "--copies", 2, "--hidden", 4, "--no-progress",
+        "--out", out,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "train: 2 samples of patients 11" in result.stdout
+    from bimsim.io import read_dataset
+
+    ds = read_dataset(out)
+    assert list(ds["class"].values) == ["NORM", "abnormal"]
+    assert list(ds.label.values) == ["abnormal", "NORM"] and ds.attrs["test_patients"] == "13"
+    assert ds.probability.shape == (2, 2, 2) and "PTB-XL" in ds.attrs["data_citation"]
