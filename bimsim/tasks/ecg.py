@@ -342,6 +342,12 @@ def parser():
         "--data", help="a full MIT-BIH (or PTB-XL) folder (default: the MIT-BIH subset shipped)"
     )
     p.add_argument("--dataset", choices=("mitdb", "ptbxl"), default="mitdb")
+    p.add_argument(
+        "--download",
+        action="store_true",
+        help="fetch the 44 non-paced MIT-BIH records from PhysioNet into the cache\n"
+        "($BIMSIM_CACHE/data/mitdb), checking every file's sha256, and use them",
+    )
     p.add_argument("--split", choices=("inter", "intra"), default="inter")
     p.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS))
     p.add_argument("--epochs", type=int, default=3, help="BIM's training epochs (default 3)")
@@ -368,6 +374,12 @@ def main(argv=None):
         p.error(f"--lam must lie in [0, 1], got {args.lam}")
     if not (args.eta >= 0 and args.readout_lr >= 0):
         p.error("--eta and --readout-lr must be >= 0")
+    if args.download:
+        if args.data is not None or args.dataset != "mitdb":
+            p.error("--download fetches MIT-BIH; it does not go with --data or --dataset ptbxl")
+        from bimsim.data.download import download_mitdb
+
+        args.data = str(download_mitdb(DS1 + DS2, progress=not args.no_progress))
     try:
         if args.dataset == "ptbxl":
             task = ptbxl_task(args.data)

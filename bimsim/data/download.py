@@ -1,0 +1,89 @@
+"""Checksummed downloads of PhysioNet databases into a local cache (never run by the tests).
+
+PhysioNet publishes a ``SHA256SUMS.txt`` beside every database version. A download fetches that
+list first, then each wanted file, checks the file's sha256 against the list before it is put in
+place (written to a temporary name and renamed, so an interrupted download leaves no partial
+file), and skips files already in the cache with the right checksum. Header files (``.hea``) are
+text: a copy whose line endings were changed from CRLF to LF is accepted as the same file.
+"""
+
+import hashlib
+import os
+import urllib.request
+from pathlib import Path
+
+__all__ = ["MITDB_URL", "default_cache", "download_mitdb", "fetch_checked"]
+
+MITDB_URL = "https://physionet.org/files/mitdb/1.0.0/"
+
+
+def default_cache():
+    """``$BIMSIM_CACHE/data`` or ``~/.cache/bimsim/data``."""
+    root = os.environ.get("BIMSIM_CACHE") or Path.home() / ".cache" / "bimsim"
+    return Path(root) / "data"
+
+
+def _matches(data, expected, name):
+    if hashlib.sha256(data).hexdigest() == expected:
+        return True
+    if name.endswith(".hea"):  # the same text with other line endings
+        other = data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+        return hashlib.sha256(other).hexdigest() == expected
+    return False
+
+
+def _get(url):
+    with urllib.request.urlopen(url, timeout=60) as response:
+        return response.read()
+
+
+def fetch_checked(base_url, name, expected, folder):
+    """Fetch ``base_url + name`` into ``folder`` unless a good copy is there; check its sha256.
+
+    Raises
+    ------
+    ValueError
+        If the fetched bytes do not match ``expected`` (nothing is written).
+    """
+    target = Path(folder) / name
+    if target.exists() and _matches(target.read_bytes(), expected, name):
+        return target
+    data = _get(base_url + name)
+    if not _matches(data, expected, name):
+        raise ValueError(f"{base_url + name} does not match its sha256 in SHA256SUMS.txt")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.part")
+    try:
+        temporary.write_bytes(data)
+        os.replace(temporary, target)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return target
+
+
+def download_mitdb(records, cache=None, base_url=MITDB_URL, progress=False):
+    """Fetch the ``.hea``, ``.dat`` and ``.atr`` files of ``records`` and the checksum list.
+
+    Returns
+    -------
+    Path
+        The folder (``<cache>/mitdb``), ready for :func:`bimsim.data.mitdb.load_record`.
+    """
+    from tqdm.auto import tqdm
+
+    folder = Path(cache or default_cache()) / "mitdb"
+    folder.mkdir(parents=True, exist_ok=True)
+    listing = _get(base_url + "SHA256SUMS.txt")
+    sums = {}
+    for line in listing.decode().splitlines():
+        parts = line.split()
+        if len(parts) == 2:
+            sums[parts[1].lstrip("*")] = parts[0].lower()
+    names = [f"{r}{suffix}" for r in map(str, records) for suffix in (".hea", ".dat", ".atr")]
+    missing = [name for name in names if name not in sums]
+    if missing:
+        raise ValueError(f"not in {base_url}SHA256SUMS.txt: {', '.join(missing)}")
+    for name in tqdm(names, desc="download mitdb", disable=not progress):
+        fetch_checked(base_url, name, sums[name], folder)
+    (folder / "SHA256SUMS.txt").write_bytes(listing)
+    return folder
