@@ -11,7 +11,7 @@ from bimsim.devices import DEVICES
 from bimsim.io import provenance, read_dataset, write_dataset
 from bimsim.quantities import parse_quantity
 
-__all__ = ["add_run_arguments", "finish_run", "quantity"]
+__all__ = ["add_delta_t_arguments", "add_run_arguments", "finish_run", "quantity"]
 
 
 def quantity(kind):
@@ -25,6 +25,22 @@ def quantity(kind):
 
     parse.__name__ = kind  # argparse names the type in its messages
     return parse
+
+
+def add_delta_t_arguments(parser, points):
+    """Add ``--dt-min``, ``--dt-max`` (-100 ms to 100 ms) and ``--points`` (default ``points``)."""
+    parser.add_argument(
+        "--dt-min",
+        type=quantity("time"),
+        default=-100 * brian2.ms,
+        help="smallest Δt = t_post - t_pre; write negative values as --dt-min=-100ms",
+    )
+    parser.add_argument(
+        "--dt-max", type=quantity("time"), default=100 * brian2.ms, help="largest Δt"
+    )
+    parser.add_argument(
+        "--points", type=int, default=points, help=f"number of Δt values (default: {points})"
+    )
 
 
 def add_run_arguments(parser, out, devices=DEVICES):

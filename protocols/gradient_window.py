@@ -17,20 +17,13 @@ import brian2
 import numpy as np
 from brian2 import ms, mV
 
-from bimsim.cli import add_run_arguments, finish_run, quantity
+from bimsim.cli import add_delta_t_arguments, add_run_arguments, finish_run, quantity
 from bimsim.gradient_window import gradient_window
 
 
 def parser():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument(
-        "--dt-min",
-        type=quantity("time"),
-        default=-100 * ms,
-        help="smallest Δt = t_post - t_pre; write negative values as --dt-min=-100ms",
-    )
-    p.add_argument("--dt-max", type=quantity("time"), default=100 * ms, help="largest Δt")
-    p.add_argument("--points", type=int, default=81, help="number of Δt values (default: 81)")
+    add_delta_t_arguments(p, points=81)
     p.add_argument(
         "--depolarization",
         type=quantity("voltage"),

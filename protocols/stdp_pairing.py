@@ -16,7 +16,7 @@ import brian2
 import numpy as np
 from brian2 import Hz, ms
 
-from bimsim.cli import add_run_arguments, finish_run, quantity
+from bimsim.cli import add_delta_t_arguments, add_run_arguments, finish_run, quantity
 from bimsim.pairing import stdp_curve
 from bimsim.plasticity.stdp import (
     PAIR_DEFAULTS,
@@ -45,14 +45,7 @@ def parser():
     p.add_argument("--tau-minus", type=quantity("time"), help="depression time constant")
     p.add_argument("--pairs", type=int, default=60, help="pairings per Δt (default: 60)")
     p.add_argument("--frequency", type=quantity("frequency"), default=1 * Hz, help="e.g. 1Hz")
-    p.add_argument(
-        "--dt-min",
-        type=quantity("time"),
-        default=-100 * ms,
-        help="smallest Δt = t_post - t_pre; write negative values as --dt-min=-100ms",
-    )
-    p.add_argument("--dt-max", type=quantity("time"), default=100 * ms, help="largest Δt")
-    p.add_argument("--points", type=int, default=41, help="number of Δt values (default: 41)")
+    add_delta_t_arguments(p, points=41)
     p.add_argument("--bounds", choices=("none", "hard", "soft"), default="none")
     p.add_argument("--w-min", type=float, default=0.0, help="lower weight bound")
     p.add_argument("--w-max", type=float, default=2.0, help="upper weight bound")

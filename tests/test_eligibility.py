@@ -3,24 +3,19 @@
 import brian2
 import numpy as np
 import pytest
-from brian2 import Mohm, SpikeGeneratorGroup, ms, mV, nA
+from brian2 import SpikeGeneratorGroup, ms, mV, nA
 
-from bimsim.gradient_check import gradient_agreement, recurrent_trace_error, trace_gradients
+from bimsim.gradient_check import (
+    RECURRENT_LAYER,
+    gradient_agreement,
+    recurrent_trace_error,
+    trace_gradients,
+)
 from bimsim.neurons import lif_neurons
 from bimsim.plasticity.eligibility import eligibility_synapses
 from bimsim.surrogate_bptt import lif_layer_bptt
 
-NEURON = {
-    "tau_m": 20 * ms,
-    "tau_syn": 5 * ms,
-    "R_m": 100 * Mohm,
-    "v_rest": 0 * mV,
-    "v_reset": 0 * mV,
-    "v_threshold": 10 * mV,
-    "refractory": 0 * ms,
-    "pd_scale": 0.3,
-    "tau_readout": 8 * ms,
-}
+NEURON = {**RECURRENT_LAYER, "tau_readout": 8 * ms}
 
 
 def random_problem(seed, n_pre=6, n_post=4, steps=2000):
