@@ -13,8 +13,8 @@ changes by less than ``delta`` per step; a faster change is spread over the foll
 most one spike per neuron and step). Both neurons of a channel keep their own copy of ``ref`` and
 apply the same rule, the other neuron's crossing silently, so the copies stay equal.
 
-The signal is a :class:`brian2.TimedArray` of shape ``(time, copies * channels)`` held constant
-between samples; the group holds ``copies`` independent copies, neuron ``2 * (c * channels + k) +
+The signal is a :class:`brian2.TimedArray` of shape ``(time, copies * channels)``, each sample held
+until the next; the group holds ``copies`` independent copies, neuron ``2 * (c * channels + k) +
 s`` being channel ``k`` of copy ``c``, ``s = 0`` up and ``s = 1`` down.
 """
 
@@ -121,6 +121,11 @@ class DeltaModulator:
             first = np.asarray(start / volt).ravel()
         if not (np.all(np.isfinite(flat)) and np.all(np.isfinite(first))):
             raise ValueError("the signal holds NaN or infinite values")
-        self.signal = TimedArray(flat * volt, dt=sample_dt)
+        # sample and hold on the group's own time grid (a TimedArray on another grid works the
+        # same but makes Brian2 warn at every run)
+        dt = self.group.clock.dt
+        steps = int(np.ceil(float(len(flat) * sample_dt / dt) - 1e-9))
+        held = np.floor(np.arange(steps) * float(dt / sample_dt) + 1e-9).astype(int)
+        self.signal = TimedArray(flat[np.minimum(held, len(flat) - 1)] * volt, dt=dt)
         self.group.ref = np.repeat(first, 2) * volt
         return {"signal": self.signal}
