@@ -54,6 +54,10 @@ class BIMNetwork:
         The STDP term (default: the pair rule with :data:`PAIR_DEFAULTS`, all-to-all).
     w_unit : Quantity
         Current of a weight of 1.
+    bounds : WeightBounds, optional
+        ``'none'`` (default) or ``'hard'``: the input weights clipped to ``[w_min, w_max]``.
+    max_grad : float, optional
+        Clip each input synapse's gradient per readout step to ``[-max_grad, max_grad]``.
     w_init : (float, float)
         Initial weights drawn uniformly from this range.
     pruning : PruningParameters, optional
@@ -85,6 +89,8 @@ class BIMNetwork:
         max_grad_norm=None,
         rule=None,
         w_unit=1 * nA,
+        bounds=None,
+        max_grad=None,
         w_init=(0.1, 0.4),
         pruning=None,
         readout_dt=1 * ms,
@@ -97,7 +103,7 @@ class BIMNetwork:
         for name, value in (("n_inputs", n_inputs), ("n_hidden", n_hidden), ("copies", copies)):
             if int(value) != value or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        check_mixing(lam, eta)
+        check_mixing(lam, eta, max_grad)
         require("readout_dt", readout_dt, "time")
         require("dt", dt, "time")
         rng = np.random.default_rng(seed)
@@ -121,6 +127,8 @@ class BIMNetwork:
             lam=lam,
             eta=eta,
             w_unit=w_unit,
+            bounds=bounds,
+            max_grad=max_grad,
             readout_dt=readout_dt,
             prunable=pruning is not None,
             dt=dt,

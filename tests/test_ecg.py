@@ -6,7 +6,7 @@ import pytest
 from bimsim.data.mitdb import DS1, DS2, embedded_beats
 from bimsim.io import read_dataset
 from bimsim.metrics import binary_scores, class_scores, energy_pj
-from bimsim.tasks.ecg import prepare, split
+from bimsim.tasks.ecg import VALIDATION_RECORDS, prepare, split
 
 
 def test_a_constant_predictor_scores_auc_half():
@@ -36,6 +36,9 @@ def test_the_inter_patient_split_shares_no_patient():
     signals, features, labels = prepare(beats)
     assert signals.shape == (len(labels), 234, 1) and np.all(features > 0)
     assert np.all(np.abs(np.median(signals, axis=1)) < 1e-12)
+    val_train, val_test = split(beats, "validation", seed=0)
+    assert set(beats.record.values[val_test]) == set(VALIDATION_RECORDS)
+    assert set(beats.record.values[val_train]) == train_records - set(VALIDATION_RECORDS)
     intra_train, intra_test = split(beats, "intra", seed=0)
     assert not np.any(intra_train & intra_test) and np.all(intra_train | intra_test)
 

@@ -136,6 +136,31 @@ def test_bad_sequences_are_refused():
         net.run_sequence([0], [1.0], 10 * ms, [])
 
 
+def test_hard_bounds_hold_the_network_s_weights_however_large_the_step():
+    rng = np.random.default_rng(4)
+    bounds = WeightBounds("hard", 0.05, 0.12)
+    net = BIMNetwork(20, 10, 2, eta=10.0, bounds=bounds, w_init=(0.06, 0.11), seed=2)
+    mean_loss(net, rng, 3, learn=True)
+    w = net.synapses.w[:]
+    assert w.min() >= 0.05 and w.max() <= 0.12
+    assert np.any(w == 0.05) or np.any(w == 0.12)  # the steps did reach a bound
+
+
+def test_max_grad_caps_each_synapse_s_step():
+    """|Δw| <= η max_grad per readout step (80 steps per sequence), and the cap is active."""
+    changes = {}
+    for max_grad in (None, 1e-4):
+        rng = np.random.default_rng(5)
+        net = BIMNetwork(20, 10, 2, eta=1.0, max_grad=max_grad, w_init=(0.06, 0.11), seed=2)
+        w0 = net.synapses.w[:].copy()
+        mean_loss(net, rng, 1, learn=True)
+        changes[max_grad] = np.abs(net.synapses.w[:] - w0).max()
+    assert 0 < changes[1e-4] <= 80 * 1e-4 * (1 + 1e-9)
+    assert changes[None] > 10 * changes[1e-4]
+    with pytest.raises(ValueError, match="max_grad"):
+        BIMNetwork(4, 3, 2, max_grad=0.0)
+
+
 def test_soft_bounds_are_refused_by_the_hybrid_rule():
     layer = lif_neurons(2, learning=True)
     with pytest.raises(ValueError, match="not 'soft'"):

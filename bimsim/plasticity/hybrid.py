@@ -20,12 +20,14 @@ from bimsim.plasticity.stdp import WeightBounds, stdp_equations, weight_update
 __all__ = ["check_mixing", "hybrid_synapses"]
 
 
-def check_mixing(lam, eta):
-    """Check λ ∈ [0, 1] and η >= 0 (finite), naming the culprit."""
+def check_mixing(lam, eta, max_grad=None):
+    """Check λ ∈ [0, 1], η >= 0 (finite) and a gradient clip > 0, naming the culprit."""
     if not (np.isfinite(lam) and 0 <= lam <= 1):
         raise ValueError(f"lambda (λ) must lie in [0, 1], got {lam!r}")
     if not (np.isfinite(eta) and eta >= 0):
         raise ValueError(f"eta (η) must be a finite number >= 0, got {eta!r}")
+    if max_grad is not None and not (np.isfinite(max_grad) and max_grad > 0):
+        raise ValueError(f"max_grad must be a positive number, got {max_grad!r}")
 
 
 def hybrid_synapses(
@@ -39,6 +41,7 @@ def hybrid_synapses(
     bounds=None,
     readout_dt=1 * ms,
     prunable=False,
+    max_grad=None,
     name="hybrid*",
     **kwds,
 ):
@@ -64,6 +67,9 @@ def hybrid_synapses(
         Step of the readout, and of the weight update.
     prunable : bool
         Add the ``active`` flag of :mod:`bimsim.plasticity.pruning`.
+    max_grad : float, optional
+        Clip each synapse's gradient to ``[-max_grad, max_grad]`` before the update (per readout
+        step; namespace entry ``max_grad``). Default: no clipping.
     name : str
         Brian2 object name.
     **kwds
@@ -73,7 +79,7 @@ def hybrid_synapses(
     -------
     brian2.Synapses
     """
-    check_mixing(lam, eta)
+    check_mixing(lam, eta, max_grad)
     bounds = bounds or WeightBounds()
     if bounds.kind == "soft":
         raise ValueError("the hybrid rule takes 'none' or 'hard' bounds, not 'soft'")
@@ -84,7 +90,13 @@ def hybrid_synapses(
         source, target, w_unit=w_unit, readout_dt=readout_dt, extra=stdp, name=name, **kwds
     )
     synapses.namespace.update(w_min=bounds.w_min, w_max=bounds.w_max)
-    update = weight_update("+", "eta * (lam * (-grad) + (1 - lam) * omega)", bounds, prunable)
+    gradient = "grad"
+    if max_grad is not None:
+        synapses.namespace["max_grad"] = float(max_grad)
+        gradient = "clip(grad, -max_grad, max_grad)"
+    update = weight_update(
+        "+", f"eta * (lam * (-{gradient}) + (1 - lam) * omega)", bounds, prunable
+    )
     synapses.run_regularly(
         f"{update}\ngrad = 0\nomega = 0",
         dt=readout_dt,

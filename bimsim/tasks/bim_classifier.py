@@ -50,6 +50,11 @@ class BIMClassifier:
     max_grad_norm : float
         Clip of the readout's gradient per step.
     w_init : (float, float)
+        Initial input weights, drawn uniformly.
+    bounds : WeightBounds, optional
+        Bounds of the input weights (default none).
+    max_grad : float, optional
+        Clip of each input synapse's gradient per readout step (default none).
     dt, readout_dt : Quantity
     seed : int
     **neuron_params
@@ -75,6 +80,8 @@ class BIMClassifier:
         readout_learning_rate=0.005,
         max_grad_norm=1.0,
         w_init=(0.0, 0.3),
+        bounds=None,
+        max_grad=None,
         dt=1 * ms,
         readout_dt=4 * ms,
         seed=0,
@@ -111,6 +118,8 @@ class BIMClassifier:
             readout_learning_rate=readout_learning_rate,
             max_grad_norm=max_grad_norm,
             w_init=w_init,
+            bounds=bounds,
+            max_grad=max_grad,
             readout_dt=readout_dt,
             dt=dt,
             seed=seed,

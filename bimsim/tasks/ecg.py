@@ -2,10 +2,11 @@
 
 Beats (lead MLII, 0.25 s before to 0.40 s after the R peak) come from the subset shipped with
 bimsim, or from a full MIT-BIH folder (``--data DIR``). The default split is de Chazal et al.'s
-(2004) inter-patient split, DS1 for training and DS2 for testing, no patient in both
-(``--split intra`` draws a random half of each class instead, patients shared). Each beat's median
-is subtracted; its RR intervals enter as two features, the previous and the next interval divided
-by the patient's recent mean (``rr_local``).
+(2004) inter-patient split, DS1 for training and DS2 for testing, no patient in both.
+``--split validation`` trains on DS1 without four of its records and tests on those, for choosing
+settings; ``--split intra`` draws a random half of each class instead (patients shared). Each
+beat's median is subtracted; its RR intervals enter as two features, the previous and the next
+interval divided by the patient's recent mean (``rr_local``).
 
 Models (``--models``): ``bim``, the BIM network trained online with the hybrid rule
 (:mod:`bimsim.tasks.bim_classifier`), and four baselines trained by BPTT in torch
@@ -50,6 +51,9 @@ from bimsim.metrics import (
 __all__ = ["TaskData", "load_beats", "main", "mitdb_task", "prepare", "ptbxl_task", "split"]
 
 MODELS = ("bim", "cnn", "gru", "snn", "ssm")
+
+#: DS1 records held out by ``--split validation`` (they hold N, S, V and F beats).
+VALIDATION_RECORDS = ("106", "119", "208", "223")
 
 
 @dataclass
@@ -139,15 +143,23 @@ def load_beats(data=None):
 
 
 def split(beats, kind, seed):
-    """Boolean masks (train, test) over the beats: ``'inter'`` (DS1/DS2) or ``'intra'``."""
+    """Boolean masks (train, test) over the beats.
+
+    ``'inter'``: DS1 against DS2. ``'validation'``: DS1 without :data:`VALIDATION_RECORDS`
+    against those records, for choosing settings without looking at DS2. ``'intra'``: a random
+    half of each class against the rest (patients shared).
+    """
     records = beats.record.values
-    if kind == "inter":
+    if kind in ("inter", "validation"):
         train, test = np.isin(records, DS1), np.isin(records, DS2)
+        if kind == "validation":
+            test = np.isin(records, VALIDATION_RECORDS)
+            train &= ~test
         if not train.any() or not test.any():
-            raise ValueError("the inter-patient split needs records of both DS1 and DS2")
+            raise ValueError(f"the {kind!r} split finds no training or no test records")
         return train, test
     if kind != "intra":
-        raise ValueError(f"split must be 'inter' or 'intra', got {kind!r}")
+        raise ValueError(f"split must be 'inter', 'validation' or 'intra', got {kind!r}")
     rng = np.random.default_rng(seed)
     train = np.zeros(len(records), dtype=bool)
     for c in AAMI_CLASSES:
@@ -348,14 +360,23 @@ def parser():
         help="fetch the 44 non-paced MIT-BIH records from PhysioNet into the cache\n"
         "($BIMSIM_CACHE/data/mitdb), checking every file's sha256, and use them",
     )
-    p.add_argument("--split", choices=("inter", "intra"), default="inter")
+    p.add_argument(
+        "--split",
+        choices=("inter", "validation", "intra"),
+        default="inter",
+        help="inter: train DS1, test DS2 (de Chazal 2004); validation: train DS1 without\n"
+        f"records {', '.join(VALIDATION_RECORDS)}, test on those (for choosing settings);\n"
+        "intra: a random half of each class (patients shared)",
+    )
     p.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS))
     p.add_argument("--epochs", type=int, default=3, help="BIM's training epochs (default 3)")
     p.add_argument(
         "--baseline-epochs", type=int, default=20, help="the baselines' epochs (default 20)"
     )
     p.add_argument("--lam", type=float, default=1.0, help="BIM's λ (1: gradient, 0: STDP)")
-    p.add_argument("--eta", type=float, default=0.002, help="BIM's η for the spiking layer")
+    p.add_argument(
+        "--eta", type=float, default=0.0005, help="BIM's η for the spiking layer (default 0.0005)"
+    )
     p.add_argument("--readout-lr", type=float, default=0.05, help="BIM's readout learning rate")
     p.add_argument("--hidden", type=int, default=32, help="spiking neurons (default 32)")
     p.add_argument("--copies", type=int, default=64, help="beats simulated at once (default 64)")
