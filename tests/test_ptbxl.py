@@ -78,3 +78,11 @@ def test_the_ecg_task_runs_on_ptbxl(ptbxl, run_script, tmp_path):
     assert list(ds["class"].values) == ["NORM", "abnormal"]
     assert list(ds.label.values) == ["abnormal", "NORM"] and ds.attrs["test_patients"] == "13"
     assert ds.probability.shape == (2, 2, 2) and "PTB-XL" in ds.attrs["data_citation"]
+
+
+def test_mitdb_splits_are_refused_for_ptbxl(ptbxl, capsys):
+    from bimsim.tasks.ecg import main
+
+    with pytest.raises(SystemExit):
+        main(["--dataset", "ptbxl", "--data", str(ptbxl), "--split", "intra"])
+    assert "strat_fold" in capsys.readouterr().err

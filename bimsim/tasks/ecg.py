@@ -395,6 +395,8 @@ def main(argv=None):
         p.error(f"--lam must lie in [0, 1], got {args.lam}")
     if not (args.eta >= 0 and args.readout_lr >= 0):
         p.error("--eta and --readout-lr must be >= 0")
+    if args.dataset == "ptbxl" and args.split != "inter":
+        p.error("--split is MIT-BIH's; PTB-XL uses its recommended strat_fold split")
     if args.download:
         if args.data is not None or args.dataset != "mitdb":
             p.error("--download fetches MIT-BIH; it does not go with --data or --dataset ptbxl")
