@@ -50,8 +50,14 @@ def add_run_arguments(parser, out, devices=DEVICES):
     parser.add_argument("--out", default=out, help="netCDF file to write (default: %(default)s)")
 
 
-def finish_run(ds, args, parameters):
-    """Attach provenance to ``ds``, write it atomically to ``args.out`` and say where."""
+def finish_run(ds, args, parameters=None):
+    """Attach provenance to ``ds``, write it atomically to ``args.out`` and say where.
+
+    ``parameters`` default to every flag in ``args`` but ``--device``, ``--seed`` and ``--out``
+    (which provenance records under their own names).
+    """
+    if parameters is None:
+        parameters = {k: v for k, v in vars(args).items() if k not in ("device", "seed", "out")}
     ds.attrs.update(
         provenance(device=args.device, seed=args.seed, parameters=parameters, command_line=sys.argv)
     )

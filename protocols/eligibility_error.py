@@ -42,8 +42,7 @@ def main(argv=None):
     brian2.seed(args.seed)
     seeds = [args.seed + k for k in range(args.seeds)]
     ds = recurrent_trace_error(args.scales, seeds, steps=args.steps)
-    parameters = {k: v for k, v in vars(args).items() if k not in ("device", "seed", "out")}
-    finish_run(ds, args, parameters)
+    finish_run(ds, args)
     print(
         "scale   rate (Hz)  input: rel. error  cosine   recurrent: rel. error  cosine  "
         "|BPTT| / |traces|"

@@ -70,8 +70,7 @@ def main(argv=None):
         )
     except ValueError as err:
         p.error(str(err))
-    parameters = {k: v for k, v in vars(args).items() if k not in ("device", "seed", "out")}
-    finish_run(ds, args, parameters)
+    finish_run(ds, args)
     for dep in ds.depolarization.values:
         row = ds.sel(depolarization=dep)
         line = [f"depolarization {dep:g} mV:"]

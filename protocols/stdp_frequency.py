@@ -59,8 +59,7 @@ def main(argv=None):
         )
     except ValueError as err:
         p.error(str(err))
-    parameters = {k: v for k, v in vars(args).items() if k not in ("device", "seed", "out")}
-    finish_run(ds, args, parameters)
+    finish_run(ds, args)
     for rule, error in zip(ds.rule.values, ds.weighted_error.values, strict=True):
         print(f"{rule:>16}: weighted error against the data {error:.3g}")
     return ds

@@ -117,8 +117,7 @@ def main(argv=None):
         )
     except ValueError as err:  # e.g. a frequency at which consecutive pairings overlap
         p.error(str(err))
-    parameters = {k: v for k, v in vars(args).items() if k not in ("device", "seed", "out")}
-    finish_run(ds, args, parameters)
+    finish_run(ds, args)
     print(
         f"fit: A+ = {ds.fit_a_plus.item():.4g}, tau+ = {ds.fit_tau_plus.item():.4g} ms, "
         f"A- = {ds.fit_a_minus.item():.4g}, tau- = {ds.fit_tau_minus.item():.4g} ms (per pairing)"

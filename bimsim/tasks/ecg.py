@@ -447,8 +447,7 @@ def main(argv=None):
             "energy_source": "Horowitz (2014), 45 nm, 32-bit float",
         }
     )
-    parameters = {k: v for k, v in vars(args).items() if k not in ("device", "seed", "out")}
-    finish_run(ds, args, parameters)
+    finish_run(ds, args)
     print(table(ds))
     return ds
 
