@@ -12,6 +12,8 @@ import os
 import urllib.request
 from pathlib import Path
 
+from bimsim.data.mitdb import parse_sha256sums
+
 __all__ = ["MITDB_URL", "default_cache", "download_mitdb", "fetch_checked"]
 
 MITDB_URL = "https://physionet.org/files/mitdb/1.0.0/"
@@ -74,11 +76,7 @@ def download_mitdb(records, cache=None, base_url=MITDB_URL, progress=False):
     folder = Path(cache or default_cache()) / "mitdb"
     folder.mkdir(parents=True, exist_ok=True)
     listing = _get(base_url + "SHA256SUMS.txt")
-    sums = {}
-    for line in listing.decode().splitlines():
-        parts = line.split()
-        if len(parts) == 2:
-            sums[parts[1].lstrip("*")] = parts[0].lower()
+    sums = parse_sha256sums(listing.decode())
     names = [f"{r}{suffix}" for r in map(str, records) for suffix in (".hea", ".dat", ".atr")]
     missing = [name for name in names if name not in sums]
     if missing:

@@ -40,6 +40,7 @@ __all__ = [
     "embedded_beats",
     "load_record",
     "mitdb_dir",
+    "parse_sha256sums",
     "record_beats",
     "records_in",
 ]
@@ -93,16 +94,19 @@ def records_in(directory):
     return sorted(path.stem for path in Path(directory).glob("*.hea"))
 
 
-def _checksums(directory):
-    listing = Path(directory) / "SHA256SUMS.txt"
-    if not listing.exists():
-        return {}
+def parse_sha256sums(text):
+    """File name to sha256 (lower-case hex) from the text of a ``SHA256SUMS.txt`` listing."""
     sums = {}
-    for line in listing.read_text().splitlines():
+    for line in text.splitlines():
         parts = line.split()
         if len(parts) == 2:
             sums[parts[1].lstrip("*")] = parts[0].lower()
     return sums
+
+
+def _checksums(directory):
+    listing = Path(directory) / "SHA256SUMS.txt"
+    return parse_sha256sums(listing.read_text()) if listing.exists() else {}
 
 
 def _verify(path, expected):
