@@ -21,7 +21,7 @@ s`` being channel ``k`` of copy ``c``, ``s = 0`` up and ``s = 1`` down.
 import numpy as np
 from brian2 import NeuronGroup, TimedArray, volt
 
-from bimsim.quantities import require, require_positive
+from bimsim.quantities import require, require_count, require_positive
 
 __all__ = ["DELTA_EQUATIONS", "DeltaModulator"]
 
@@ -55,11 +55,9 @@ class DeltaModulator:
     """
 
     def __init__(self, channels, delta, *, copies=1, dt=None, name="delta_modulator"):
-        for label, value in (("channels", channels), ("copies", copies)):
-            if int(value) != value or value < 1:
-                raise ValueError(f"{label} must be a positive integer, got {value!r}")
+        self.channels = require_count("channels", channels)
+        self.copies = require_count("copies", copies)
         require_positive("delta", delta, "voltage")
-        self.channels, self.copies = int(channels), int(copies)
         n = 2 * self.channels * self.copies
         kwds = {} if dt is None else {"dt": dt}
         self.group = NeuronGroup(

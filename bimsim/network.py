@@ -25,7 +25,7 @@ from bimsim.neurons import lif_neurons
 from bimsim.plasticity.hybrid import check_mixing, hybrid_synapses
 from bimsim.plasticity.pruning import AdaptivePruning
 from bimsim.plasticity.stdp import PAIR_DEFAULTS, pair_rule
-from bimsim.quantities import require
+from bimsim.quantities import require, require_count
 from bimsim.readout import ReadoutInjection, SelectiveSSM, SSMParameters
 
 __all__ = ["BIMNetwork"]
@@ -101,8 +101,7 @@ class BIMNetwork:
         **neuron_params,
     ):
         for name, value in (("n_inputs", n_inputs), ("n_hidden", n_hidden), ("copies", copies)):
-            if int(value) != value or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+            require_count(name, value)
         check_mixing(lam, eta, max_grad)
         require("readout_dt", readout_dt, "time")
         require("dt", dt, "time")

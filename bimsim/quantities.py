@@ -10,7 +10,7 @@ import brian2
 import numpy as np
 from brian2.units.fundamentalunits import DimensionMismatchError, get_dimensions
 
-__all__ = ["parse_quantity", "require", "require_positive"]
+__all__ = ["parse_quantity", "require", "require_count", "require_positive"]
 
 _DIMENSION_NAMES = {
     "time": brian2.second,
@@ -56,6 +56,19 @@ def require_positive(name, value, kind):
     if not np.all(np.asarray(value) > 0):
         raise ValueError(f"{name} must be positive, got {value!r}")
     return value
+
+
+def require_count(name, value):
+    """Check that ``value`` is a whole number >= 1 (a size, a number of copies); return it as int.
+
+    Raises
+    ------
+    ValueError
+        Naming ``name``.
+    """
+    if int(value) != value or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
 
 
 _UNITS = {

@@ -2,7 +2,7 @@ import brian2
 import pytest
 from brian2 import Hz, ms, mV
 
-from bimsim.quantities import parse_quantity, require, require_positive
+from bimsim.quantities import parse_quantity, require, require_count, require_positive
 
 
 @pytest.mark.parametrize(
@@ -43,3 +43,10 @@ def test_require_refuses_plain_numbers_and_nan():
         require("tau_plus", float("nan") * ms, "time")
     with pytest.raises(ValueError, match="positive"):
         require_positive("tau_plus", -1 * ms, "time")
+
+
+def test_require_count_takes_whole_numbers_from_one_and_names_the_rest():
+    assert require_count("copies", 3) == 3 and require_count("copies", 4.0) == 4
+    for bad in (0, -2, 2.5):
+        with pytest.raises(ValueError, match=rf"copies must be a positive integer, got {bad!r}"):
+            require_count("copies", bad)

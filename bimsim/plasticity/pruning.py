@@ -29,7 +29,7 @@ import numpy as np
 import xarray as xr
 from brian2 import NetworkOperation, ms, second
 
-from bimsim.quantities import require_positive
+from bimsim.quantities import require_count, require_positive
 
 __all__ = ["AdaptivePruning", "PruningParameters"]
 
@@ -96,10 +96,11 @@ class AdaptivePruning:
             raise ValueError(
                 f"synapses {synapses.name!r} have no 'active' flag: build them with prunable=True"
             )
-        if int(copies) != copies or copies < 1 or len(synapses) % copies:
+        copies = require_count("copies", copies)
+        if len(synapses) % copies:
             raise ValueError(f"{len(synapses)} synapses cannot hold {copies!r} equal copies")
         self.synapses = synapses
-        self.copies = int(copies)
+        self.copies = copies
         self.params = params
         self.theta = params.theta_init
         self._rng = np.random.default_rng(seed)

@@ -12,7 +12,7 @@ import numpy as np
 from brian2 import NetworkOperation, ms
 
 from bimsim.neurons.lif import require_learning_layer
-from bimsim.quantities import require_positive
+from bimsim.quantities import require_count, require_positive
 
 __all__ = ["ReadoutInjection"]
 
@@ -58,14 +58,13 @@ class ReadoutInjection:
     ):
         require_learning_layer(layer)
         m = ssm.params.shapes[0]
-        if int(copies) != copies or copies < 1:
-            raise ValueError(f"copies must be a positive integer, got {copies!r}")
+        copies = require_count("copies", copies)
         if m * copies != len(layer):
             raise ValueError(
                 f"the readout takes {m} inputs x {copies} copies but layer {layer.name!r} has "
                 f"{len(layer)} neurons"
             )
-        self.copies = int(copies)
+        self.copies = copies
         if max_grad_norm is not None and not (np.isfinite(max_grad_norm) and max_grad_norm > 0):
             raise ValueError(f"max_grad_norm must be positive, got {max_grad_norm!r}")
         self.max_grad_norm = max_grad_norm

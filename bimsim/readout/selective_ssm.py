@@ -28,6 +28,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bimsim.quantities import require_count
+
 __all__ = ["LOSSES", "SSMParameters", "SelectiveSSM"]
 
 LOSSES = ("mse", "cross_entropy")
@@ -56,14 +58,9 @@ class SSMParameters:
             ``m``, ``N`` and ``k``.
         rng : numpy.random.Generator
         """
-        for name, value in (
-            ("n_inputs", n_inputs),
-            ("n_states", n_states),
-            ("n_outputs", n_outputs),
-        ):
-            if int(value) != value or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        m, n, k = int(n_inputs), int(n_states), int(n_outputs)
+        m = require_count("n_inputs", n_inputs)
+        n = require_count("n_states", n_states)
+        k = require_count("n_outputs", n_outputs)
         delta = np.exp(rng.uniform(np.log(1e-2), np.log(1e-1), m))
         return cls(
             W_delta=rng.normal(0, 0.1 / np.sqrt(m), (m, m)),
@@ -149,10 +146,8 @@ class SelectiveSSM:
             one unbatched sequence.
         """
         m, n, _ = self.params.shapes
-        if batch is not None and (int(batch) != batch or batch < 1):
-            raise ValueError(f"batch must be a positive integer, got {batch!r}")
-        self.batch = None if batch is None else int(batch)
-        b = 1 if batch is None else int(batch)
+        self.batch = None if batch is None else require_count("batch", batch)
+        b = self.batch or 1
         self._h = np.zeros((b, m, n))
         self._sens = {
             "A_log": np.zeros((b, m, n)),
