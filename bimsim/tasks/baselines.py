@@ -184,15 +184,14 @@ def train_baseline(
     with torch.no_grad():
         test_signals = torch.as_tensor(test[0]).float()
         test_features = torch.as_tensor(test[1]).float()
-        probability = torch.cat([
-            torch.softmax(model(test_signals[k : k + 256], test_features[k : k + 256]), dim=1)
-            for k in range(0, len(test_signals), 256)
-        ]).double().numpy()  # fmt: skip
-        spikes = []
-        if name == "snn":  # spike counts over the whole test set, for the energy estimate
-            for k in range(0, len(test_signals), 256):
-                model(test_signals[k : k + 256], test_features[k : k + 256])
-                spikes.append(model.last_spikes * len(test_signals[k : k + 256]))
+        probability, spikes = [], []
+        for k in range(0, len(test_signals), 256):
+            logits = model(test_signals[k : k + 256], test_features[k : k + 256])
+            probability.append(torch.softmax(logits, dim=1))
+            if name == "snn":  # spike counts over the whole test set, for the energy estimate
+                spikes.append(model.last_spikes * len(logits))
+        probability = torch.cat(probability).double().numpy()
+        if name == "snn":
             model.last_spikes = sum(spikes) / len(test_signals)
     ops = model.macs(signals.shape[1])
     return {
@@ -202,9 +201,10 @@ def train_baseline(
         "parameters": sum(p.numel() for p in model.parameters()),
         "macs": float(ops["macs"]),
         "accumulates": float(ops["accumulates"]),
-        "spikes": float(ops["accumulates"]),
         "spike_sparsity": (
-            1.0 - model.last_spikes / (64 * len(range(0, signals.shape[1], STRIDE)))
+            1.0
+            - model.last_spikes
+            / (model.input.out_features * len(range(0, signals.shape[1], STRIDE)))
             if name == "snn"
             else 0.0
         ),

@@ -222,7 +222,6 @@ def run_bim(train, test, task, args, rng, progress):
         "parameters": clf.parameter_count(),
         "accumulates": ops["accumulates"],
         "macs": ops["neuron_macs"] + ops["readout_macs"],
-        "spikes": clf.counts["input_spikes"] + clf.counts["hidden_spikes"],
         "spike_sparsity": 1.0
         - clf.counts["hidden_spikes"] / (args.hidden * float(clf.duration / clf.network.layer.dt)),
     }
