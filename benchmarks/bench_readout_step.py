@@ -71,18 +71,17 @@ def main(argv=None):
             f"readout step, rest of the network {o * 1e6:8.1f} µs per readout step",
             flush=True,
         )
-    per_step = {"units": "us", "long_name": ""}
     ds = xr.Dataset(
         {
             "readout_operation": (
                 "hidden",
                 readout,
-                {**per_step, "long_name": "time of the readout network operation per 1 ms step"},
+                {"units": "us", "long_name": "time of the readout network operation per 1 ms step"},
             ),
             "rest_of_network": (
                 "hidden",
                 rest,
-                {**per_step, "long_name": "time of all other objects per 1 ms readout step"},
+                {"units": "us", "long_name": "time of all other objects per 1 ms readout step"},
             ),
             "synapses": (
                 "hidden",

@@ -76,12 +76,8 @@ def load_ptbxl(directory, *, rate=100, folds=None):
         raise ValueError(f"rate must be 100 or 500 Hz, got {rate!r}")
     database = _read_csv(directory / "ptbxl_database.csv", index_col="ecg_id")
     statements = _read_csv(directory / "scp_statements.csv", index_col=0)
-    for column in (
-        "patient_id",
-        "scp_codes",
-        "strat_fold",
-        f"filename_{'lr' if rate == 100 else 'hr'}",
-    ):
+    filename = f"filename_{'lr' if rate == 100 else 'hr'}"
+    for column in ("patient_id", "scp_codes", "strat_fold", filename):
         if column not in database.columns:
             raise ValueError(f"PTB-XL: ptbxl_database.csv has no {column!r} column")
     for column in ("diagnostic", "diagnostic_class"):
@@ -89,7 +85,7 @@ def load_ptbxl(directory, *, rate=100, folds=None):
             raise ValueError(f"PTB-XL: scp_statements.csv has no {column!r} column")
     if folds is not None:
         database = database[database["strat_fold"].isin(list(folds))]
-    files = database[f"filename_{'lr' if rate == 100 else 'hr'}"]
+    files = database[filename]
     signals, leads = [], None
     for name in files:
         base = directory / name
