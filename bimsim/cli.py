@@ -1,30 +1,184 @@
-"""Command-line pieces shared by the protocol scripts: flags with units, and the run's ending."""
+"""Command-line pieces shared by bimsim's commands: checked flags, the run's start and its ending.
+
+Every command (protocols, tasks, benchmarks, figures) is built from these, so that it behaves like a
+tool a user can trust:
+
+* a wrong flag is refused by the parser, before any work, with one line that names the flag
+  (:class:`ArgumentParser`, and the types :func:`integer`, :func:`real`, :func:`quantity`,
+  :func:`output_path`, with bounds on every size a user types);
+* ``--out`` is checked first: an empty path, a folder, a path under a file or in a folder that
+  cannot be written is refused before any simulation;
+* a run either writes a complete result atomically (:func:`finish_run`) or leaves the file at
+  ``--out`` untouched: an interrupt (Ctrl-C, SIGINT, SIGTERM) ends the command with exit status
+  130 and one line, no traceback (:func:`run_command`).
+"""
 
 import argparse
+import math
+import signal
 import sys
+import tempfile
 from argparse import RawTextHelpFormatter
 from pathlib import Path
 
 import brian2
 
 from bimsim.devices import DEVICES
-from bimsim.io import provenance, read_dataset, write_dataset
+from bimsim.io import provenance, write_dataset
 from bimsim.quantities import parse_quantity
 
-__all__ = ["add_delta_t_arguments", "add_run_arguments", "finish_run", "quantity"]
+__all__ = [
+    "MAX_SEED",
+    "ArgumentParser",
+    "add_delta_t_arguments",
+    "add_run_arguments",
+    "check_output_path",
+    "finish_run",
+    "integer",
+    "output_path",
+    "quantity",
+    "real",
+    "run_command",
+]
+
+#: Largest seed: numpy's and Brian2's seeds are 32-bit.
+MAX_SEED = 2**32 - 1
+
+#: Most Δt values of one protocol run (each is one independent pair of neurons).
+MAX_POINTS = 100_000
+
+#: Exit status of a command stopped by an interrupt (128 + SIGINT, as shells report it).
+INTERRUPTED = 130
 
 
-def quantity(kind):
-    """An argparse ``type`` that reads a quantity with units (e.g. ``16.8ms``) of ``kind``."""
+class ArgumentParser(argparse.ArgumentParser):
+    """An ``argparse`` parser whose errors are one line: ``prog: error: what is wrong``.
 
-    def parse(text):
+    The help text is printed as written (``RawTextHelpFormatter``) unless another formatter is
+    given.
+    """
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", RawTextHelpFormatter)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _type(name, parse):
+    """Wrap ``parse`` as an argparse type: ``ValueError`` becomes argparse's error for the flag."""
+
+    def convert(text):
         try:
-            return parse_quantity(text, kind)
+            return parse(text)
         except (ValueError, brian2.DimensionMismatchError) as err:
             raise argparse.ArgumentTypeError(str(err)) from None
 
-    parse.__name__ = kind  # argparse names the type in its messages
-    return parse
+    convert.__name__ = name  # argparse names the type in its messages
+    return convert
+
+
+def integer(minimum, maximum, why=None):
+    """An argparse type for a whole number from ``minimum`` to ``maximum`` (both included).
+
+    ``why`` (e.g. ``"each copy holds the readout's sensitivities"``) is added to the message of a
+    value above ``maximum``.
+    """
+
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise ValueError(f"expected a whole number, got {text!r}") from None
+        if value < minimum:
+            raise ValueError(f"must be at least {minimum}, got {value}")
+        if value > maximum:
+            reason = f" ({why})" if why else ""
+            raise ValueError(f"must be at most {maximum}{reason}, got {value}")
+        return value
+
+    return _type("integer", parse)
+
+
+def real(minimum=None, maximum=None, *, above=None):
+    """An argparse type for a finite number, optionally within ``[minimum, maximum]``.
+
+    ``above`` excludes its value: ``real(above=0)`` accepts only positive numbers.
+    """
+
+    def parse(text):
+        try:
+            value = float(text)
+        except ValueError:
+            raise ValueError(f"expected a number, got {text!r}") from None
+        if not math.isfinite(value):
+            raise ValueError(f"must be a finite number, got {text!r}")
+        if minimum is not None and value < minimum:
+            raise ValueError(f"must be at least {minimum:g}, got {value:g}")
+        if above is not None and value <= above:
+            raise ValueError(f"must be greater than {above:g}, got {value:g}")
+        if maximum is not None and value > maximum:
+            raise ValueError(f"must be at most {maximum:g}, got {value:g}")
+        return value
+
+    return _type("number", parse)
+
+
+def quantity(kind, *, positive=False, maximum=None):
+    """An argparse type that reads a quantity with units (e.g. ``16.8ms``) of ``kind``.
+
+    ``positive`` refuses zero and negative values; ``maximum`` (a quantity) bounds it above.
+    """
+
+    def parse(text):
+        value = parse_quantity(text, kind)
+        if positive and not value > 0:
+            raise ValueError(f"must be positive, got {value}")
+        if maximum is not None and value > maximum:
+            raise ValueError(f"must be at most {maximum}, got {value}")
+        return value
+
+    return _type(kind, parse)
+
+
+def check_output_path(path, suffixes=("",)):
+    """Check, before any work, that a result can be written at ``path``; return it.
+
+    ``suffixes`` are appended to ``path`` to give the files that will be written (a figure's
+    ``.png`` and ``.pdf``). Folders that do not exist yet are fine (they are made when the result
+    is written); the nearest one that exists must be a folder that can be written in, checked by
+    creating and removing a temporary file there.
+
+    Raises
+    ------
+    ValueError
+        For an empty path, a path that is a folder, one under a file, or one in a folder that
+        cannot be written.
+    """
+    if not str(path).strip():
+        raise ValueError("the output path is empty")
+    path = Path(path)
+    for suffix in suffixes:
+        target = Path(f"{path}{suffix}")
+        if target.is_dir():
+            raise ValueError(f"{target} is a folder; give a file name")
+    folder = path.parent
+    while not folder.exists() and not folder.is_symlink():
+        folder = folder.parent
+    if not folder.is_dir():
+        raise ValueError(f"{path} cannot be written: {folder} is a file, not a folder")
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as err:
+        raise ValueError(f"{path} cannot be written: {folder}: {err.strerror}") from None
+    return path
+
+
+def output_path(suffixes=("",)):
+    """An argparse type for ``--out``: the path, checked by :func:`check_output_path`."""
+    return _type("path", lambda text: str(check_output_path(text, suffixes)))
 
 
 def add_delta_t_arguments(parser, points):
@@ -39,15 +193,22 @@ def add_delta_t_arguments(parser, points):
         "--dt-max", type=quantity("time"), default=100 * brian2.ms, help="largest Δt"
     )
     parser.add_argument(
-        "--points", type=int, default=points, help=f"number of Δt values (default: {points})"
+        "--points",
+        type=integer(2, MAX_POINTS, "one pair of neurons per Δt"),
+        default=points,
+        help=f"number of Δt values (default: {points})",
     )
 
 
 def add_run_arguments(parser, out, devices=DEVICES):
     """Add ``--device`` (one of ``devices``), ``--seed`` and ``--out`` (default ``out``)."""
     parser.add_argument("--device", choices=devices, default="runtime", help="Brian2 device")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (recorded)")
-    parser.add_argument("--out", default=out, help="netCDF file to write (default: %(default)s)")
+    parser.add_argument(
+        "--seed", type=integer(0, MAX_SEED), default=0, help="random seed (recorded)"
+    )
+    parser.add_argument(
+        "--out", type=output_path(), default=out, help="netCDF file to write (default: %(default)s)"
+    )
 
 
 def finish_run(ds, args, parameters=None):
@@ -66,29 +227,25 @@ def finish_run(ds, args, parameters=None):
     return path
 
 
-def figure_main(description, draw, *, dataset, figure, protocol, argv=None):
-    """Command line of a figure script: read one saved dataset, draw it, save PNG and PDF.
+def _terminate(signum, frame):
+    raise KeyboardInterrupt
 
-    Parameters
-    ----------
-    description : str
-        The script's help text.
-    draw : callable
-        Takes the dataset, returns a matplotlib figure.
-    dataset, figure : str
-        Name the default input ``results/<dataset>.nc`` and output ``results/figures/<figure>.*``.
-    protocol : str
-        The script that writes the dataset, named when it is missing.
+
+def run_command(main, argv=None):
+    """Run a command's ``main(argv)`` as a process a user started, and exit.
+
+    An interrupt, Ctrl-C (SIGINT) or SIGTERM, ends the command with exit status 130 and one line
+    on stderr, with no traceback and nothing written: results are only written atomically at the
+    end, so the file at ``--out`` stays as it was. Brian2 would otherwise stop a running simulation
+    early on Ctrl-C and let the command go on with its truncated result; bimsim's simulations
+    raise instead (:meth:`bimsim.devices.Simulation.run`).
     """
-    p = argparse.ArgumentParser(description=description, formatter_class=RawTextHelpFormatter)
-    p.add_argument("--input", default=f"results/{dataset}.nc", help="dataset to draw")
-    p.add_argument("--out", default=f"results/figures/{figure}", help="path without suffix")
-    args = p.parse_args(argv)
-    if not Path(args.input).exists():
-        p.error(f"no dataset at {args.input}: run {protocol} first")
-    fig = draw(read_dataset(args.input))
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    for suffix in (".png", ".pdf"):
-        fig.savefig(out.with_suffix(suffix), dpi=150)
-        print(f"wrote {out.with_suffix(suffix)}")
+    # Brian2's own SIGINT handler stops runs early (and fails where SIGINT was inherited ignored)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        main(argv)
+    except KeyboardInterrupt:
+        sys.stderr.write(f"{Path(sys.argv[0]).name}: interrupted; no result was written\n")
+        sys.exit(INTERRUPTED)
+    sys.exit(0)

@@ -8,21 +8,42 @@ Compiled code is cached between runs: the runtime device keeps Brian2's Cython c
 standalone project is built in a fixed folder under :func:`cache_dir`, where Brian2 rewrites only
 changed files and ``make`` recompiles only what changed.
 
+Two processes can build the same standalone project at once (two protocol runs started together,
+workers of a sweep): each holds a lock on its project folder from the first object it creates to
+the last result it reads, so the second waits rather than mixing its code or results with the
+first's.
+
 Brian2's standalone devices silently drop ``network_operation`` objects, so
 :meth:`Simulation.run` refuses to run a network that holds one anywhere but on ``runtime``.
+
+A run never returns a truncated result: where Brian2 would stop a simulation early on Ctrl-C and
+carry on, :meth:`Simulation.run` raises ``KeyboardInterrupt``, also when the interrupt ends a
+standalone project's compiler or binary.
 """
 
 import gc
 import os
+import re
+import signal
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import brian2
-from brian2 import NetworkOperation, prefs
+from brian2 import NetworkOperation, get_logger, prefs
 from brian2.devices.device import reinit_devices, reset_device
+from filelock import FileLock, Timeout
 
-__all__ = ["DEVICES", "Simulation", "cache_dir", "cuda_toolkit_flags", "simulation_device"]
+__all__ = [
+    "DEVICES",
+    "Simulation",
+    "SimulationInterrupted",
+    "cache_dir",
+    "cuda_toolkit_flags",
+    "simulation_device",
+]
+
+logger = get_logger(__name__)
 
 DEVICES = ("runtime", "cpp_standalone", "cuda_standalone")
 
@@ -38,6 +59,23 @@ def check_device(name):
     if name not in DEVICES:
         raise ValueError(f"unknown device {name!r}; choose one of {', '.join(DEVICES)}")
     return name
+
+
+class SimulationInterrupted(KeyboardInterrupt):
+    """A simulation stopped before its end (an interrupt, or Brian2's ``stop()``)."""
+
+
+def _interrupted_build(error):
+    """Whether Brian2's "compilation failed (error code: N)" was the compiler killed by SIGINT.
+
+    Brian2 runs ``make`` with ``os.system``, which ignores SIGINT in the calling process, so a
+    Ctrl-C reaches only the compiler; its wait status is in the message.
+    """
+    match = re.search(r"error code: (\d+)", str(error))
+    if match is None:
+        return False
+    status = int(match.group(1))
+    return os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGINT
 
 
 @dataclass
@@ -72,6 +110,9 @@ class Simulation:
         ------
         RuntimeError
             If ``net`` holds a ``network_operation`` and the device is standalone.
+        KeyboardInterrupt
+            :class:`SimulationInterrupted` if the run stopped before ``duration`` (Ctrl-C while
+            it ran, compiled or ran a standalone binary): its results would be truncated.
         """
         operations = [obj.name for obj in net.objects if isinstance(obj, NetworkOperation)]
         if self.standalone and operations:
@@ -80,14 +121,28 @@ class Simulation:
                 "Brian2's standalone devices drop them without a word. Run this network with "
                 "device='runtime'."
             )
-        net.run(duration, report=report, namespace=namespace, profile=profile)
-        if self.standalone:
+        # Ctrl-C raises KeyboardInterrupt instead of Brian2's early stop with partial results.
+        with _preferences({"core.stop_on_keyboard_interrupt": False}):
+            end = net.t + duration
+            net.run(duration, report=report, namespace=namespace, profile=profile)
+            # a run that ends normally sets t to its end exactly; a stopped one leaves it short
+            if not self.standalone and net.t < end:
+                raise SimulationInterrupted(f"the simulation stopped at {net.t} of {end}")
+            if self.standalone:
+                self._build()
+
+    def _build(self):
+        try:
             brian2.get_device().build(
                 directory=str(self.directory),
                 compile=True,
                 run=self.execute,
                 with_output=False,
             )
+        except RuntimeError as err:
+            if _interrupted_build(err):
+                raise SimulationInterrupted("interrupted while compiling") from None
+            raise
 
 
 def cuda_toolkit_flags():
@@ -204,10 +259,28 @@ def simulation_device(device, name, *, execute=True, compute_capability=None):
     gc.collect()
     directory = cache_dir() / device / name
     directory.mkdir(parents=True, exist_ok=True)
-    with _preferences(settings):
+    with _project_lock(directory), _preferences(settings):
         brian2.set_device(device, build_on_run=False)
         try:
             yield Simulation(device, directory, execute)
         finally:
             reset_device("runtime")
             reinit_devices()
+
+
+@contextmanager
+def _project_lock(directory):
+    """Hold the lock of the standalone project in ``directory`` (waiting, and saying so)."""
+    lock = FileLock(directory.with_name(f"{directory.name}.lock"))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        logger.warn(
+            f"another process is building or running {directory}; waiting for it to finish",
+            name_suffix="project_lock",
+        )
+        lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()

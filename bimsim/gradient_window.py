@@ -27,6 +27,7 @@ from brian2 import Mohm, amp, ms, mV, nA
 
 from bimsim.analysis import fit_exponential
 from bimsim.gradient_check import gradient_agreement, trace_gradients
+from bimsim.limits import require_bytes, require_steps
 from bimsim.plasticity.stdp import PAIR_DEFAULTS
 from bimsim.quantities import require, require_positive
 
@@ -46,6 +47,10 @@ GRADIENT_WINDOW_NEURON = {
 }
 
 SIDES = ("positive", "negative")
+
+#: Memory per channel and time step: the input and current schedules, the recorded traces and
+#: BPTT's stored states (about 16 float64 arrays of shape (steps, channels)).
+BYTES_PER_CHANNEL_STEP = 128
 
 
 def _pulse_current(jump, neuron, dt):
@@ -163,6 +168,9 @@ def gradient_window(
     if t_pre_step + shifts.min() < 1:
         raise ValueError(f"t_pre ({t_pre}) must exceed -min(delta_t) ({-np.min(delta_t)})")
     steps = t_pre_step + max(int(shifts.max()), 0) + round(float(tail / dt))
+    n = len(depolarization) * (len(shifts) + 1)
+    require_steps("the gradient window protocol", steps, dt)
+    require_bytes(f"{n} channels over {steps} time steps", steps * n * BYTES_PER_CHANNEL_STEP)
 
     def bias(dep):
         return dep / neuron["R_m"]
@@ -171,7 +179,6 @@ def gradient_window(
         return _pulse_current(gap - dep + overshoot, neuron, dt)
 
     input_spikes, current = _schedule(shifts, depolarization, t_pre_step, steps, pulse, bias)
-    n = input_spikes.shape[1]
     per_condition = len(shifts) + 1
     v_init = neuron["v_rest"] + np.repeat(depolarization, per_condition)
     signal = np.zeros((steps, n))

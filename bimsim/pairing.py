@@ -22,12 +22,15 @@ from brian2 import Hz, Network, SpikeGeneratorGroup, defaultclock, ms
 from bimsim.analysis import fit_stdp_window, weighted_error
 from bimsim.data import sjostrom2001
 from bimsim.devices import simulation_device
-from bimsim.plasticity.stdp import stdp_synapses
+from bimsim.limits import require_bytes, require_steps
+from bimsim.plasticity.stdp import WeightBounds, stdp_synapses
 from bimsim.quantities import require, require_positive
 
 __all__ = [
+    "MAX_PAIRS",
     "PairingSchedule",
     "frequency_dependence",
+    "frequency_schedule",
     "pairing_schedule",
     "simulate_pairings",
     "stdp_curve",
@@ -35,6 +38,12 @@ __all__ = [
 
 #: The grid from which the default time step is chosen (Brian2's and NEST's default resolution).
 BASE_GRID = 0.1 * ms
+
+#: Memory per spike of a schedule: its own arrays and the SpikeGeneratorGroup's copies.
+BYTES_PER_SPIKE = 64
+
+#: Most pairings per condition (a million pairings at 1 Hz are 11.6 days of recording).
+MAX_PAIRS = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -130,13 +139,15 @@ def pairing_schedule(delta_t, frequency, n_pairs, dt=None):
     Raises
     ------
     ValueError
-        For zero pairs, Δt off the grid of ``dt``, or a frequency at which consecutive pairings
-        overlap (|Δt| not shorter than the pairing period).
+        For zero pairs, Δt off the grid of ``dt``, a frequency at which consecutive pairings
+        overlap (|Δt| not shorter than the pairing period), or a schedule beyond
+        :mod:`bimsim.limits` (too many spikes, or too many time steps: a period far longer than
+        the time step).
     """
     require("delta_t", delta_t, "time")
     require_positive("frequency", frequency, "frequency")
-    if isinstance(n_pairs, bool) or int(n_pairs) != n_pairs or n_pairs < 1:
-        raise ValueError(f"n_pairs must be a positive integer, got {n_pairs!r}")
+    if isinstance(n_pairs, bool) or int(n_pairs) != n_pairs or not 1 <= n_pairs <= MAX_PAIRS:
+        raise ValueError(f"n_pairs must be an integer from 1 to {MAX_PAIRS}, got {n_pairs!r}")
     n_pairs = int(n_pairs)
     delta_t = np.atleast_1d(delta_t)
     if delta_t.ndim != 1 or len(delta_t) == 0:
@@ -156,6 +167,8 @@ def pairing_schedule(delta_t, frequency, n_pairs, dt=None):
             f"{abs(float(delta_t[c] / ms)):g} ms is not shorter than the period "
             f"{float(period[c] / ms):g} ms"
         )
+    spikes = 2 * len(delta_t) * n_pairs
+    require_bytes(f"{len(delta_t)} conditions of {n_pairs} pairings", spikes * BYTES_PER_SPIKE)
     if dt is None:
         dt = _coarsest_dt(delta_t, period)
     else:
@@ -163,6 +176,10 @@ def pairing_schedule(delta_t, frequency, n_pairs, dt=None):
     dt_ticks = _on_grid(delta_t, dt, "delta_t")
     if np.any(period < dt):
         raise ValueError(f"the pairing period is shorter than the time step {dt}")
+    slowest = float(np.max(period / dt))
+    span = max(0, -int(dt_ticks.min())) + max(0, int(dt_ticks.max()))
+    steps = (n_pairs - 1) * slowest + span + 2
+    require_steps(f"{n_pairs} pairings at {float(np.min(frequency / Hz)):g} Hz", steps, dt)
     start = max(0, -int(dt_ticks.min()))
     k = np.arange(n_pairs)
     onsets = start + np.round(k[None, :] * np.asarray(period / dt)[:, None]).astype(np.int64)
@@ -204,7 +221,7 @@ def simulate_pairings(schedule, rules, *, bounds=None, w_init=1.0, device="runti
     bounds : WeightBounds, optional
         Applied to every rule.
     w_init : float
-        Initial weight of every synapse (dimensionless).
+        Initial weight of every synapse (dimensionless; inside ``bounds``).
     device : {'runtime', 'cpp_standalone', 'cuda_standalone'}
     **device_kw
         Passed to :func:`bimsim.devices.simulation_device` (``execute``, ``compute_capability``).
@@ -217,8 +234,7 @@ def simulate_pairings(schedule, rules, *, bounds=None, w_init=1.0, device="runti
     """
     if not rules:
         raise ValueError("give at least one STDP rule")
-    if not np.isfinite(w_init):
-        raise ValueError(f"w_init must be finite, got {w_init!r}")
+    w_init = (bounds or WeightBounds()).check_weight(w_init)
     name = f"pairing-{'-'.join(rule.label for rule in rules)}"
     with simulation_device(device, name, **device_kw) as sim, _default_dt(schedule.dt):
         n = schedule.n_channels
@@ -307,6 +323,17 @@ def stdp_curve(rule, delta_t, *, n_pairs=60, frequency=1 * Hz, dt=None, **simula
     return xr.Dataset(data, coords=coords, attrs=attrs)
 
 
+def frequency_schedule(n_pairs=60, dt=None):
+    """The schedule of the Sjöström et al. (2001) protocol: every frequency and Δt of the data.
+
+    Conditions are frequency-major (the order of ``sjostrom2001()``'s ``frequency`` and
+    ``delta_t``); see :func:`pairing_schedule` for ``n_pairs``, ``dt`` and the errors.
+    """
+    data = sjostrom2001()
+    grid_f, grid_dt = np.meshgrid(data.frequency.values, data.delta_t.values, indexing="ij")
+    return pairing_schedule(grid_dt.ravel() * ms, grid_f.ravel() * Hz, n_pairs, dt)
+
+
 def frequency_dependence(rules, *, n_pairs=60, dt=None, **simulate_kw):
     """The Sjöström, Turrigiano & Nelson (2001) protocol: Δt = ±10 ms at 0.1 to 50 Hz.
 
@@ -332,8 +359,7 @@ def frequency_dependence(rules, *, n_pairs=60, dt=None, **simulate_kw):
     data = sjostrom2001()
     frequency = data.frequency.values
     delta_t = data.delta_t.values
-    grid_f, grid_dt = np.meshgrid(frequency, delta_t, indexing="ij")
-    schedule = pairing_schedule(grid_dt.ravel() * ms, grid_f.ravel() * Hz, n_pairs, dt)
+    schedule = frequency_schedule(n_pairs, dt)
     dw = simulate_pairings(schedule, list(rules.values()), **simulate_kw)
     dw = dw.reshape(len(rules), len(frequency), len(delta_t))
     errors = [weighted_error(model, data.dw_mean.values, data.dw_sem.values) for model in dw]

@@ -87,7 +87,7 @@ _UNITS = {
 _QUANTITY = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*\*?\s*([A-Za-z]*)\s*$")
 
 
-def parse_quantity(text, kind, name="value"):
+def parse_quantity(text, kind, name=None):
     """Parse a quantity typed by a user, such as ``"16.8ms"``, ``"1 Hz"`` or ``"-100*ms"``.
 
     Parameters
@@ -97,24 +97,25 @@ def parse_quantity(text, kind, name="value"):
         ``nA``, ``Mohm``), optionally separated by a space or ``*``.
     kind : str
         The physical dimension the quantity must have (see :func:`require`).
-    name : str
-        The parameter's name, used in error messages.
+    name : str, optional
+        The parameter's name, starting error messages (a command-line parser adds its own).
 
     Returns
     -------
     Quantity
     """
+    prefix = f"{name}: " if name else ""
     match = _QUANTITY.match(text)
     if match is None:
-        raise ValueError(f"{name}: cannot read {text!r} as a {kind} (e.g. {_example(kind)})")
+        raise ValueError(f"{prefix}cannot read {text!r} as a {kind} (e.g. {_example(kind)})")
     number, unit_name = match.groups()
     if not unit_name:
         raise DimensionMismatchError(
-            f"{name}: {text!r} has no units; write it as a {kind} such as {_example(kind)}"
+            f"{prefix}{text!r} has no units; write it as a {kind} such as {_example(kind)}"
         )
     if unit_name not in _UNITS:
-        raise ValueError(f"{name}: unknown unit {unit_name!r} in {text!r}; known: {sorted(_UNITS)}")
-    return require(name, float(number) * _UNITS[unit_name], kind)
+        raise ValueError(f"{prefix}unknown unit {unit_name!r} in {text!r}; known: {sorted(_UNITS)}")
+    return require(name or "the value", float(number) * _UNITS[unit_name], kind)
 
 
 def _example(kind):

@@ -12,7 +12,19 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from sklearn.metrics import precision_recall_curve, roc_curve
 
-from bimsim.cli import figure_main
+from bimsim.cli import run_command
+from bimsim.plotting import Requirements, figure_main
+
+REQUIRES = Requirements(
+    variables={
+        "probability": ("model", "beat", "class"),
+        "label": ("beat",),
+        "auc_roc": ("model",),
+        "auc_pr": ("model",),
+    },
+    coords=("model", "class"),
+    attrs=("title", "split"),
+)
 
 
 def draw(ds):
@@ -38,10 +50,15 @@ def draw(ds):
 
 def main(argv=None):
     figure_main(
-        __doc__, draw, dataset="ecg", figure="ecg_roc", protocol="python -m bimsim.tasks.ecg",
+        __doc__,
+        draw,
+        dataset="ecg",
+        figure="ecg_roc",
+        protocol="python -m bimsim.tasks.ecg",
+        requires=REQUIRES,
         argv=argv,
-    )  # fmt: skip
+    )
 
 
 if __name__ == "__main__":
-    main()
+    run_command(main)

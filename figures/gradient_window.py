@@ -13,7 +13,21 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from bimsim.cli import figure_main
+from bimsim.cli import run_command
+from bimsim.plotting import Requirements, figure_main
+
+REQUIRES = Requirements(
+    variables={
+        "pairing_update": ("depolarization", "delta_t"),
+        "stdp_window": ("delta_t",),
+        "fit_found": ("depolarization", "side"),
+        "fit_start": ("depolarization", "side"),
+        "fit_amplitude": ("depolarization", "side"),
+        "fit_tau": ("depolarization", "side"),
+    },
+    coords=("depolarization", "delta_t"),
+    labels={"side": ("positive", "negative")},
+)
 
 
 def draw(ds):
@@ -65,9 +79,10 @@ def main(argv=None):
         dataset="gradient_window",
         figure="gradient_window",
         protocol="protocols/gradient_window.py",
+        requires=REQUIRES,
         argv=argv,
     )
 
 
 if __name__ == "__main__":
-    main()
+    run_command(main)

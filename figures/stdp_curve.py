@@ -11,7 +11,20 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from bimsim.cli import figure_main
+from bimsim.cli import run_command
+from bimsim.plotting import Requirements, figure_main
+
+REQUIRES = Requirements(
+    variables={
+        "dw_per_pair": ("delta_t",),
+        "fit_a_plus": (),
+        "fit_tau_plus": (),
+        "fit_a_minus": (),
+        "fit_tau_minus": (),
+    },
+    coords=("delta_t",),
+    attrs=("rule", "n_pairs", "frequency", "device"),
+)
 
 
 def label(var):
@@ -48,9 +61,10 @@ def main(argv=None):
         dataset="stdp_pairing",
         figure="stdp_curve",
         protocol="protocols/stdp_pairing.py",
+        requires=REQUIRES,
         argv=argv,
     )
 
 
 if __name__ == "__main__":
-    main()
+    run_command(main)

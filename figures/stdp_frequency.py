@@ -12,7 +12,19 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from bimsim.cli import figure_main
+from bimsim.cli import run_command
+from bimsim.plotting import Requirements, figure_main
+
+REQUIRES = Requirements(
+    variables={
+        "dw": ("rule", "frequency", "delta_t"),
+        "weighted_error": ("rule",),
+        "data_mean": ("frequency", "delta_t"),
+        "data_sem": ("frequency", "delta_t"),
+    },
+    coords=("rule", "frequency", "delta_t"),
+    attrs=("n_pairs",),
+)
 
 STYLES = {
     "pair-all": "C0--",
@@ -23,7 +35,10 @@ STYLES = {
 
 
 def draw(ds):
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.8), sharey=True, layout="constrained")
+    n = ds.sizes["delta_t"]  # one panel per Δt: Sjöström et al. (2001) measured +10 and -10 ms
+    fig, (axes,) = plt.subplots(
+        1, n, figsize=(4.5 * n, 3.8), sharey=True, layout="constrained", squeeze=False
+    )
     f_units = ds.frequency.attrs["units"]
     for ax, delta_t in zip(axes, sorted(ds.delta_t.values, reverse=True), strict=True):
         ax.axhline(0, color="0.7", lw=0.8)
@@ -49,7 +64,7 @@ def draw(ds):
     axes[0].set_ylabel(
         f"weight change after {ds.attrs['n_pairs']} pairings ({ds.dw.attrs['units']})"
     )
-    axes[1].legend(frameon=False, fontsize=8)
+    axes[-1].legend(frameon=False, fontsize=8)
     return fig
 
 
@@ -60,9 +75,10 @@ def main(argv=None):
         dataset="stdp_frequency",
         figure="stdp_frequency",
         protocol="protocols/stdp_frequency.py",
+        requires=REQUIRES,
         argv=argv,
     )
 
 
 if __name__ == "__main__":
-    main()
+    run_command(main)

@@ -8,26 +8,45 @@ BPTT, for the input and the recurrent weights. Example::
     python protocols/eligibility_error.py --scales 0 0.001 0.003 0.01 0.03 0.1 --seeds 3
 """
 
-import argparse
-
 import brian2
-import numpy as np
 
-from bimsim.cli import add_run_arguments, finish_run
+from bimsim.cli import (
+    MAX_SEED,
+    ArgumentParser,
+    add_run_arguments,
+    finish_run,
+    integer,
+    real,
+    run_command,
+)
 from bimsim.gradient_check import recurrent_trace_error
+
+MAX_SCALES, MAX_SEEDS = 100, 1000
+#: BPTT keeps every step's state and builds one autograd graph over all of them.
+MAX_STEPS = 100_000
 
 
 def parser():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p = ArgumentParser(description=__doc__)
     p.add_argument(
         "--scales",
-        type=float,
+        type=real(minimum=0),
         nargs="+",
         default=[0, 0.001, 0.003, 0.01, 0.03, 0.1],
         help="standard deviations of the recurrent weights, in nA (default: 0 to 0.1)",
     )
-    p.add_argument("--seeds", type=int, default=3, help="random networks per scale (default 3)")
-    p.add_argument("--steps", type=int, default=500, help="time steps of 1 ms (default 500)")
+    p.add_argument(
+        "--seeds",
+        type=integer(1, MAX_SEEDS),
+        default=3,
+        help="random networks per scale (default 3)",
+    )
+    p.add_argument(
+        "--steps",
+        type=integer(1, MAX_STEPS, "BPTT keeps every step"),
+        default=500,
+        help="time steps of 1 ms (default 500)",
+    )
     add_run_arguments(p, out="results/eligibility_error.nc", devices=("runtime",))
     return p
 
@@ -35,10 +54,10 @@ def parser():
 def main(argv=None):
     p = parser()
     args = p.parse_args(argv)
-    if args.seeds < 1 or args.steps < 1:
-        p.error("--seeds and --steps must be at least 1")
-    if any(not np.isfinite(s) or s < 0 for s in args.scales):
-        p.error(f"--scales must be finite and >= 0, got {args.scales}")
+    if len(args.scales) > MAX_SCALES:
+        p.error(f"--scales: at most {MAX_SCALES} values, got {len(args.scales)}")
+    if args.seed + args.seeds - 1 > MAX_SEED:
+        p.error(f"--seed + --seeds - 1 must be at most {MAX_SEED} (the networks' seeds)")
     brian2.seed(args.seed)
     seeds = [args.seed + k for k in range(args.seeds)]
     ds = recurrent_trace_error(args.scales, seeds, steps=args.steps)
@@ -61,4 +80,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    run_command(main)

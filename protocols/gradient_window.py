@@ -11,18 +11,27 @@ side of Δt = 0, and the STDP window is saved beside it. Example::
 Negative times follow an equals sign (``--dt-min=-50ms``). See :mod:`bimsim.gradient_window`.
 """
 
-import argparse
-
 import brian2
 import numpy as np
 from brian2 import ms, mV
 
-from bimsim.cli import add_delta_t_arguments, add_run_arguments, finish_run, quantity
+from bimsim.cli import (
+    ArgumentParser,
+    add_delta_t_arguments,
+    add_run_arguments,
+    finish_run,
+    quantity,
+    real,
+    run_command,
+)
 from bimsim.gradient_window import gradient_window
+
+#: Most baseline depolarisations of one run (each is one condition of ``--points`` + 1 neurons).
+MAX_CONDITIONS = 100
 
 
 def parser():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p = ArgumentParser(description=__doc__)
     add_delta_t_arguments(p, points=81)
     p.add_argument(
         "--depolarization",
@@ -31,14 +40,18 @@ def parser():
         default=[0 * mV, 7.5 * mV],
         help="baseline depolarisations v - v_rest, one condition each (default: 0mV 7.5mV)",
     )
-    p.add_argument("--w", type=float, default=0.05, help="synaptic weight in nA (default 0.05)")
+    p.add_argument(
+        "--w", type=real(above=0), default=0.05, help="synaptic weight in nA (default 0.05)"
+    )
     p.add_argument(
         "--overshoot",
-        type=quantity("voltage"),
+        type=quantity("voltage", positive=True),
         default=5 * mV,
         help="how far above threshold the pulse takes v (default 5mV)",
     )
-    p.add_argument("--time-step", type=quantity("time"), default=0.1 * ms, help="default 0.1ms")
+    p.add_argument(
+        "--time-step", type=quantity("time", positive=True), default=0.1 * ms, help="default 0.1ms"
+    )
     p.add_argument(
         "--no-bptt", action="store_true", help="skip the torch BPTT reference (traces only)"
     )
@@ -58,8 +71,12 @@ def delta_t_values(args):
 def main(argv=None):
     p = parser()
     args = p.parse_args(argv)
+    if len(args.depolarization) > MAX_CONDITIONS:
+        p.error(
+            f"--depolarization: at most {MAX_CONDITIONS} values, got {len(args.depolarization)}"
+        )
     brian2.seed(args.seed)
-    try:
+    try:  # gradient_window checks its inputs (grid, depolarisation, size) before it simulates
         ds = gradient_window(
             delta_t_values(args),
             depolarization=np.array([float(d / mV) for d in args.depolarization]) * mV,
@@ -90,4 +107,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    run_command(main)

@@ -8,18 +8,21 @@ bimsim, with their citation) and each rule's weighted error against them. Exampl
     python protocols/stdp_frequency.py --out results/stdp_frequency.nc
 """
 
-import argparse
-
 import brian2
 
-from bimsim.cli import add_run_arguments, finish_run, quantity
-from bimsim.pairing import frequency_dependence
+from bimsim.cli import ArgumentParser, add_run_arguments, finish_run, integer, quantity, run_command
+from bimsim.pairing import MAX_PAIRS, frequency_dependence, frequency_schedule
 from bimsim.plasticity.stdp import PAIR_DEFAULTS, TRIPLET_PRESETS, pair_rule, triplet_preset
 
 
 def parser():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--pairs", type=int, default=60, help="pairings per condition (default: 60)")
+    p = ArgumentParser(description=__doc__)
+    p.add_argument(
+        "--pairs",
+        type=integer(1, MAX_PAIRS),
+        default=60,
+        help="pairings per condition (default: 60)",
+    )
     p.add_argument(
         "--triplet-all",
         choices=[k for k, v in TRIPLET_PRESETS.items() if v.pairing == "all"],
@@ -32,7 +35,9 @@ def parser():
         default="visual-nearest-full",
         help="preset of the nearest-spike triplet rule",
     )
-    p.add_argument("--time-step", type=quantity("time"), help="default: coarsest exact step")
+    p.add_argument(
+        "--time-step", type=quantity("time", positive=True), help="default: coarsest exact step"
+    )
     add_run_arguments(p, out="results/stdp_frequency.nc")
     return p
 
@@ -50,15 +55,14 @@ def rules(args):
 def main(argv=None):
     p = parser()
     args = p.parse_args(argv)
-    if args.pairs < 1:
-        p.error(f"--pairs must be at least 1, got {args.pairs}")
-    brian2.seed(args.seed)
     try:
-        ds = frequency_dependence(
-            rules(args), n_pairs=args.pairs, dt=args.time_step, device=args.device
-        )
+        frequency_schedule(args.pairs, args.time_step)  # its checks, before any simulation
     except ValueError as err:
         p.error(str(err))
+    brian2.seed(args.seed)
+    ds = frequency_dependence(
+        rules(args), n_pairs=args.pairs, dt=args.time_step, device=args.device
+    )
     finish_run(ds, args)
     for rule, error in zip(ds.rule.values, ds.weighted_error.values, strict=True):
         print(f"{rule:>16}: weighted error against the data {error:.3g}")
@@ -66,4 +70,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    run_command(main)

@@ -9,15 +9,23 @@ one netCDF dataset. Example::
 Negative times follow an equals sign (``--dt-min=-50ms``), as argparse reads ``-50ms`` as a flag.
 """
 
-import argparse
 import dataclasses
 
 import brian2
 import numpy as np
 from brian2 import Hz, ms
 
-from bimsim.cli import add_delta_t_arguments, add_run_arguments, finish_run, quantity
-from bimsim.pairing import stdp_curve
+from bimsim.cli import (
+    ArgumentParser,
+    add_delta_t_arguments,
+    add_run_arguments,
+    finish_run,
+    integer,
+    quantity,
+    real,
+    run_command,
+)
+from bimsim.pairing import MAX_PAIRS, pairing_schedule, stdp_curve
 from bimsim.plasticity.stdp import (
     PAIR_DEFAULTS,
     TRIPLET_PRESETS,
@@ -31,7 +39,7 @@ DEFAULT_PRESETS = {"all": "visual-all-minimal", "nearest": "visual-nearest-full"
 
 
 def parser():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p = ArgumentParser(description=__doc__)
     p.add_argument("--rule", choices=RULES, default="pair-all", help="plasticity rule")
     p.add_argument(
         "--preset",
@@ -39,18 +47,29 @@ def parser():
         help="triplet parameter set (Pfister & Gerstner 2006); default: visual-all-minimal for "
         "triplet-all, visual-nearest-full for triplet-nearest",
     )
-    p.add_argument("--a-plus", type=float, help="potentiation amplitude A+ (dimensionless)")
-    p.add_argument("--a-minus", type=float, help="depression amplitude A- (dimensionless)")
-    p.add_argument("--tau-plus", type=quantity("time"), help="potentiation time constant")
-    p.add_argument("--tau-minus", type=quantity("time"), help="depression time constant")
-    p.add_argument("--pairs", type=int, default=60, help="pairings per Δt (default: 60)")
-    p.add_argument("--frequency", type=quantity("frequency"), default=1 * Hz, help="e.g. 1Hz")
+    amplitude = real(minimum=0)
+    p.add_argument("--a-plus", type=amplitude, help="potentiation amplitude A+ (dimensionless)")
+    p.add_argument("--a-minus", type=amplitude, help="depression amplitude A- (dimensionless)")
+    time_constant = quantity("time", positive=True)
+    p.add_argument("--tau-plus", type=time_constant, help="potentiation time constant")
+    p.add_argument("--tau-minus", type=time_constant, help="depression time constant")
+    p.add_argument(
+        "--pairs",
+        type=integer(1, MAX_PAIRS),
+        default=60,
+        help="pairings per Δt (default: 60)",
+    )
+    p.add_argument(
+        "--frequency", type=quantity("frequency", positive=True), default=1 * Hz, help="e.g. 1Hz"
+    )
     add_delta_t_arguments(p, points=41)
     p.add_argument("--bounds", choices=("none", "hard", "soft"), default="none")
-    p.add_argument("--w-min", type=float, default=0.0, help="lower weight bound")
-    p.add_argument("--w-max", type=float, default=2.0, help="upper weight bound")
-    p.add_argument("--w-init", type=float, default=1.0, help="initial weight")
-    p.add_argument("--time-step", type=quantity("time"), help="default: coarsest exact step")
+    p.add_argument("--w-min", type=real(), default=0.0, help="lower weight bound")
+    p.add_argument("--w-max", type=real(), default=2.0, help="upper weight bound")
+    p.add_argument("--w-init", type=real(), default=1.0, help="initial weight (within bounds)")
+    p.add_argument(
+        "--time-step", type=quantity("time", positive=True), help="default: coarsest exact step"
+    )
     add_run_arguments(p, out="results/stdp_pairing.nc")
     return p
 
@@ -61,13 +80,14 @@ def build_rule(args):
     if family == "pair":
         if args.preset is not None:
             raise ValueError("--preset selects triplet parameters; use it with a triplet rule")
-        return pair_rule(
-            PAIR_DEFAULTS["a_plus"] if args.a_plus is None else args.a_plus,
-            PAIR_DEFAULTS["a_minus"] if args.a_minus is None else args.a_minus,
-            args.tau_plus or PAIR_DEFAULTS["tau_plus"],
-            args.tau_minus or PAIR_DEFAULTS["tau_minus"],
-            pairing=pairing,
-        )
+        given = {
+            "a_plus": args.a_plus,
+            "a_minus": args.a_minus,
+            "tau_plus": args.tau_plus,
+            "tau_minus": args.tau_minus,
+        }
+        values = {k: PAIR_DEFAULTS[k] if v is None else v for k, v in given.items()}
+        return pair_rule(**values, pairing=pairing)
     rule = triplet_preset(args.preset or DEFAULT_PRESETS[pairing], pairing=pairing)
     overrides = {
         "a2_plus": args.a_plus,
@@ -81,8 +101,6 @@ def build_rule(args):
 def delta_t_values(args):
     if args.dt_min > args.dt_max:
         raise ValueError(f"--dt-min {args.dt_min} is greater than --dt-max {args.dt_max}")
-    if args.points < 2:
-        raise ValueError(f"--points must be at least 2, got {args.points}")
     values = np.linspace(float(args.dt_min / ms), float(args.dt_max / ms), args.points)
     if (values >= 0).sum() < 3 or (values < 0).sum() < 3:
         raise ValueError(
@@ -97,26 +115,32 @@ def main(argv=None):
     args = p.parse_args(argv)
     try:
         rule = build_rule(args)
-        bounds = WeightBounds(args.bounds, args.w_min, args.w_max)
+        try:
+            bounds = WeightBounds(args.bounds, args.w_min, args.w_max)
+        except ValueError as err:
+            raise ValueError(f"--w-min/--w-max: {err}") from None
+        bounds.check_weight(args.w_init, "--w-init")
         delta_t = delta_t_values(args)
-        if args.pairs < 1:
-            raise ValueError(f"--pairs must be at least 1, got {args.pairs}")
+        # the schedule's checks (overlapping pairings, grid, size) before any simulation
+        pairing_schedule(delta_t, args.frequency, args.pairs, args.time_step)
     except (ValueError, brian2.DimensionMismatchError) as err:
         p.error(str(err))
     brian2.seed(args.seed)
-    try:
-        ds = stdp_curve(
-            rule,
-            delta_t,
-            n_pairs=args.pairs,
-            frequency=args.frequency,
-            dt=args.time_step,
-            bounds=bounds,
-            w_init=args.w_init,
-            device=args.device,
-        )
-    except ValueError as err:  # e.g. a frequency at which consecutive pairings overlap
-        p.error(str(err))
+    print(
+        f"simulating {len(delta_t)} Δt values x {args.pairs} pairings at {args.frequency} "
+        f"({rule.label}, {args.device})",
+        flush=True,
+    )
+    ds = stdp_curve(
+        rule,
+        delta_t,
+        n_pairs=args.pairs,
+        frequency=args.frequency,
+        dt=args.time_step,
+        bounds=bounds,
+        w_init=args.w_init,
+        device=args.device,
+    )
     finish_run(ds, args)
     print(
         f"fit: A+ = {ds.fit_a_plus.item():.4g}, tau+ = {ds.fit_tau_plus.item():.4g} ms, "
@@ -126,4 +150,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    run_command(main)

@@ -1,6 +1,10 @@
 """The MIT-BIH loader on the real records: counts, classes, splits, and damaged files named."""
 
+import os
 import shutil
+import struct
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -62,6 +66,7 @@ def test_beats_are_cut_around_r_peaks_with_their_aami_class(mitdb):
 
 
 def copy_record(mitdb, tmp_path, name="100", checksums=True):
+    tmp_path.mkdir(parents=True, exist_ok=True)
     for suffix in (".hea", ".dat", ".atr"):
         shutil.copy(mitdb / f"{name}{suffix}", tmp_path)
     if checksums:
@@ -100,6 +105,117 @@ def test_a_truncated_header_is_named(mitdb, tmp_path):
     header.write_text(header.read_text().splitlines()[0][:12] + "\n")
     with pytest.raises(ValueError, match=r"100\.hea"):
         load_record(folder, "100")
+
+
+def write_annotations(folder, name, sample):
+    """Rewrite ``folder/name.atr`` with wfdb, its annotations moved to ``sample``."""
+    import wfdb
+
+    old = wfdb.rdann(str(folder / name), "atr")
+    (folder / f"{name}.atr").unlink()
+    wfdb.wrann(
+        name, "atr", sample, symbol=old.symbol, subtype=old.subtype, chan=old.chan, num=old.num,
+        aux_note=old.aux_note, write_dir=str(folder),
+    )  # fmt: skip
+
+
+def run_ecg(folder, tmp_path, data_root):
+    """Run the ECG command on ``folder``; return the finished process and its ``--out`` path."""
+    out = tmp_path / "ecg.nc"
+    command = [sys.executable, "-m", "bimsim.tasks.ecg", "--data", str(folder)]
+    command += ["--models", "cnn", "--quick", "--no-progress", "--out", str(out)]
+    env = {**os.environ, "BIMSIM_DATA": str(data_root)}
+    result = subprocess.run(
+        command, capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300
+    )
+    return result, out
+
+
+def assert_refused(result, out, *words):
+    """The command exited with status 2, its last stderr line holds ``words``, wrote no file."""
+    last = result.stderr.strip().splitlines()[-1]
+    assert result.returncode == 2, result.stderr
+    assert all(word in last for word in words), result.stderr
+    assert not out.exists()
+
+
+@pytest.fixture
+def swapped(mitdb, tmp_path):
+    """Records 100 and 101 in a folder, 100.hea naming 101.dat (checksums kept: they pass)."""
+    folder = copy_record(mitdb, tmp_path / "mitdb", "100")
+    copy_record(mitdb, folder, "101")
+    header = folder / "100.hea"
+    header.write_text(header.read_text().replace("100.dat", "101.dat"))
+    return folder
+
+
+def test_a_header_naming_another_record_s_signal_file_is_refused(swapped):
+    with pytest.raises(ValueError) as refused:
+        load_record(swapped, "100")
+    assert str(refused.value) == f"{swapped / '100.hea'} names the signal file 101.dat, not 100.dat"
+    assert load_record(swapped, "101").name == "101"
+
+
+def test_the_ecg_command_refuses_a_header_naming_another_signal_file(swapped, tmp_path, data_root):
+    result, out = run_ecg(swapped, tmp_path, data_root)
+    assert_refused(result, out, str(swapped / "100.hea"), "names the signal file 101.dat")
+
+
+@pytest.fixture
+def overlong(mitdb, tmp_path):
+    """Record 100, its last three annotations moved 10000 samples past the signal's end."""
+    folder = copy_record(mitdb, tmp_path / "mitdb", checksums=False)
+    sample = load_record(folder, "100").sample
+    sample[-3:] += 10_000
+    write_annotations(folder, "100", sample)
+    return folder
+
+
+def test_annotations_past_the_end_of_the_signal_are_refused(overlong):
+    atr = overlong / "100.atr"
+    with pytest.raises(ValueError) as refused:
+        load_record(overlong, "100")
+    assert str(refused.value) == (
+        f"{atr} has 3 of 2274 annotations outside the signal: the first at sample 659484, but "
+        "the signal has 650000 samples (0 to 649999)"
+    )
+
+
+def test_the_ecg_command_refuses_annotations_past_the_end(overlong, tmp_path, data_root):
+    result, out = run_ecg(overlong, tmp_path, data_root)
+    assert_refused(result, out, str(overlong / "100.atr"), "3 of 2274 annotations outside")
+
+
+@pytest.fixture
+def unordered(mitdb, tmp_path):
+    """Record 100, its annotation file stepping back 60 samples before its second annotation.
+
+    The MIT format stores each annotation's distance from the one before; a SKIP word carries a
+    32-bit distance, which may be negative. ``wfdb.wrann`` refuses to write such a file, so the
+    SKIP is put in by hand: after the first annotation ('+' at sample 18 and its 4-byte aux
+    note "(N"), 8 bytes into 100.atr.
+    """
+    folder = copy_record(mitdb, tmp_path / "mitdb", checksums=False)
+    atr = folder / "100.atr"
+    data = atr.read_bytes()
+    skip = struct.pack("<HhH", 59 << 10, -1, -60 & 0xFFFF)  # code 59, then -60 high word first
+    atr.write_bytes(data[:8] + skip + data[8:])
+    return folder
+
+
+def test_annotations_out_of_time_order_are_refused(unordered):
+    atr = unordered / "100.atr"
+    with pytest.raises(ValueError) as refused:
+        load_record(unordered, "100")
+    assert str(refused.value) == (
+        f"{atr} is out of time order: annotation 2 lies at sample 17, before annotation 1 at "
+        "sample 18; 1 of 2273 steps go back"
+    )
+
+
+def test_the_ecg_command_refuses_annotations_out_of_time_order(unordered, tmp_path, data_root):
+    result, out = run_ecg(unordered, tmp_path, data_root)
+    assert_refused(result, out, str(unordered / "100.atr"), "out of time order")
 
 
 def test_the_data_folder_is_required(monkeypatch, tmp_path):

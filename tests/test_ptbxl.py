@@ -1,5 +1,9 @@
 """The PTB-XL loader on a tiny fixture written in the database's published layout."""
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -60,6 +64,37 @@ def test_a_missing_record_file_and_a_missing_table_are_named(ptbxl):
     (ptbxl / "scp_statements.csv").unlink()
     with pytest.raises(FileNotFoundError, match=r"scp_statements\.csv is missing"):
         load_ptbxl(ptbxl)
+
+
+@pytest.fixture
+def swapped(ptbxl):
+    """The fixture with 00004_lr.hea (fold 10) naming 00001_lr.dat, the ECG of another patient."""
+    header = ptbxl / "records100" / "00000" / "00004_lr.hea"
+    header.write_text(header.read_text().replace("00004_lr.dat", "00001_lr.dat"))
+    return ptbxl
+
+
+def test_a_header_naming_another_record_s_signal_file_is_refused(swapped):
+    header = swapped / "records100" / "00000" / "00004_lr.hea"
+    with pytest.raises(ValueError) as refused:
+        load_ptbxl(swapped)
+    assert str(refused.value) == (
+        f"PTB-XL: {header} names the signal file 00001_lr.dat, not 00004_lr.dat"
+    )
+
+
+def test_the_ecg_command_refuses_a_header_naming_another_signal_file(swapped, tmp_path):
+    out = tmp_path / "ecg.nc"
+    command = [sys.executable, "-m", "bimsim.tasks.ecg", "--dataset", "ptbxl"]
+    command += ["--data", str(swapped), "--models", "cnn", "--quick", "--out", str(out)]
+    env = {**os.environ, "BIMSIM_DATA": str(tmp_path)}
+    result = subprocess.run(
+        command, capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300
+    )
+    last = result.stderr.strip().splitlines()[-1]
+    assert result.returncode == 2, result.stderr
+    assert "00004_lr.hea names the signal file 00001_lr.dat" in last, result.stderr
+    assert not out.exists()
 
 
 @pytest.mark.slow

@@ -10,10 +10,10 @@ is exact. Run from the repository root::
 then update :data:`bimsim.data.mitdb.EMBEDDED_SHA256` with the printed checksum.
 """
 
-import argparse
 import hashlib
 from pathlib import Path
 
+from bimsim.cli import ArgumentParser, output_path, run_command
 from bimsim.data.mitdb import EMBEDDED, beat_dataset, mitdb_dir, records_in
 from bimsim.io import write_dataset
 
@@ -38,11 +38,19 @@ def subset(directory):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p = ArgumentParser(description=__doc__)
     p.add_argument("--data", help="MIT-BIH folder (default: $BIMSIM_DATA/mitdb)")
-    p.add_argument("--out", default=str(EMBEDDED), help="file to write (default: %(default)s)")
+    p.add_argument(
+        "--out",
+        type=output_path(),
+        default=str(EMBEDDED),
+        help="file to write (default: %(default)s)",
+    )
     args = p.parse_args(argv)
-    ds = subset(mitdb_dir(args.data))
+    try:
+        ds = subset(mitdb_dir(args.data))
+    except (FileNotFoundError, ValueError) as err:
+        p.error(str(err))
     path = write_dataset(ds, args.out, encoding=ENCODING)
     digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
     print(f"wrote {path}: {ds.sizes['beat']} beats, {Path(path).stat().st_size} bytes")
@@ -50,4 +58,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    run_command(main)

@@ -169,7 +169,8 @@ def load_record(directory, name, *, verify=True):
     FileNotFoundError
         If the header, the signal file or the annotation file is missing (named).
     ValueError
-        If a file is corrupted or truncated (named).
+        If a file is corrupted or truncated, if the header names another record's signal file,
+        or if the annotations lie outside the signal or out of time order (the file named).
     """
     import wfdb
 
@@ -190,17 +191,24 @@ def load_record(directory, name, *, verify=True):
         meta = wfdb.rdheader(str(base))
     except Exception as err:  # wfdb raises many kinds on a damaged header
         raise ValueError(f"{header} cannot be read as a WFDB header: {err}") from err
-    if not meta.sig_len or not meta.file_name:
+    if not meta.sig_len or not getattr(meta, "file_name", None):
         raise ValueError(f"{header} is incomplete: no signal length or signal file")
+    _check_signal_files(header, meta.file_name, f"{name}.dat")
     dat = base.with_suffix(".dat")
     expected_bytes = _signal_bytes(meta)
     if expected_bytes is not None and dat.stat().st_size < expected_bytes:
         raise ValueError(
             f"{dat} is truncated: {dat.stat().st_size} bytes, the header needs {expected_bytes}"
         )
+    atr = base.with_suffix(".atr")
+    try:
+        annotation = wfdb.rdann(str(base), "atr")
+    except Exception as err:
+        raise ValueError(f"{atr} cannot be read as WFDB annotations: {err}") from err
+    sample = np.asarray(annotation.sample, dtype=np.int64)
+    _check_annotation_samples(atr, sample, meta.sig_len)
     try:
         record = wfdb.rdrecord(str(base))
-        annotation = wfdb.rdann(str(base), "atr")
     except Exception as err:
         raise ValueError(f"record {name} in {directory} cannot be read: {err}") from err
     signal = np.asarray(record.p_signal, dtype=float)
@@ -211,10 +219,67 @@ def load_record(directory, name, *, verify=True):
         signal=signal,
         fs=float(record.fs),
         leads=tuple(record.sig_name),
-        sample=np.asarray(annotation.sample, dtype=np.int64),
+        sample=sample,
         symbol=np.asarray(annotation.symbol),
         comments=tuple(record.comments),
     )
+
+
+def _check_signal_files(header, file_names, own):
+    """Refuse a header whose signals are stored in a file other than the record's own.
+
+    Parameters
+    ----------
+    header : pathlib.Path
+        The ``.hea`` file, for the message.
+    file_names : list of str
+        The signal file of every signal, as the header gives it.
+    own : str
+        The record's own signal file, e.g. ``'100.dat'``.
+
+    Raises
+    ------
+    ValueError
+        Naming the header and the first foreign file it names (``wfdb`` would read that file
+        without a word, e.g. another record's signal).
+    """
+    foreign = [f for f in file_names if f != own]
+    if foreign:
+        raise ValueError(f"{header} names the signal file {foreign[0]}, not {own}")
+
+
+def _check_annotation_samples(atr, sample, sig_len):
+    """Refuse annotations that lie outside the signal or out of time order.
+
+    Parameters
+    ----------
+    atr : pathlib.Path
+        The annotation file, for the message.
+    sample : numpy.ndarray
+        Sample index of every annotation, in file order.
+    sig_len : int
+        Samples per signal, as the header gives it.
+
+    Raises
+    ------
+    ValueError
+        Naming ``atr``, how many annotations are wrong and the first of them.
+    """
+    outside = (sample < 0) | (sample >= sig_len)
+    if outside.any():
+        raise ValueError(
+            f"{atr} has {outside.sum()} of {len(sample)} annotations outside the signal: the "
+            f"first at sample {sample[outside][0]}, but the signal has {sig_len} samples "
+            f"(0 to {sig_len - 1})"
+        )
+    back = np.flatnonzero(np.diff(sample) < 0)
+    if len(back):
+        k = back[0] + 1
+        raise ValueError(
+            f"{atr} is out of time order: annotation {k + 1} lies at sample {sample[k]}, before "
+            f"annotation {k} at sample {sample[k - 1]}; {len(back)} of {len(sample) - 1} steps "
+            "go back"
+        )
 
 
 def _signal_bytes(meta):

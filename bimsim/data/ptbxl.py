@@ -51,6 +51,40 @@ def superclass_labels(scp_codes, statements):
     return labels
 
 
+def _read_record(base):
+    """Read a record once its header is found to name the record's own signal file.
+
+    Parameters
+    ----------
+    base : pathlib.Path
+        The record's path without suffix, e.g. ``records100/00000/00001_lr``.
+
+    Returns
+    -------
+    wfdb.Record
+
+    Raises
+    ------
+    ValueError
+        If the record cannot be read, or its header names a signal file other than
+        ``base.name + '.dat'`` (``wfdb`` would read that file, e.g. another ECG, without a word).
+    """
+    import wfdb
+
+    try:
+        meta = wfdb.rdheader(str(base))
+    except Exception as err:
+        raise ValueError(f"PTB-XL: {base}.hea cannot be read as a WFDB header: {err}") from err
+    own = f"{base.name}.dat"
+    foreign = [f for f in getattr(meta, "file_name", None) or [] if f != own]
+    if foreign:
+        raise ValueError(f"PTB-XL: {base}.hea names the signal file {foreign[0]}, not {own}")
+    try:
+        return wfdb.rdrecord(str(base))
+    except Exception as err:
+        raise ValueError(f"PTB-XL: record {base} cannot be read: {err}") from err
+
+
 def load_ptbxl(directory, *, rate=100, folds=None):
     """Read the ECGs (12 leads), their superclasses, folds and patients.
 
@@ -69,8 +103,6 @@ def load_ptbxl(directory, *, rate=100, folds=None):
         ``signal`` ``(ECGs, samples, 12)`` in mV, ``labels`` ``(ECGs, 5)`` multi-hot over
         :data:`SUPERCLASSES`, ``fold``, ``patient``, ``ecg_id``, ``leads`` and ``fs``.
     """
-    import wfdb
-
     directory = Path(directory)
     if rate not in (100, 500):
         raise ValueError(f"rate must be 100 or 500 Hz, got {rate!r}")
@@ -92,10 +124,7 @@ def load_ptbxl(directory, *, rate=100, folds=None):
         for suffix in (".hea", ".dat"):
             if not base.with_suffix(suffix).exists():
                 raise FileNotFoundError(f"PTB-XL: {base.with_suffix(suffix)} is missing")
-        try:
-            record = wfdb.rdrecord(str(base))
-        except Exception as err:
-            raise ValueError(f"PTB-XL: record {base} cannot be read: {err}") from err
+        record = _read_record(base)
         if record.fs != rate:
             raise ValueError(f"PTB-XL: {base} is sampled at {record.fs} Hz, not {rate} Hz")
         signal = np.asarray(record.p_signal, dtype=float)

@@ -161,6 +161,22 @@ class WeightBounds:
         if not (np.isfinite(self.w_min) and np.isfinite(self.w_max) and self.w_min < self.w_max):
             raise ValueError(f"need finite w_min < w_max, got {self.w_min!r}, {self.w_max!r}")
 
+    def check_weight(self, w, name="w_init"):
+        """Check that the weight ``w`` is finite and, with bounds, inside them; return it.
+
+        A weight outside hard or soft bounds makes no sense: a hard bound would move it at the
+        first spike, a soft bound would scale updates by a negative factor.
+        """
+        w = float(w)
+        if not np.isfinite(w):
+            raise ValueError(f"{name} must be finite, got {w!r}")
+        if self.kind != "none" and not self.w_min <= w <= self.w_max:
+            raise ValueError(
+                f"{name} = {w:g} lies outside the {self.kind} bounds [{self.w_min:g}, "
+                f"{self.w_max:g}]"
+            )
+        return w
+
 
 def pair_rule(a_plus, a_minus, tau_plus, tau_minus, pairing="all"):
     """The pair rule of SPEC eq. 4: W(Δt) = A₊ exp(-Δt/τ₊) (Δt >= 0), -A₋ exp(Δt/τ₋) (Δt < 0)."""

@@ -136,6 +136,16 @@ class SelectiveSSM:
         self.reset_state()
         self.zero_grad()
 
+    @staticmethod
+    def state_bytes(n_inputs, n_states, batch=1):
+        """Bytes of the state and sensitivities :meth:`reset_state` allocates (before any work).
+
+        Exact RTRL keeps ``batch·m·N·m`` sensitivities for each of ``W_delta`` and ``W_B``, so
+        the memory grows as ``m²`` with the readout's inputs ``m``.
+        """
+        m, n, b = n_inputs, n_states, batch
+        return 8 * b * m * n * (2 * m + 3)
+
     def reset_state(self, batch=None):
         """Zero the state and its sensitivities (start of a new sequence).
 

@@ -21,7 +21,6 @@ accumulates and multiply-accumulates per beat, at 0.9 and 4.6 pJ (Horowitz 2014)
     python -m bimsim.tasks.ecg --data ~/physionet/mitdb --epochs 3 --out results/ecg_full.nc
 """
 
-import argparse
 import time
 from dataclasses import dataclass
 
@@ -29,7 +28,14 @@ import numpy as np
 import xarray as xr
 from brian2 import ms, second
 
-from bimsim.cli import add_run_arguments, finish_run
+from bimsim.cli import (
+    ArgumentParser,
+    add_run_arguments,
+    finish_run,
+    integer,
+    real,
+    run_command,
+)
 from bimsim.data.mitdb import (
     AAMI_CLASSES,
     DS1,
@@ -40,6 +46,7 @@ from bimsim.data.mitdb import (
     mitdb_dir,
     records_in,
 )
+from bimsim.limits import require_bytes
 from bimsim.metrics import (
     ENERGY_PER_AC_PJ,
     ENERGY_PER_MAC_PJ,
@@ -47,6 +54,7 @@ from bimsim.metrics import (
     class_scores,
     energy_pj,
 )
+from bimsim.readout import SelectiveSSM
 
 __all__ = ["TaskData", "load_beats", "main", "mitdb_task", "prepare", "ptbxl_task", "split"]
 
@@ -54,6 +62,13 @@ MODELS = ("bim", "cnn", "gru", "snn", "ssm")
 
 #: DS1 records held out by ``--split validation`` (they hold N, S, V and F beats).
 VALIDATION_RECORDS = ("106", "119", "208", "223")
+
+#: BIM's readout states per input (N), as :func:`run_bim` builds it.
+READOUT_STATES = 8
+
+#: Training lengths and sizes of the default run, and of ``--quick`` where it differs.
+DEFAULTS = {"epochs": 3, "baseline_epochs": 20, "copies": 64}
+QUICK = {"epochs": 1, "baseline_epochs": 1, "copies": 32}
 
 
 @dataclass
@@ -200,6 +215,7 @@ def run_bim(train, test, task, args, rng, progress):
         samples=signals.shape[1],
         target_from=task.target_from,
         n_hidden=args.hidden,
+        n_states=READOUT_STATES,
         copies=args.copies,
         tau_readout=50 * ms,
         readout_dt=10 * ms,
@@ -348,7 +364,7 @@ def table(ds):
 
 
 def parser():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p = ArgumentParser(description=__doc__)
     p.add_argument(
         "--data", help="a full MIT-BIH (or PTB-XL) folder (default: the MIT-BIH subset shipped)"
     )
@@ -368,37 +384,75 @@ def parser():
         "intra: a random half of each class (patients shared)",
     )
     p.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS))
-    p.add_argument("--epochs", type=int, default=3, help="BIM's training epochs (default 3)")
     p.add_argument(
-        "--baseline-epochs", type=int, default=20, help="the baselines' epochs (default 20)"
+        "--epochs",
+        type=integer(1, 1000),
+        help=f"BIM's training epochs (default {DEFAULTS['epochs']}, "
+        f"{QUICK['epochs']} with --quick)",
     )
-    p.add_argument("--lam", type=float, default=1.0, help="BIM's λ (1: gradient, 0: STDP)")
     p.add_argument(
-        "--eta", type=float, default=0.0005, help="BIM's η for the spiking layer (default 0.0005)"
+        "--baseline-epochs",
+        type=integer(1, 10_000),
+        help=f"the baselines' epochs (default {DEFAULTS['baseline_epochs']}, "
+        f"{QUICK['baseline_epochs']} with --quick)",
     )
-    p.add_argument("--readout-lr", type=float, default=0.05, help="BIM's readout learning rate")
-    p.add_argument("--hidden", type=int, default=32, help="spiking neurons (default 32)")
-    p.add_argument("--copies", type=int, default=64, help="beats simulated at once (default 64)")
-    p.add_argument("--quick", action="store_true", help="a smoke run: 256 beats each, 1 epoch")
+    p.add_argument("--lam", type=real(0, 1), default=1.0, help="BIM's λ (1: gradient, 0: STDP)")
+    p.add_argument(
+        "--eta",
+        type=real(minimum=0),
+        default=0.0005,
+        help="BIM's η for the spiking layer (default 0.0005)",
+    )
+    p.add_argument(
+        "--readout-lr", type=real(minimum=0), default=0.05, help="BIM's readout learning rate"
+    )
+    p.add_argument(
+        "--hidden", type=integer(1, 4096), default=32, help="spiking neurons (default 32)"
+    )
+    p.add_argument(
+        "--copies",
+        type=integer(1, 4096),
+        help=f"beats simulated at once (default {DEFAULTS['copies']}, "
+        f"{QUICK['copies']} with --quick)",
+    )
+    p.add_argument(
+        "--quick", action="store_true", help="a smoke run: 256 beats each, shorter training"
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     add_run_arguments(p, out="results/ecg.nc", devices=("runtime",))
     return p
 
 
+def check_arguments(p, args):
+    """Refuse what the parser alone cannot see, and fill in the defaults ``--quick`` changes.
+
+    Everything here runs before any data is loaded or downloaded.
+    """
+    for key, value in (QUICK if args.quick else DEFAULTS).items():
+        if getattr(args, key) is None:  # what the user typed is never replaced
+            setattr(args, key, value)
+    repeated = sorted({m for m in args.models if args.models.count(m) > 1})
+    if repeated:
+        p.error(f"--models: {', '.join(repeated)} given more than once")
+    if args.dataset == "ptbxl" and args.split != "inter":
+        p.error("--split is MIT-BIH's; PTB-XL uses its recommended strat_fold split")
+    if args.download and (args.data is not None or args.dataset != "mitdb"):
+        p.error("--download fetches MIT-BIH; it does not go with --data or --dataset ptbxl")
+    if "bim" in args.models:
+        try:
+            require_bytes(
+                f"BIM's readout with --hidden {args.hidden} and --copies {args.copies}",
+                SelectiveSSM.state_bytes(args.hidden, READOUT_STATES, args.copies),
+            )
+        except ValueError as err:
+            p.error(str(err))
+
+
 def main(argv=None):
     p = parser()
     args = p.parse_args(argv)
-    if min(args.epochs, args.baseline_epochs, args.hidden, args.copies) < 1:
-        p.error("--epochs, --baseline-epochs, --hidden and --copies must be at least 1")
-    if not 0 <= args.lam <= 1:
-        p.error(f"--lam must lie in [0, 1], got {args.lam}")
-    if not (args.eta >= 0 and args.readout_lr >= 0):
-        p.error("--eta and --readout-lr must be >= 0")
-    if args.dataset == "ptbxl" and args.split != "inter":
-        p.error("--split is MIT-BIH's; PTB-XL uses its recommended strat_fold split")
+    check_arguments(p, args)
     if args.download:
-        if args.data is not None or args.dataset != "mitdb":
-            p.error("--download fetches MIT-BIH; it does not go with --data or --dataset ptbxl")
         from bimsim.data.download import download_mitdb
 
         args.data = str(download_mitdb(DS1 + DS2, progress=not args.no_progress))
@@ -412,7 +466,6 @@ def main(argv=None):
     rng = np.random.default_rng(args.seed)
     train, test = task.train, task.test
     if args.quick:
-        args.epochs, args.baseline_epochs, args.copies = 1, 1, min(args.copies, 32)
         train, test = _subsample(train, 256, rng), _subsample(test, 256, rng)
     for name, mask in (("training", train), ("test", test)):
         if len(set(task.labels[mask])) < 2:
@@ -452,4 +505,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    run_command(main)

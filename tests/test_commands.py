@@ -1,0 +1,345 @@
+"""Every command as a user runs it: bad input, interrupts and concurrent runs lose nothing.
+
+Each bad input is a subprocess that must exit with status 2 and one line on stderr naming what is
+wrong, before any work, leaving the previous result at ``--out`` byte for byte as it was and no
+other file behind. Interrupts (Ctrl-C is SIGINT to the whole process group) must end a command
+with status 130 and one line, no traceback, and the previous result intact. (The figure scripts and
+benchmarks have tables of their own in ``test_figures.py`` and ``test_benchmarks.py``; the data
+folders' integrity in ``test_mitdb.py``.)
+"""
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import psutil
+import pytest
+
+from bimsim.io import read_dataset
+
+ROOT = Path(__file__).resolve().parents[1]
+PREVIOUS = b"the previous result, which a failed run must leave as it is"
+
+PAIRING = ("protocols/stdp_pairing.py",)
+FREQUENCY = ("protocols/stdp_frequency.py",)
+WINDOW = ("protocols/gradient_window.py",)
+ERROR = ("protocols/eligibility_error.py",)
+ECG = ("-m", "bimsim.tasks.ecg")
+SUBSET = ("-m", "bimsim.data.make_mitdb_subset")
+
+# (command, arguments, what stderr's one line must match); "--out prev.nc" is added unless the
+# row gives its own --out.
+BAD_INPUTS = [
+    (PAIRING, ["--tau-plus", "16.8"], r"argument --tau-plus: .*has no units"),
+    (PAIRING, ["--tau-plus", "0ms"], r"argument --tau-plus: must be positive"),
+    (PAIRING, ["--tau-minus=-5ms"], r"argument --tau-minus: must be positive"),
+    (PAIRING, ["--tau-plus", "5mV"], r"argument --tau-plus: .*must be a time"),
+    (PAIRING, ["--tau-plus", "16.8parsec"], r"argument --tau-plus: unknown unit 'parsec'"),
+    (PAIRING, ["--frequency", "1"], r"argument --frequency: .*has no units"),
+    (PAIRING, ["--frequency", "0Hz"], r"argument --frequency: must be positive"),
+    (PAIRING, ["--frequency", "1e-9Hz"], r"60 pairings at 1e-09 Hz would take 5.9e\+14 time st"),
+    (PAIRING, ["--frequency", "20Hz"], r"at 20 Hz consecutive pairings overlap"),
+    (PAIRING, ["--pairs", "0"], r"argument --pairs: must be at least 1, got 0"),
+    (PAIRING, ["--pairs", "-3"], r"argument --pairs: must be at least 1, got -3"),
+    (PAIRING, ["--pairs", "2.5"], r"argument --pairs: expected a whole number, got '2.5'"),
+    (PAIRING, ["--pairs", "10000000"], r"argument --pairs: must be at most 1000000"),
+    (
+        PAIRING,
+        ["--pairs", "1000000", "--points", "100000", "--dt-min=-1ms", "--dt-max=1ms"],
+        r"100000 conditions of 1000000 pairings would need about 11.6 TiB of memory",
+    ),
+    (PAIRING, ["--points", "1"], r"argument --points: must be at least 2"),
+    (PAIRING, ["--points", "1000000000"], r"argument --points: must be at most 100000"),
+    (PAIRING, ["--points", "many"], r"argument --points: expected a whole number"),
+    (PAIRING, ["--dt-min=50ms", "--dt-max=-50ms"], r"--dt-min 50. ms is greater than --dt-max"),
+    (PAIRING, ["--dt-min=10ms"], r"at least 3 Δt values on each side of 0"),
+    (PAIRING, ["--a-plus", "-1"], r"argument --a-plus: must be at least 0"),
+    (PAIRING, ["--a-plus", "nan"], r"argument --a-plus: must be a finite number"),
+    (PAIRING, ["--a-minus", "inf"], r"argument --a-minus: must be a finite number"),
+    (PAIRING, ["--rule", "pair-every"], r"argument --rule: invalid choice: 'pair-every'"),
+    (PAIRING, ["--rule", "triplet-all", "--preset", "cortex"], r"invalid choice: 'cortex'"),
+    (
+        PAIRING,
+        ["--rule", "triplet-all", "--preset", "visual-nearest-full"],
+        r"was fitted for 'nearest'",
+    ),
+    (PAIRING, ["--preset", "visual-all-full"], r"--preset selects triplet parameters"),
+    (PAIRING, ["--time-step", "0.3ms"], r"is not a multiple of the time step 0.3 ms"),
+    (PAIRING, ["--time-step", "0ms"], r"argument --time-step: must be positive"),
+    (
+        PAIRING,
+        ["--time-step", "1us", "--pairs", "1000"],
+        r"1000 pairings at 1 Hz would take 9.99e\+08 time steps of 1. us, more than the limit",
+    ),
+    (
+        PAIRING,
+        ["--bounds", "hard", "--w-init", "3"],
+        r"--w-init = 3 lies outside the hard bounds \[0, 2\]",
+    ),
+    (
+        PAIRING,
+        ["--bounds", "soft", "--w-init", "-1"],
+        r"--w-init = -1 lies outside the soft bounds \[0, 2\]",
+    ),
+    (
+        PAIRING,
+        ["--bounds", "hard", "--w-min", "2", "--w-max", "1"],
+        r"--w-min/--w-max: need finite w_min < w_max",
+    ),
+    (PAIRING, ["--w-init", "nan"], r"argument --w-init: must be a finite number"),
+    (PAIRING, ["--seed", "-1"], r"argument --seed: must be at least 0, got -1"),
+    (PAIRING, ["--seed", "4294967296"], r"argument --seed: must be at most 4294967295"),
+    (PAIRING, ["--seed", "x"], r"argument --seed: expected a whole number"),
+    (PAIRING, ["--device", "gpu"], r"argument --device: invalid choice: 'gpu'"),
+    (PAIRING, ["--out", ""], r"argument --out: the output path is empty"),
+    (PAIRING, ["--out", "."], r"argument --out: \. is a folder; give a file name"),
+    (PAIRING, ["--out", "prev.nc/x.nc"], r"argument --out: .*prev.nc is a file, not a folder"),
+    (PAIRING, ["--out", "prev.nc/deeper/x.nc"], r"prev.nc is a file, not a folder"),
+    (FREQUENCY, ["--pairs", "0"], r"argument --pairs: must be at least 1"),
+    (FREQUENCY, ["--pairs", "2000000"], r"argument --pairs: must be at most 1000000"),
+    (FREQUENCY, ["--time-step", "0.3ms"], r"is not a multiple of the time step 0.3 ms"),
+    (
+        FREQUENCY,
+        ["--time-step", "1us"],
+        r"60 pairings at 0.1 Hz would take 5.9e\+08 time steps",
+    ),
+    (FREQUENCY, ["--triplet-all", "visual-nearest-full"], r"argument --triplet-all: invalid"),
+    (FREQUENCY, ["--seed", "-5"], r"argument --seed: must be at least 0"),
+    (FREQUENCY, ["--out", ""], r"argument --out: the output path is empty"),
+    (WINDOW, ["--points", "3"], r"--points must be at least 7, got 3"),
+    (WINDOW, ["--w", "0"], r"argument --w: must be greater than 0"),
+    (WINDOW, ["--w", "nan"], r"argument --w: must be a finite number"),
+    (WINDOW, ["--depolarization", "20mV"], r"depolarization must lie in \[0, 15. mV\)"),
+    (WINDOW, ["--depolarization", "5"], r"argument --depolarization: .*has no units"),
+    (WINDOW, ["--depolarization", *["1mV"] * 101], r"--depolarization: at most 100 values"),
+    (WINDOW, ["--overshoot", "0mV"], r"argument --overshoot: must be positive"),
+    (WINDOW, ["--time-step", "0.3ms"], r"every delta_t must be a multiple of dt = 300. us"),
+    (
+        WINDOW,
+        ["--time-step", "0.001us"],
+        r"the gradient window protocol would take 5.5e\+08 time steps of 1. ns",
+    ),
+    (
+        WINDOW,
+        ["--dt-min=-200ms", "--points", "101"],
+        r"t_pre \(150. ms\) must exceed -min\(delta_t\)",
+    ),
+    (WINDOW, ["--device", "cpp_standalone"], r"argument --device: invalid choice"),
+    (ERROR, ["--scales", "-1"], r"argument --scales: must be at least 0"),
+    (ERROR, ["--scales", "nan"], r"argument --scales: must be a finite number"),
+    (ERROR, ["--seeds", "0"], r"argument --seeds: must be at least 1"),
+    (ERROR, ["--steps", "0"], r"argument --steps: must be at least 1"),
+    (ERROR, ["--steps", "1000000"], r"argument --steps: must be at most 100000 \(BPTT keeps"),
+    (ERROR, ["--seed", "4294967295", "--seeds", "3"], r"--seed \+ --seeds - 1 must be at most"),
+    (ERROR, ["--scales", *["0"] * 101], r"--scales: at most 100 values"),
+    (ECG, ["--eta", "inf"], r"argument --eta: must be a finite number, got 'inf'"),
+    (ECG, ["--eta", "-1"], r"argument --eta: must be at least 0"),
+    (ECG, ["--lam", "1.5"], r"argument --lam: must be at most 1"),
+    (ECG, ["--lam", "nan"], r"argument --lam: must be a finite number"),
+    (ECG, ["--readout-lr", "-0.1"], r"argument --readout-lr: must be at least 0"),
+    (ECG, ["--hidden", "0"], r"argument --hidden: must be at least 1"),
+    (
+        ECG,
+        ["--hidden", "4096"],
+        r"--hidden 4096 and --copies 64 would need about 128 GiB of memory, more than the limit",
+    ),
+    (ECG, ["--copies", "0"], r"argument --copies: must be at least 1"),
+    (ECG, ["--copies", "100000"], r"argument --copies: must be at most 4096"),
+    (ECG, ["--epochs", "0"], r"argument --epochs: must be at least 1"),
+    (ECG, ["--baseline-epochs", "-1"], r"argument --baseline-epochs: must be at least 1"),
+    (ECG, ["--models", "cnn", "cnn"], r"--models: cnn given more than once"),
+    (ECG, ["--models", "transformer"], r"argument --models: invalid choice: 'transformer'"),
+    (ECG, ["--dataset", "ptbxl", "--split", "validation"], r"--split is MIT-BIH's"),
+    (ECG, ["--download", "--data", "somewhere"], r"--download fetches MIT-BIH"),
+    (ECG, ["--data", "nowhere"], r"MIT-BIH folder nowhere does not exist"),
+    (ECG, ["--dataset", "ptbxl"], r"--dataset ptbxl needs --data DIR"),
+    (ECG, ["--out", "."], r"argument --out: \. is a folder"),
+    (ECG, ["--out", "prev.nc/ecg.nc"], r"prev.nc is a file, not a folder"),
+    (ECG, ["--seed", "-1"], r"argument --seed: must be at least 0"),
+    (ECG, ["--device", "cpp_standalone"], r"argument --device: invalid choice"),
+    (SUBSET, ["--data", "nowhere"], r"MIT-BIH folder nowhere does not exist"),
+    (SUBSET, ["--out", ""], r"argument --out: the output path is empty"),
+]
+
+
+def command(cmd, *args):
+    """The argv of a command: a script of the repository or ``-m module``."""
+    if cmd[0] == "-m":
+        return [sys.executable, *cmd, *map(str, args)]
+    return [sys.executable, str(ROOT / cmd[0]), *map(str, args)]
+
+
+def files(folder):
+    return {path: path.read_bytes() for path in folder.rglob("*") if path.is_file()}
+
+
+@pytest.fixture(scope="module")
+def bad_input_runs(tmp_path_factory):
+    """Every row of :data:`BAD_INPUTS`, run a few at a time, each in a folder of its own."""
+
+    def run(row):
+        cmd, args, _ = row
+        folder = tmp_path_factory.mktemp("bad-input")
+        (folder / "prev.nc").write_bytes(PREVIOUS)
+        before = files(folder)
+        out = [] if "--out" in args else ["--out", "prev.nc"]
+        result = subprocess.run(
+            command(cmd, *args, *out), capture_output=True, text=True, cwd=folder, timeout=300
+        )
+        return result, before, files(folder)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        return list(pool.map(run, BAD_INPUTS))
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [(k, message) for k, (_, _, message) in enumerate(BAD_INPUTS)],
+    ids=[f"{c[-1].split('/')[-1]}:{' '.join(a)[:40]}" for c, a, _ in BAD_INPUTS],
+)
+def test_bad_input_is_one_line_before_any_work(bad_input_runs, row, message):
+    result, before, after = bad_input_runs[row]
+    lines = result.stderr.splitlines()
+    assert result.returncode == 2, result.stderr
+    assert len(lines) == 1, result.stderr
+    assert re.search(message, lines[0]), lines[0]
+    assert lines[0].endswith("(see --help)")
+    assert after == before  # the previous result intact, nothing else written
+
+
+def test_there_are_at_least_sixty_bad_inputs():
+    assert len(BAD_INPUTS) >= 60
+
+
+def readonly_folder(tmp_path):
+    """A folder this process cannot write in (root ignores modes: then a read-only mount)."""
+    folder = tmp_path / "readonly"
+    folder.mkdir()
+    folder.chmod(0o555)
+    for candidate in (folder, Path("/sys")):
+        try:
+            (candidate / ".probe").touch()
+            (candidate / ".probe").unlink()
+        except OSError:
+            return candidate
+    pytest.skip("no folder here is read-only to this user")
+
+
+def test_an_unwritable_output_folder_is_refused_first(tmp_path):
+    folder = readonly_folder(tmp_path)
+    result = subprocess.run(
+        command(PAIRING, "--out", folder / "x.nc"), capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 2
+    assert re.search(r"x.nc cannot be written: .*(Permission denied|Read-only)", result.stderr)
+
+
+def start(cmd, *args, cwd, env=None):
+    """Start a command in its own process group, as a shell starts a foreground job."""
+    return subprocess.Popen(
+        command(cmd, *args),
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def wait_for_line(process, text, timeout=300):
+    """Read the command's stdout until a line holds ``text``."""
+    deadline = time.monotonic() + timeout
+    for line in process.stdout:
+        if text in line:
+            return
+        assert time.monotonic() < deadline, f"no {text!r} in time"
+    pytest.fail(f"the command ended without printing {text!r}: {process.stderr.read()}")
+
+
+def assert_interrupted(process, out, signum=signal.SIGINT, group=True):
+    """Send ``signum`` (to the group, as Ctrl-C does), then check nothing was lost."""
+    (os.killpg if group else os.kill)(process.pid, signum)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr and "compilation failed" not in stderr, stderr
+    assert stderr.splitlines()[-1].endswith("interrupted; no result was written"), stderr
+    assert out.read_bytes() == PREVIOUS
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_a_simulation_writes_nothing(tmp_path):
+    """Brian2 alone would stop early, and the command would fit and save the truncated run."""
+    out = tmp_path / "prev.nc"
+    out.write_bytes(PREVIOUS)
+    process = start(PAIRING, "--pairs", 600, "--time-step", "0.1ms", "--out", out, cwd=tmp_path)
+    wait_for_line(process, "simulating")
+    time.sleep(2)
+    assert_interrupted(process, out)
+
+
+@pytest.mark.slow
+def test_sigterm_to_the_command_alone_writes_nothing(tmp_path):
+    out = tmp_path / "prev.nc"
+    out.write_bytes(PREVIOUS)
+    process = start(PAIRING, "--pairs", 600, "--time-step", "0.1ms", "--out", out, cwd=tmp_path)
+    wait_for_line(process, "simulating")
+    time.sleep(2)
+    assert_interrupted(process, out, signal.SIGTERM, group=False)
+
+
+@pytest.mark.slow
+@pytest.mark.standalone
+def test_ctrl_c_during_a_standalone_compile_is_an_interrupt(tmp_path):
+    """Not Brian2's "compilation failed ... report a bug": the compiler was interrupted."""
+    out = tmp_path / "prev.nc"
+    out.write_bytes(PREVIOUS)
+    env = {**os.environ, "BIMSIM_CACHE": str(tmp_path / "cache")}  # a cold build
+    process = start(PAIRING, "--device", "cpp_standalone", "--out", out, cwd=tmp_path, env=env)
+    deadline = time.monotonic() + 300
+    while not any(
+        child.name() in ("make", "cc1plus") for child in psutil.Process(process.pid).children(True)
+    ):
+        assert process.poll() is None and time.monotonic() < deadline, "no compiler started"
+        time.sleep(0.1)
+    time.sleep(0.5)
+    assert_interrupted(process, out)
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_ecg_training_writes_nothing(tmp_path):
+    out = tmp_path / "prev.nc"
+    out.write_bytes(PREVIOUS)
+    process = start(ECG, "--quick", "--models", "bim", "--no-progress", "--out", out, cwd=tmp_path)
+    wait_for_line(process, "training bim")
+    time.sleep(3)
+    assert_interrupted(process, out)
+
+
+@pytest.mark.slow
+@pytest.mark.standalone
+def test_concurrent_standalone_runs_keep_their_own_results(tmp_path):
+    """Two cold cpp_standalone builds of one project, started together, with different Δt."""
+    env = {**os.environ, "BIMSIM_CACHE": str(tmp_path / "cache")}
+    ranges = {"a.nc": ("-100ms", "100ms"), "b.nc": ("-40ms", "60ms")}
+    processes = {}
+    for name, (low, high) in ranges.items():
+        args = ("--device", "cpp_standalone", f"--dt-min={low}", f"--dt-max={high}", "--out", name)
+        processes[name] = start(PAIRING, *args, cwd=tmp_path, env=env)
+    for process in processes.values():
+        _, stderr = process.communicate(timeout=600)
+        assert process.returncode == 0, stderr
+    for name, (low, high) in ranges.items():
+        ds = read_dataset(tmp_path / name)
+        delta_t = ds.delta_t.values
+        assert (delta_t.min(), delta_t.max()) == (float(low[:-2]), float(high[:-2]))
+        window = np.where(
+            delta_t >= 0, 0.005 * np.exp(-delta_t / 16.8), -0.00525 * np.exp(delta_t / 33.7)
+        )
+        np.testing.assert_allclose(ds.dw_per_pair.values, window, rtol=1e-9, atol=1e-15)
