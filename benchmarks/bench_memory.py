@@ -8,19 +8,50 @@ set over the learning loop (``ru_maxrss`` before and after). RTRL's should be fl
 ``results/bench_memory.nc``::
 
     python benchmarks/bench_memory.py --inputs 16 --states 8
+
+The memory both methods would need is estimated before any worker starts, and a run above bimsim's
+limit (8 GiB) is refused. The workers belong to this command: a Ctrl-C ends them with it, and they
+die with it even when it is killed.
 """
 
 import argparse
+import ctypes
 import json
+import os
 import resource
+import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import xarray as xr
 
+from bimsim.cli import ArgumentParser, integer, output_path, run_command
 from bimsim.io import provenance, write_dataset
+from bimsim.limits import require_bytes
+
+#: This script, run again by each worker (``sys.argv[0]`` may be relative, or not this file).
+SCRIPT = Path(__file__).resolve()
+
+MAX_STEPS = 10**6
+MAX_INPUTS = 4096
+MAX_STATES = 1024
+MAX_OUTPUTS = 1024
+
+#: BPTT keeps every step's autograd graph: about 28 KiB of small tensors and graph nodes whatever
+#: the size, and about seven float64 arrays of the m x N states (measured with torch 2 on CPU from
+#: m = N = 1 to m = 128, N = 32: 28 to 231 KiB per step).
+BPTT_BYTES_PER_STEP = 28 * 2**10
+BPTT_BYTES_PER_STATE = 7 * 8
+
+#: RTRL holds the m x N x m sensitivities to W_Δ and W_B, and a step makes about six temporaries
+#: of that size (measured: 58 bytes per m²N at m = 128, N = 32).
+RTRL_BYTES_PER_SENSITIVITY = 8 * 8
+
+#: ``prctl`` option that sends a signal to the calling process when its parent dies (Linux).
+PR_SET_PDEATHSIG = 1
 
 
 def peak_kib():
@@ -77,41 +108,133 @@ def bptt_worker(steps, m, n, k):
 WORKERS = {"rtrl": rtrl_worker, "bptt": bptt_worker}
 
 
-def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--steps", type=int, nargs="+", default=[1_000, 10_000, 100_000])
-    p.add_argument("--inputs", type=int, default=16, help="m, the readout's inputs")
-    p.add_argument("--states", type=int, default=8, help="N, states per input")
-    p.add_argument("--outputs", type=int, default=2, help="k, the readout's outputs")
-    p.add_argument("--out", default="results/bench_memory.nc")
+def parser():
+    p = ArgumentParser(description=__doc__)
+    p.add_argument(
+        "--steps",
+        type=integer(1, MAX_STEPS, "BPTT keeps every step in memory"),
+        nargs="+",
+        default=[1_000, 10_000, 100_000],
+        help="sequence lengths T (default: 1000 10000 100000)",
+    )
+    p.add_argument(
+        "--inputs",
+        type=integer(1, MAX_INPUTS, "RTRL's sensitivities grow as inputs² × states"),
+        default=16,
+        help="m, the readout's inputs",
+    )
+    p.add_argument("--states", type=integer(1, MAX_STATES), default=8, help="N, states per input")
+    p.add_argument(
+        "--outputs", type=integer(1, MAX_OUTPUTS), default=2, help="k, the readout's outputs"
+    )
+    p.add_argument(
+        "--out",
+        type=output_path(),
+        default="results/bench_memory.nc",
+        help="netCDF file to write (default: %(default)s)",
+    )
     p.add_argument("--worker", choices=WORKERS, help=argparse.SUPPRESS)
-    args = p.parse_args(argv)
-    sizes = (args.inputs, args.states, args.outputs)
-    if args.worker:
-        print(json.dumps(WORKERS[args.worker](args.steps[0], *sizes)))
-        return
-    results = {}
-    for method in WORKERS:
-        for steps in args.steps:
-            command = [sys.argv[0], "--worker", method, "--steps", str(steps)]
-            command += ["--inputs", str(args.inputs), "--states", str(args.states)]
-            command += ["--outputs", str(args.outputs)]
-            out = subprocess.run([sys.executable, *command], capture_output=True, text=True)
-            if out.returncode:
-                raise RuntimeError(f"{method} at T={steps} failed:\n{out.stderr}")
-            results[method, steps] = json.loads(out.stdout.strip().splitlines()[-1])
-            r = results[method, steps]
-            print(
-                f"{method:>5} T={steps:>7}: peak {r['peak_kib'] / 1024:7.1f} MiB, "
-                f"grew {r['growth_kib'] / 1024:7.1f} MiB in the loop, "
-                f"{r['seconds_per_step'] * 1e6:8.1f} µs per step",
-                flush=True,
-            )
-    methods, steps = list(WORKERS), args.steps
+    return p
+
+
+def bptt_bytes(steps, m, n):
+    """Estimated memory of BPTT's autograd graph over ``steps`` steps (m inputs, n states)."""
+    return steps * (BPTT_BYTES_PER_STEP + BPTT_BYTES_PER_STATE * m * n)
+
+
+def rtrl_bytes(m, n):
+    """Estimated memory of RTRL's sensitivities and a step's temporaries (m inputs, n states)."""
+    return RTRL_BYTES_PER_SENSITIVITY * m * m * n
+
+
+def check_memory(args):
+    """Refuse, before any worker starts, sizes whose learning would exceed the memory limit.
+
+    Raises
+    ------
+    ValueError
+        Naming the flags and the memory they would need.
+    """
+    m, n = args.inputs, args.states
+    require_bytes(f"RTRL with --inputs {m} and --states {n}", rtrl_bytes(m, n))
+    steps = max(args.steps)
+    require_bytes(
+        f"BPTT over --steps {steps} with --inputs {m} and --states {n}", bptt_bytes(steps, m, n)
+    )
+
+
+def worker_setup():
+    """A ``preexec_fn`` that ties a worker to this process: it ignores Ctrl-C and dies with it.
+
+    The terminal's Ctrl-C goes to the whole process group; this process handles it and kills the
+    worker, whose own traceback would only be noise. A SIGKILL of this process runs no handler at
+    all, so on Linux the kernel sends the worker SIGKILL when its parent dies.
+    """
+    parent = os.getpid()
+    # libc is loaded here: loading a library in a child forked from threads can deadlock
+    prctl = ctypes.CDLL(None).prctl if sys.platform == "linux" else None
+
+    def setup():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # an ignored signal stays ignored past exec
+        if prctl is not None:
+            prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL))
+            if os.getppid() != parent:  # the parent died before prctl took effect
+                os.kill(os.getpid(), signal.SIGKILL)
+
+    return setup
+
+
+def work(args):
+    """Be a worker: measure ``args.worker`` over ``args.steps[0]`` steps, print the result as JSON.
+
+    A worker is its parent's: it leaves Ctrl-C to the parent, which kills it, and ends on SIGTERM
+    as a plain process does (:func:`bimsim.cli.run_command` had set both up for a command).
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    measure = WORKERS[args.worker]
+    print(json.dumps(measure(args.steps[0], args.inputs, args.states, args.outputs)))
+
+
+class WorkerFailed(Exception):
+    """A worker ended without a result."""
+
+
+def run_worker(method, steps, args):
+    """Run ``method`` over ``steps`` steps in a new process; return its measurements.
+
+    Raises
+    ------
+    WorkerFailed
+        Saying how the worker ended, with its stderr.
+    """
+    command = [sys.executable, str(SCRIPT), "--worker", method, "--steps", str(steps)]
+    command += ["--inputs", str(args.inputs), "--states", str(args.states)]
+    command += ["--outputs", str(args.outputs), "--out", args.out]
+    out = subprocess.run(command, capture_output=True, text=True, preexec_fn=worker_setup())
+    what = f"the {method} worker at T={steps}"
+    if out.returncode < 0:
+        name = signal.Signals(-out.returncode).name
+        hint = " (out of memory?)" if name == "SIGKILL" else ""
+        raise WorkerFailed(f"{what} was killed by {name}{hint}{_indented(out.stderr)}")
+    if out.returncode:
+        raise WorkerFailed(f"{what} failed (exit status {out.returncode}){_indented(out.stderr)}")
+    try:
+        return json.loads(out.stdout.strip().splitlines()[-1])
+    except (IndexError, json.JSONDecodeError):
+        raise WorkerFailed(f"{what} printed no result{_indented(out.stdout)}") from None
+
+
+def _indented(text):
+    lines = text.strip().splitlines()
+    return "".join(f"\n  {line}" for line in lines)
+
+
+def dataset(results, methods, steps):
     growth = [[results[m, t]["growth_kib"] / 1024 for t in steps] for m in methods]
     peak = [[results[m, t]["peak_kib"] / 1024 for t in steps] for m in methods]
     per_step = [[results[m, t]["seconds_per_step"] * 1e6 for t in steps] for m in methods]
-    ds = xr.Dataset(
+    return xr.Dataset(
         {
             "memory_growth": (
                 ("method", "steps"),
@@ -134,6 +257,34 @@ def main(argv=None):
             "steps": ("steps", steps, {"units": "1", "long_name": "sequence length T"}),
         },
     )
+
+
+def main(argv=None):
+    p = parser()
+    args = p.parse_args(argv)
+    if len(set(args.steps)) < len(args.steps):
+        p.error(f"argument --steps: each length once, got {' '.join(map(str, args.steps))}")
+    try:
+        check_memory(args)
+    except ValueError as err:
+        p.error(str(err))
+    if args.worker:
+        work(args)
+        return
+    results = {}
+    for method in WORKERS:
+        for steps in args.steps:
+            try:
+                r = results[method, steps] = run_worker(method, steps, args)
+            except WorkerFailed as err:
+                sys.exit(f"{p.prog}: error: {err}")
+            print(
+                f"{method:>5} T={steps:>7}: peak {r['peak_kib'] / 1024:7.1f} MiB, "
+                f"grew {r['growth_kib'] / 1024:7.1f} MiB in the loop, "
+                f"{r['seconds_per_step'] * 1e6:8.1f} µs per step",
+                flush=True,
+            )
+    ds = dataset(results, list(WORKERS), args.steps)
     ds.attrs.update(
         provenance(
             device="cpu (numpy, torch)",
@@ -146,4 +297,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    run_command(main)

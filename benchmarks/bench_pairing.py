@@ -9,7 +9,7 @@ NEST's time. Writes ``results/bench_pairing.nc``::
     python benchmarks/bench_pairing.py --repeats 5
 """
 
-import argparse
+import importlib.util
 import os
 import statistics
 import sys
@@ -19,12 +19,17 @@ import numpy as np
 import xarray as xr
 from brian2 import Hz, ms
 
+from bimsim.cli import ArgumentParser, integer, output_path, run_command
+from bimsim.devices import DEVICES
 from bimsim.io import provenance, write_dataset
 from bimsim.nest_peer import simulate_pairings_nest
 from bimsim.pairing import pairing_schedule, stdp_curve
 from bimsim.plasticity.stdp import PAIR_DEFAULTS, pair_rule
 
 DELTA_T = np.linspace(-100, 100, 41) * ms
+
+#: Most timed runs of each variant (each is a whole curve: about 0.3 s for bimsim, 2 s for NEST).
+MAX_REPEATS = 1000
 
 
 def median_time(run, repeats):
@@ -37,12 +42,45 @@ def median_time(run, repeats):
     return statistics.median(times)
 
 
+def parser():
+    p = ArgumentParser(description=__doc__)
+    p.add_argument(
+        "--repeats",
+        type=integer(1, MAX_REPEATS),
+        default=5,
+        help="timed runs of each variant, after one untimed (default: 5)",
+    )
+    p.add_argument(
+        "--devices",
+        nargs="+",
+        choices=DEVICES,
+        default=["runtime", "cpp_standalone"],
+        help="bimsim's devices to time (default: runtime cpp_standalone)",
+    )
+    p.add_argument(
+        "--out",
+        type=output_path(),
+        default="results/bench_pairing.nc",
+        help="netCDF file to write (default: %(default)s)",
+    )
+    return p
+
+
+def missing_software(devices):
+    """What the run would miss, found before any timing: NEST, brian2cuda for cuda_standalone."""
+    needed = {"nest": "NEST (pip install 'bimsim[nest]')"}
+    if "cuda_standalone" in devices:
+        needed["brian2cuda"] = "brian2cuda for cuda_standalone (pip install 'bimsim[cuda]')"
+    return [what for module, what in needed.items() if importlib.util.find_spec(module) is None]
+
+
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--repeats", type=int, default=5)
-    p.add_argument("--devices", nargs="+", default=["runtime", "cpp_standalone"])
-    p.add_argument("--out", default="results/bench_pairing.nc")
+    p = parser()
     args = p.parse_args(argv)
+    if len(set(args.devices)) < len(args.devices):
+        p.error(f"argument --devices: each device once, got {' '.join(args.devices)}")
+    if missing := missing_software(args.devices):
+        sys.exit(f"{p.prog}: error: this benchmark needs {' and '.join(missing)}")
     os.environ.setdefault("PYNEST_QUIET", "1")
     rule = pair_rule(**PAIR_DEFAULTS)
     coarse = pairing_schedule(DELTA_T, 1 * Hz, 60)
@@ -95,4 +133,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    run_command(main)

@@ -13,11 +13,13 @@ tool a user can trust:
   130 and one line, no traceback (:func:`run_command`).
 """
 
+import _thread
 import argparse
 import math
 import signal
 import sys
 import tempfile
+import threading
 from argparse import RawTextHelpFormatter
 from pathlib import Path
 
@@ -231,6 +233,24 @@ def _terminate(signum, frame):
     raise KeyboardInterrupt
 
 
+def _keep_interrupts(previous):
+    """An unraisable-exception hook that does not let Python swallow an interrupt.
+
+    A KeyboardInterrupt raised while Python runs a finalizer or a weakref callback (Brian2's
+    garbage collection runs many) is printed as "Exception ignored" and dropped, and the command
+    would go on. This hook raises it again in the main thread once the callback has returned
+    (raised at once it would be swallowed again); other unraisable exceptions go to ``previous``.
+    """
+
+    def hook(unraisable):
+        if isinstance(unraisable.exc_value, KeyboardInterrupt):
+            threading.Timer(0.01, _thread.interrupt_main).start()
+        else:
+            previous(unraisable)
+
+    return hook
+
+
 def run_command(main, argv=None):
     """Run a command's ``main(argv)`` as a process a user started, and exit.
 
@@ -243,9 +263,12 @@ def run_command(main, argv=None):
     # Brian2's own SIGINT handler stops runs early (and fails where SIGINT was inherited ignored)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _terminate)
+    sys.unraisablehook = _keep_interrupts(sys.unraisablehook)
     try:
         main(argv)
     except KeyboardInterrupt:
+        # the objects of a network the interrupt left unrun would be reported at exit
+        brian2.BrianLogger.suppress_name("unused_brian_object")
         sys.stderr.write(f"{Path(sys.argv[0]).name}: interrupted; no result was written\n")
         sys.exit(INTERRUPTED)
     sys.exit(0)

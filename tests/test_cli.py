@@ -2,12 +2,15 @@
 
 import argparse
 import signal
+import sys
+import time
+import weakref
 
 import numpy as np
 import pytest
 from brian2 import Hz, Network, NeuronGroup, ms, network_operation, stop
 
-from bimsim.cli import check_output_path, integer, quantity, real, run_command
+from bimsim.cli import _keep_interrupts, check_output_path, integer, quantity, real, run_command
 from bimsim.devices import Simulation, SimulationInterrupted, _interrupted_build
 from bimsim.gradient_window import gradient_window
 from bimsim.limits import MAX_BYTES, MAX_STEPS, require_bytes, require_steps
@@ -74,6 +77,24 @@ def test_run_command_turns_an_interrupt_into_exit_130(capsys):
     assert finished.value.code == 0
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def test_an_interrupt_python_swallows_is_raised_again(monkeypatch):
+    """Ctrl-C inside a weakref callback (Brian2's gc runs many) would be dropped silently."""
+    monkeypatch.setattr(sys, "unraisablehook", _keep_interrupts(lambda unraisable: None))
+
+    class Thing:
+        pass
+
+    def callback(reference):
+        raise KeyboardInterrupt
+
+    thing = Thing()
+    reference = weakref.ref(thing, callback)
+    with pytest.raises(KeyboardInterrupt):
+        del thing  # Python swallows the callback's interrupt here ...
+        time.sleep(2)  # ... and the hook raises it again in the main thread
+    assert reference() is None
 
 
 def test_a_stopped_simulation_is_an_interrupt_not_a_result():

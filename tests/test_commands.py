@@ -12,24 +12,20 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import psutil
 import pytest
+from commands import PREVIOUS, assert_refused, command, row_id, run_rows, start
 
 from bimsim.io import read_dataset
 
-ROOT = Path(__file__).resolve().parents[1]
-PREVIOUS = b"the previous result, which a failed run must leave as it is"
-
-PAIRING = ("protocols/stdp_pairing.py",)
-FREQUENCY = ("protocols/stdp_frequency.py",)
-WINDOW = ("protocols/gradient_window.py",)
-ERROR = ("protocols/eligibility_error.py",)
+PAIRING = "protocols/stdp_pairing.py"
+FREQUENCY = "protocols/stdp_frequency.py"
+WINDOW = "protocols/gradient_window.py"
+ERROR = "protocols/eligibility_error.py"
 ECG = ("-m", "bimsim.tasks.ecg")
 SUBSET = ("-m", "bimsim.data.make_mitdb_subset")
 
@@ -168,49 +164,18 @@ BAD_INPUTS = [
 ]
 
 
-def command(cmd, *args):
-    """The argv of a command: a script of the repository or ``-m module``."""
-    if cmd[0] == "-m":
-        return [sys.executable, *cmd, *map(str, args)]
-    return [sys.executable, str(ROOT / cmd[0]), *map(str, args)]
-
-
-def files(folder):
-    return {path: path.read_bytes() for path in folder.rglob("*") if path.is_file()}
-
-
 @pytest.fixture(scope="module")
 def bad_input_runs(tmp_path_factory):
-    """Every row of :data:`BAD_INPUTS`, run a few at a time, each in a folder of its own."""
-
-    def run(row):
-        cmd, args, _ = row
-        folder = tmp_path_factory.mktemp("bad-input")
-        (folder / "prev.nc").write_bytes(PREVIOUS)
-        before = files(folder)
-        out = [] if "--out" in args else ["--out", "prev.nc"]
-        result = subprocess.run(
-            command(cmd, *args, *out), capture_output=True, text=True, cwd=folder, timeout=300
-        )
-        return result, before, files(folder)
-
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        return list(pool.map(run, BAD_INPUTS))
+    return run_rows(BAD_INPUTS, tmp_path_factory)
 
 
 @pytest.mark.parametrize(
     ("row", "message"),
     [(k, message) for k, (_, _, message) in enumerate(BAD_INPUTS)],
-    ids=[f"{c[-1].split('/')[-1]}:{' '.join(a)[:40]}" for c, a, _ in BAD_INPUTS],
+    ids=map(row_id, BAD_INPUTS),
 )
 def test_bad_input_is_one_line_before_any_work(bad_input_runs, row, message):
-    result, before, after = bad_input_runs[row]
-    lines = result.stderr.splitlines()
-    assert result.returncode == 2, result.stderr
-    assert len(lines) == 1, result.stderr
-    assert re.search(message, lines[0]), lines[0]
-    assert lines[0].endswith("(see --help)")
-    assert after == before  # the previous result intact, nothing else written
+    assert_refused(bad_input_runs[row], message)
 
 
 def test_there_are_at_least_sixty_bad_inputs():
@@ -238,19 +203,6 @@ def test_an_unwritable_output_folder_is_refused_first(tmp_path):
     )
     assert result.returncode == 2
     assert re.search(r"x.nc cannot be written: .*(Permission denied|Read-only)", result.stderr)
-
-
-def start(cmd, *args, cwd, env=None):
-    """Start a command in its own process group, as a shell starts a foreground job."""
-    return subprocess.Popen(
-        command(cmd, *args),
-        cwd=cwd,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
 
 
 def wait_for_line(process, text, timeout=300):
