@@ -1,0 +1,123 @@
+"""WikiText (Merity et al. 2016) as text for character-level language modelling.
+
+A split is one UTF-8 text file, tokenised, with rare words replaced by ``<unk>``. Two layouts are
+read: pytorch/examples' (``train.txt``, ``valid.txt``, ``test.txt``; the copy of WikiText-2 in
+``$BIMSIM_DATA/wikitext-2`` holds only ``valid.txt`` and ``test.txt``) and the official archives'
+(``wiki.train.tokens`` ...), in which WikiText-103 ships. A missing, empty or non-UTF-8 file is an
+error that names it.
+
+Characters are coded by a :class:`CharacterVocabulary` built from the training text; a character
+the training text lacks is coded as the unknown symbol (index 0), never dropped.
+
+Licence: CC BY-SA 3.0 (text from Wikipedia); cite Merity S, Xiong C, Bradbury J, Socher R (2016),
+Pointer Sentinel Mixture Models, arXiv:1609.07843.
+"""
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+__all__ = [
+    "SPLITS",
+    "CharacterVocabulary",
+    "read_split",
+    "split_path",
+    "token_count",
+    "wikitext_dir",
+]
+
+SPLITS = ("train", "valid", "test")
+
+#: A split's file in pytorch/examples' layout, then in the official archives'.
+FILE_NAMES = {split: (f"{split}.txt", f"wiki.{split}.tokens") for split in SPLITS}
+
+
+def wikitext_dir(data=None, name="wikitext-2"):
+    """The folder to read: ``data``, else ``$BIMSIM_DATA/<name>``; errors say what is missing."""
+    if data is None:
+        root = os.environ.get("BIMSIM_DATA")
+        if not root:
+            raise FileNotFoundError(
+                f"no WikiText folder given: pass --data DIR or set BIMSIM_DATA to a folder that "
+                f"holds {name}/"
+            )
+        data = Path(root) / name
+    data = Path(data)
+    if not data.is_dir():
+        raise FileNotFoundError(f"WikiText folder {data} does not exist")
+    return data
+
+
+def split_path(directory, split):
+    """The file of ``split`` in ``directory`` (either layout), or an error naming both names."""
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
+    for name in FILE_NAMES[split]:
+        if (Path(directory) / name).is_file():
+            return Path(directory) / name
+    raise FileNotFoundError(
+        f"no {split} split in {directory}: neither {' nor '.join(FILE_NAMES[split])}"
+    )
+
+
+def read_split(directory, split):
+    """The text of ``split`` (a ``str``), checked: UTF-8 and not empty.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the split's file is missing.
+    ValueError
+        Naming the file: not UTF-8 (with the byte offset), or no text in it.
+    """
+    path = split_path(directory, split)
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ValueError(
+            f"{path} is not UTF-8 text: byte {err.start} is {err.object[err.start]:#04x}"
+        ) from None
+    if not text.strip():
+        raise ValueError(f"{path} holds no text")
+    return text
+
+
+def token_count(text):
+    """Words and one ``<eos>`` per line: how WikiText's token counts are made."""
+    return len(text.split()) + text.count("\n")
+
+
+@dataclass(frozen=True)
+class CharacterVocabulary:
+    """The characters of a training text, coded 1..n; 0 codes every other character.
+
+    Attributes
+    ----------
+    symbols : tuple of str
+        The known characters, sorted; ``symbols[k - 1]`` has code ``k``.
+    """
+
+    symbols: tuple
+
+    UNKNOWN = 0
+
+    @classmethod
+    def from_text(cls, text):
+        """The vocabulary of every character in ``text``."""
+        return cls(tuple(sorted(set(text))))
+
+    @property
+    def size(self):
+        """Number of codes, the unknown symbol included."""
+        return len(self.symbols) + 1
+
+    def encode(self, text):
+        """Codes of the characters of ``text`` (int32), unknown ones as :attr:`UNKNOWN`."""
+        table = {c: k for k, c in enumerate(self.symbols, start=1)}
+        return np.fromiter((table.get(c, self.UNKNOWN) for c in text), np.int32, len(text))
+
+    def decode(self, codes, unknown="\ufffd"):
+        """The text of ``codes``, with ``unknown`` for the unknown symbol."""
+        return "".join(self.symbols[k - 1] if k else unknown for k in np.asarray(codes))
