@@ -1,11 +1,44 @@
-"""Reference data shipped with bimsim."""
+"""Reference data shipped with bimsim, and where the loaders find the data that is not shipped."""
 
+import os
 from importlib.resources import files
+from pathlib import Path
 
 import numpy as np
 import xarray as xr
 
-__all__ = ["sjostrom2001"]
+__all__ = ["data_folder", "sjostrom2001"]
+
+
+def data_folder(data, name, title):
+    """The folder a loader reads: ``data``, else ``$BIMSIM_DATA/<name>``.
+
+    Parameters
+    ----------
+    data : path or None
+        The folder the user named (``--data``).
+    name : str
+        The dataset's folder under ``$BIMSIM_DATA``, e.g. ``'mitdb'``.
+    title : str
+        The dataset's name in messages, e.g. ``'MIT-BIH'``.
+
+    Raises
+    ------
+    FileNotFoundError
+        Saying what is missing: no folder given and no ``BIMSIM_DATA``, or no such folder.
+    """
+    if data is None:
+        root = os.environ.get("BIMSIM_DATA")
+        if not root:
+            raise FileNotFoundError(
+                f"no {title} folder given: pass --data DIR or set BIMSIM_DATA to a folder that "
+                f"holds {name}/"
+            )
+        data = Path(root) / name
+    data = Path(data)
+    if not data.is_dir():
+        raise FileNotFoundError(f"{title} folder {data} does not exist")
+    return data
 
 
 def sjostrom2001():

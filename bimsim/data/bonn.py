@@ -18,10 +18,11 @@ Data: Andrzejak RG, Lehnertz K, Mormann F, Rieke C, David P, Elger CE (2001), Ph
 distributed free for research by the University of Bonn on condition that this paper is cited.
 """
 
-import os
 from pathlib import Path
 
 import numpy as np
+
+from bimsim.data import data_folder
 
 __all__ = ["FOLDERS", "SAMPLES", "SAMPLING_FREQUENCY_HZ", "bonn_dir", "load_bonn", "read_segment"]
 
@@ -41,18 +42,7 @@ CITATION = (
 
 def bonn_dir(data=None):
     """The folder to read: ``data``, else ``$BIMSIM_DATA/eeg_bonn``; errors say what is missing."""
-    if data is None:
-        root = os.environ.get("BIMSIM_DATA")
-        if not root:
-            raise FileNotFoundError(
-                "no Bonn EEG folder given: pass --data DIR or set BIMSIM_DATA to a folder that "
-                "holds eeg_bonn/"
-            )
-        data = Path(root) / "eeg_bonn"
-    data = Path(data)
-    if not data.is_dir():
-        raise FileNotFoundError(f"Bonn EEG folder {data} does not exist")
-    return data
+    return data_folder(data, "eeg_bonn", "Bonn EEG")
 
 
 def read_segment(path, samples=SAMPLES):

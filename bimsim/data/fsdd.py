@@ -10,11 +10,12 @@ Licence: CC BY-SA 4.0 (Free Spoken Digit Dataset, github.com/Jakobovski/free-spo
 versioned on Zenodo; cite the version used).
 """
 
-import os
 import re
 from pathlib import Path
 
 import numpy as np
+
+from bimsim.data import data_folder
 
 __all__ = [
     "SAMPLE_RATE_HZ",
@@ -35,15 +36,7 @@ _NAME = re.compile(r"^(\d)_([A-Za-z]+)_(\d+)$")
 
 def fsdd_dir(data=None):
     """The folder to read: ``data``, else ``$BIMSIM_DATA/fsdd``; errors say what is missing."""
-    if data is None:
-        root = os.environ.get("BIMSIM_DATA")
-        if not root:
-            raise FileNotFoundError(
-                "no FSDD folder given: pass --data DIR or set BIMSIM_DATA to a folder that holds "
-                "fsdd/"
-            )
-        data = Path(root) / "fsdd"
-    data = Path(data)
+    data = data_folder(data, "fsdd", "FSDD")
     if not (data / "recordings").is_dir():
         raise FileNotFoundError(f"FSDD folder {data} has no recordings/ folder")
     return data

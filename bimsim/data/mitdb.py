@@ -20,12 +20,13 @@ patient in both. Data: Moody & Mark (2001), PhysioNet (Goldberger et al. 2000), 
 """
 
 import hashlib
-import os
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from bimsim.data import data_folder
 
 __all__ = [
     "AAMI_CLASSES",
@@ -75,18 +76,7 @@ DS2 = tuple(
 
 def mitdb_dir(data=None):
     """The folder to read: ``data``, else ``$BIMSIM_DATA/mitdb``; an error says what is missing."""
-    if data is None:
-        root = os.environ.get("BIMSIM_DATA")
-        if not root:
-            raise FileNotFoundError(
-                "no MIT-BIH folder given: pass --data DIR or set BIMSIM_DATA to a folder that "
-                "holds mitdb/"
-            )
-        data = Path(root) / "mitdb"
-    data = Path(data)
-    if not data.is_dir():
-        raise FileNotFoundError(f"MIT-BIH folder {data} does not exist")
-    return data
+    return data_folder(data, "mitdb", "MIT-BIH")
 
 
 def records_in(directory):

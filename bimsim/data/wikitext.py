@@ -13,11 +13,12 @@ Licence: CC BY-SA 3.0 (text from Wikipedia); cite Merity S, Xiong C, Bradbury J,
 Pointer Sentinel Mixture Models, arXiv:1609.07843.
 """
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from bimsim.data import data_folder
 
 __all__ = [
     "SPLITS",
@@ -36,18 +37,7 @@ FILE_NAMES = {split: (f"{split}.txt", f"wiki.{split}.tokens") for split in SPLIT
 
 def wikitext_dir(data=None, name="wikitext-2"):
     """The folder to read: ``data``, else ``$BIMSIM_DATA/<name>``; errors say what is missing."""
-    if data is None:
-        root = os.environ.get("BIMSIM_DATA")
-        if not root:
-            raise FileNotFoundError(
-                f"no WikiText folder given: pass --data DIR or set BIMSIM_DATA to a folder that "
-                f"holds {name}/"
-            )
-        data = Path(root) / name
-    data = Path(data)
-    if not data.is_dir():
-        raise FileNotFoundError(f"WikiText folder {data} does not exist")
-    return data
+    return data_folder(data, name, "WikiText")
 
 
 def split_path(directory, split):
