@@ -42,6 +42,7 @@ __all__ = [
     "load_record",
     "mitdb_dir",
     "parse_sha256sums",
+    "read_header",
     "record_beats",
     "records_in",
 ]
@@ -177,13 +178,9 @@ def load_record(directory, name, *, verify=True):
             if expected:
                 _verify(base.with_suffix(suffix), expected)
     header = base.with_suffix(".hea")
-    try:
-        meta = wfdb.rdheader(str(base))
-    except Exception as err:  # wfdb raises many kinds on a damaged header
-        raise ValueError(f"{header} cannot be read as a WFDB header: {err}") from err
+    meta = read_header(base)
     if not meta.sig_len or not getattr(meta, "file_name", None):
         raise ValueError(f"{header} is incomplete: no signal length or signal file")
-    _check_signal_files(header, meta.file_name, f"{name}.dat")
     dat = base.with_suffix(".dat")
     expected_bytes = _signal_bytes(meta)
     if expected_bytes is not None and dat.stat().st_size < expected_bytes:
@@ -215,27 +212,37 @@ def load_record(directory, name, *, verify=True):
     )
 
 
-def _check_signal_files(header, file_names, own):
-    """Refuse a header whose signals are stored in a file other than the record's own.
+def read_header(base):
+    """Read the WFDB header ``<base>.hea``, checked to name the record's own signal file.
 
     Parameters
     ----------
-    header : pathlib.Path
-        The ``.hea`` file, for the message.
-    file_names : list of str
-        The signal file of every signal, as the header gives it.
-    own : str
-        The record's own signal file, e.g. ``'100.dat'``.
+    base : path
+        The record without suffix, e.g. ``mitdb/100`` (signal file ``100.dat``).
+
+    Returns
+    -------
+    wfdb.Record
+        The header's fields (no samples).
 
     Raises
     ------
     ValueError
-        Naming the header and the first foreign file it names (``wfdb`` would read that file
-        without a word, e.g. another record's signal).
+        Naming the header: it cannot be read, or it names a signal file other than the record's
+        own (``wfdb`` would read that file without a word, e.g. another record's signal).
     """
-    foreign = [f for f in file_names if f != own]
+    import wfdb
+
+    header = Path(f"{base}.hea")
+    try:
+        meta = wfdb.rdheader(str(base))
+    except Exception as err:  # wfdb raises many kinds on a damaged header
+        raise ValueError(f"{header} cannot be read as a WFDB header: {err}") from err
+    own = f"{Path(base).name}.dat"
+    foreign = [f for f in getattr(meta, "file_name", None) or [] if f != own]
     if foreign:
         raise ValueError(f"{header} names the signal file {foreign[0]}, not {own}")
+    return meta
 
 
 def _check_annotation_samples(atr, sample, sig_len):

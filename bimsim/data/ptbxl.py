@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from bimsim.data.mitdb import read_header
+
 __all__ = ["SUPERCLASSES", "load_ptbxl", "superclass_labels"]
 
 SUPERCLASSES = ("NORM", "MI", "STTC", "CD", "HYP")
@@ -54,31 +56,18 @@ def superclass_labels(scp_codes, statements):
 def _read_record(base):
     """Read a record once its header is found to name the record's own signal file.
 
-    Parameters
-    ----------
-    base : pathlib.Path
-        The record's path without suffix, e.g. ``records100/00000/00001_lr``.
-
-    Returns
-    -------
-    wfdb.Record
-
     Raises
     ------
     ValueError
         If the record cannot be read, or its header names a signal file other than
-        ``base.name + '.dat'`` (``wfdb`` would read that file, e.g. another ECG, without a word).
+        ``base.name + '.dat'`` (see :func:`bimsim.data.mitdb.read_header`).
     """
     import wfdb
 
     try:
-        meta = wfdb.rdheader(str(base))
-    except Exception as err:
-        raise ValueError(f"PTB-XL: {base}.hea cannot be read as a WFDB header: {err}") from err
-    own = f"{base.name}.dat"
-    foreign = [f for f in getattr(meta, "file_name", None) or [] if f != own]
-    if foreign:
-        raise ValueError(f"PTB-XL: {base}.hea names the signal file {foreign[0]}, not {own}")
+        read_header(base)
+    except ValueError as err:
+        raise ValueError(f"PTB-XL: {err}") from err
     try:
         return wfdb.rdrecord(str(base))
     except Exception as err:
