@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from bimsim.cli import ArgumentParser, integer, output_path, run_command
+from bimsim.cli import ArgumentParser, add_out_argument, integer, run_command
 from bimsim.io import provenance, write_dataset
 from bimsim.limits import require_bytes
 
@@ -127,12 +127,7 @@ def parser():
     p.add_argument(
         "--outputs", type=integer(1, MAX_OUTPUTS), default=2, help="k, the readout's outputs"
     )
-    p.add_argument(
-        "--out",
-        type=output_path(),
-        default="results/bench_memory.nc",
-        help="netCDF file to write (default: %(default)s)",
-    )
+    add_out_argument(p, "results/bench_memory.nc")
     p.add_argument("--worker", choices=WORKERS, help=argparse.SUPPRESS)
     return p
 

@@ -19,7 +19,7 @@ import numpy as np
 import xarray as xr
 from brian2 import Hz, ms
 
-from bimsim.cli import ArgumentParser, integer, output_path, run_command
+from bimsim.cli import ArgumentParser, add_out_argument, integer, run_command
 from bimsim.devices import DEVICES
 from bimsim.io import provenance, write_dataset
 from bimsim.nest_peer import simulate_pairings_nest
@@ -57,12 +57,7 @@ def parser():
         default=["runtime", "cpp_standalone"],
         help="bimsim's devices to time (default: runtime cpp_standalone)",
     )
-    p.add_argument(
-        "--out",
-        type=output_path(),
-        default="results/bench_pairing.nc",
-        help="netCDF file to write (default: %(default)s)",
-    )
+    add_out_argument(p, "results/bench_pairing.nc")
     return p
 
 

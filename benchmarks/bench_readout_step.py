@@ -20,7 +20,14 @@ import numpy as np
 import xarray as xr
 from brian2 import Hz, ms, second
 
-from bimsim.cli import MAX_SEED, ArgumentParser, integer, output_path, quantity, run_command
+from bimsim.cli import (
+    ArgumentParser,
+    add_out_argument,
+    add_seed_argument,
+    integer,
+    quantity,
+    run_command,
+)
 from bimsim.io import provenance, write_dataset
 from bimsim.limits import MAX_STEPS, require_bytes, require_steps
 from bimsim.network import BIMNetwork
@@ -125,13 +132,8 @@ def parser():
         default=3,
         help="timed sequences (median) after one untimed (default: 3)",
     )
-    p.add_argument("--seed", type=integer(0, MAX_SEED), default=0, help="random seed (recorded)")
-    p.add_argument(
-        "--out",
-        type=output_path(),
-        default="results/bench_readout_step.nc",
-        help="netCDF file to write (default: %(default)s)",
-    )
+    add_seed_argument(p)
+    add_out_argument(p, "results/bench_readout_step.nc")
     return p
 
 

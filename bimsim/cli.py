@@ -33,7 +33,9 @@ __all__ = [
     "MAX_SEED",
     "ArgumentParser",
     "add_delta_t_arguments",
+    "add_out_argument",
     "add_run_arguments",
+    "add_seed_argument",
     "check_output_path",
     "finish_run",
     "integer",
@@ -202,15 +204,25 @@ def add_delta_t_arguments(parser, points):
     )
 
 
-def add_run_arguments(parser, out, devices=DEVICES):
-    """Add ``--device`` (one of ``devices``), ``--seed`` and ``--out`` (default ``out``)."""
-    parser.add_argument("--device", choices=devices, default="runtime", help="Brian2 device")
-    parser.add_argument(
-        "--seed", type=integer(0, MAX_SEED), default=0, help="random seed (recorded)"
-    )
+def add_out_argument(parser, out):
+    """Add ``--out``, the netCDF file to write (default ``out``), checked before any work."""
     parser.add_argument(
         "--out", type=output_path(), default=out, help="netCDF file to write (default: %(default)s)"
     )
+
+
+def add_seed_argument(parser):
+    """Add ``--seed``, a random seed from 0 to :data:`MAX_SEED` (default 0)."""
+    parser.add_argument(
+        "--seed", type=integer(0, MAX_SEED), default=0, help="random seed (recorded)"
+    )
+
+
+def add_run_arguments(parser, out, devices=DEVICES):
+    """Add ``--device`` (one of ``devices``), ``--seed`` and ``--out`` (default ``out``)."""
+    parser.add_argument("--device", choices=devices, default="runtime", help="Brian2 device")
+    add_seed_argument(parser)
+    add_out_argument(parser, out)
 
 
 def finish_run(ds, args, parameters=None):

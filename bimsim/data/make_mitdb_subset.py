@@ -13,7 +13,7 @@ then update :data:`bimsim.data.mitdb.EMBEDDED_SHA256` with the printed checksum.
 import hashlib
 from pathlib import Path
 
-from bimsim.cli import ArgumentParser, output_path, run_command
+from bimsim.cli import ArgumentParser, add_out_argument, run_command
 from bimsim.data.mitdb import EMBEDDED, beat_dataset, mitdb_dir, records_in
 from bimsim.io import write_dataset
 
@@ -40,12 +40,7 @@ def subset(directory):
 def main(argv=None):
     p = ArgumentParser(description=__doc__)
     p.add_argument("--data", help="MIT-BIH folder (default: $BIMSIM_DATA/mitdb)")
-    p.add_argument(
-        "--out",
-        type=output_path(),
-        default=str(EMBEDDED),
-        help="file to write (default: %(default)s)",
-    )
+    add_out_argument(p, str(EMBEDDED))
     args = p.parse_args(argv)
     try:
         ds = subset(mitdb_dir(args.data))
