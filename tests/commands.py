@@ -13,6 +13,8 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 #: What a folder's ``prev.nc`` holds before a command runs there.
@@ -87,3 +89,27 @@ def start(cmd, *args, cwd, env=None):
         text=True,
         start_new_session=True,
     )
+
+
+def refusal_tests(rows):
+    """The fixture and the test of a table of bad inputs, for a test module to take as its own::
+
+        bad_input_runs, test_bad_input_is_one_line_before_any_work = refusal_tests(BAD_INPUTS)
+
+    The fixture runs every row once (:func:`run_rows`); the test checks one row
+    (:func:`assert_refused`), with an id that names the command and its arguments.
+    """
+
+    @pytest.fixture(scope="module")
+    def bad_input_runs(tmp_path_factory):
+        return run_rows(rows, tmp_path_factory)
+
+    @pytest.mark.parametrize(
+        ("row", "message"),
+        [(k, message) for k, (_, _, message) in enumerate(rows)],
+        ids=map(row_id, rows),
+    )
+    def test_bad_input_is_one_line_before_any_work(bad_input_runs, row, message):
+        assert_refused(bad_input_runs[row], message)
+
+    return bad_input_runs, test_bad_input_is_one_line_before_any_work

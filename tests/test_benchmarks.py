@@ -14,7 +14,7 @@ import time
 
 import psutil
 import pytest
-from commands import PREVIOUS, assert_refused, row_id, run_rows, start
+from commands import PREVIOUS, refusal_tests, start
 
 MEMORY = "benchmarks/bench_memory.py"
 PAIRING = "benchmarks/bench_pairing.py"
@@ -90,18 +90,7 @@ BAD_INPUTS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def bad_input_runs(tmp_path_factory):
-    return run_rows(BAD_INPUTS, tmp_path_factory)
-
-
-@pytest.mark.parametrize(
-    ("row", "message"),
-    [(k, message) for k, (_, _, message) in enumerate(BAD_INPUTS)],
-    ids=map(row_id, BAD_INPUTS),
-)
-def test_bad_input_is_one_line_before_any_work(bad_input_runs, row, message):
-    assert_refused(bad_input_runs[row], message)
+bad_input_runs, test_bad_input_is_one_line_before_any_work = refusal_tests(BAD_INPUTS)
 
 
 def test_every_benchmark_has_bad_inputs():

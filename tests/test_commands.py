@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import psutil
 import pytest
-from commands import PREVIOUS, assert_refused, command, row_id, run_rows, start
+from commands import PREVIOUS, command, refusal_tests, start
 
 from bimsim.io import read_dataset
 
@@ -164,18 +164,7 @@ BAD_INPUTS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def bad_input_runs(tmp_path_factory):
-    return run_rows(BAD_INPUTS, tmp_path_factory)
-
-
-@pytest.mark.parametrize(
-    ("row", "message"),
-    [(k, message) for k, (_, _, message) in enumerate(BAD_INPUTS)],
-    ids=map(row_id, BAD_INPUTS),
-)
-def test_bad_input_is_one_line_before_any_work(bad_input_runs, row, message):
-    assert_refused(bad_input_runs[row], message)
+bad_input_runs, test_bad_input_is_one_line_before_any_work = refusal_tests(BAD_INPUTS)
 
 
 def test_there_are_at_least_sixty_bad_inputs():
