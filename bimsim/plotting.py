@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+import numpy as np
 
 from bimsim.cli import ArgumentParser, output_path
 from bimsim.io import read_dataset
@@ -224,3 +225,113 @@ def figure_main(description, draw, *, dataset, figure, protocol, requires, argv=
         p.error(str(err))
     for path in save_figure(draw(ds), args.out):
         print(f"wrote {path}")
+
+
+#: What :func:`draw_roc` reads: a binary-scored task's results (:mod:`bimsim.tasks.runner`).
+ROC_REQUIRES = Requirements(
+    variables={
+        "probability": ("seed", "model", "sample", "class"),
+        "label": ("sample",),
+        "auc_roc": ("seed", "fold", "model"),
+        "auc_pr": ("seed", "fold", "model"),
+    },
+    coords=("model", "class", "seed"),
+    attrs=("title", "split"),
+)
+
+#: The same, for a task run on several variants of its inputs (the EEG task).
+VARIANTS_ROC_REQUIRES = Requirements(
+    variables={
+        "probability": ("variant", "seed", "model", "sample", "class"),
+        "label": ("sample",),
+        "auc_roc": ("variant", "seed", "fold", "model"),
+        "auc_pr": ("variant", "seed", "fold", "model"),
+    },
+    coords=("model", "class", "seed", "variant"),
+    attrs=("title", "split"),
+)
+
+
+def draw_roc(ds):
+    """ROC and precision-recall curves of every model of a task whose first class is the
+    negative one (normal beats, non-seizure EEG), from the first seed's predictions; one row per
+    variant of the inputs where the dataset has them."""
+    variants = list(ds.variant.values) if "variant" in ds.dims else [None]
+    fig, axes = plt.subplots(
+        len(variants), 2, figsize=(10, 4 * len(variants)), layout="constrained", squeeze=False
+    )
+    for (roc, pr), variant in zip(axes, variants, strict=True):
+        _roc_row(ds if variant is None else ds.sel(variant=variant), roc, pr, variant)
+    seed = ds.seed.values[0]
+    fig.suptitle(
+        f"{ds.attrs['title']}; split: {ds.attrs['split']}; curves: seed {seed}", fontsize=8
+    )
+    return fig
+
+
+def _roc_row(ds, roc, pr, variant):
+    from sklearn.metrics import precision_recall_curve, roc_curve
+
+    from bimsim.tasks.runner import mean_sd
+
+    negative = str(ds["class"].values[0])
+    seed = ds.seed.values[0]
+    for m in ds.model.values:
+        row = ds.sel(model=m)
+        p = row.probability.sel(seed=seed)
+        tested = np.isfinite(p.values).all(axis=1)
+        positive = ds.label.values[tested] != negative
+        score = 1 - p.sel({"class": negative}).values[tested]
+        fpr, tpr, _ = roc_curve(positive, score)
+        precision, recall, _ = precision_recall_curve(positive, score)
+        roc.plot(fpr, tpr, label=f"{m} (AUC {mean_sd(row.auc_roc.values)})")
+        pr.plot(recall, precision, label=f"{m} (AUC {mean_sd(row.auc_pr.values)})")
+    roc.plot([0, 1], [0, 1], color="0.7", lw=0.8, ls="--")
+    pr.axhline((ds.label.values != negative).mean(), color="0.7", lw=0.8, ls="--")
+    inputs = "" if variant is None else f", {variant} inputs"
+    roc.set(xlabel="false positive rate", ylabel="true positive rate",
+            title=f"ROC, not {negative}{inputs}")  # fmt: skip
+    pr.set(xlabel="recall", ylabel="precision", title=f"precision-recall, not {negative}{inputs}")
+    for ax in (roc, pr):
+        ax.legend(frameon=False, fontsize=8)
+
+
+#: What :func:`draw_confusion` reads: a multi-class task's results (:mod:`bimsim.tasks.runner`).
+CONFUSION_REQUIRES = Requirements(
+    variables={
+        "probability": ("seed", "model", "sample", "class"),
+        "label": ("sample",),
+    },
+    coords=("model", "class", "seed"),
+    attrs=("title", "split"),
+)
+
+
+def draw_confusion(ds):
+    """One confusion matrix per model, from the first seed's predictions (every fold pooled),
+    rows the true class, normalised per row; the error rate in each title."""
+    classes = [str(c) for c in ds["class"].values]
+    models = list(ds.model.values)
+    columns = min(3, len(models))
+    rows = -(-len(models) // columns)
+    fig, axes = plt.subplots(
+        rows, columns, figsize=(3.2 * columns, 3.0 * rows), layout="constrained", squeeze=False
+    )
+    seed = ds.seed.values[0]
+    for ax, m in zip(axes.flat, models, strict=False):
+        p = ds.probability.sel(seed=seed, model=m).values
+        tested = np.isfinite(p).all(axis=1)
+        truth = np.array([classes.index(c) for c in ds.label.values[tested]])
+        predicted = p[tested].argmax(axis=1)
+        matrix = np.zeros((len(classes), len(classes)))
+        np.add.at(matrix, (truth, predicted), 1)
+        matrix /= np.maximum(matrix.sum(axis=1, keepdims=True), 1)
+        ax.imshow(matrix, vmin=0, vmax=1, cmap="Blues")
+        ax.set_title(f"{m}: error {np.mean(truth != predicted):.3f}", fontsize=9)
+        ax.set_xticks(range(len(classes)), classes, fontsize=7)
+        ax.set_yticks(range(len(classes)), classes, fontsize=7)
+        ax.set(xlabel="predicted", ylabel="true")
+    for ax in list(axes.flat)[len(models) :]:
+        ax.axis("off")
+    fig.suptitle(f"{ds.attrs['title']}; split: {ds.attrs['split']}; seed {seed}", fontsize=8)
+    return fig

@@ -2,9 +2,10 @@
 
 import numpy as np
 import pytest
-from brian2 import ms, mV, second
+from brian2 import DimensionMismatchError, ms, second
 
 from bimsim.tasks.bim_classifier import BIMClassifier
+from bimsim.tasks.config import BaselineConfig, BIMConfig
 
 pytestmark = pytest.mark.slow
 
@@ -20,11 +21,13 @@ def problem(n, rng):
     return signals, features, labels
 
 
-def classifier(**kwds):
+def classifier(seed=0):
+    config = BIMConfig(
+        copies=4, hidden=8, readout_dt=5 * ms, tau_readout=30 * ms, readout_learning_rate=0.05
+    )
     return BIMClassifier(
-        1, 1, 2, sample_dt=second / 360, samples=72, target_from=100 * ms, copies=4,
-        n_hidden=8, readout_dt=5 * ms, tau_readout=30 * ms, readout_learning_rate=0.05,
-        **kwds,
+        1, 1, 2, sample_dt=second / 360, samples=72, target_from=100 * ms, config=config,
+        seed=seed,
     )  # fmt: skip
 
 
@@ -64,4 +67,19 @@ def test_bad_samples_are_refused():
     with pytest.raises(ValueError, match="fewer samples"):
         clf.fit_epoch(signals[:3], features[:3], labels[:3], rng)
     with pytest.raises(ValueError, match="target_from"):
-        BIMClassifier(1, 0, 2, sample_dt=1 * ms, samples=10, target_from=20 * ms, delta=1 * mV)
+        BIMClassifier(1, 0, 2, sample_dt=1 * ms, samples=10, target_from=20 * ms)
+
+
+def test_configs_refuse_bad_settings_with_their_names():
+    with pytest.raises(ValueError, match="copies must be a whole number"):
+        BIMConfig(copies=0)
+    with pytest.raises(ValueError, match="eta must be a finite number"):
+        BIMConfig(eta=float("nan"))
+    with pytest.raises(ValueError, match=r"lam must be .* at most 1"):
+        BIMConfig(lam=2.0)
+    with pytest.raises(DimensionMismatchError):
+        BIMConfig(delta=0.05 * ms)
+    with pytest.raises(ValueError, match="readout_dt"):
+        BIMConfig(readout_dt=0.5 * ms)
+    with pytest.raises(ValueError, match="learning_rate"):
+        BaselineConfig(learning_rate=0.0)

@@ -27,6 +27,8 @@ FREQUENCY = "protocols/stdp_frequency.py"
 WINDOW = "protocols/gradient_window.py"
 ERROR = "protocols/eligibility_error.py"
 ECG = ("-m", "bimsim.tasks.ecg")
+EEG = ("-m", "bimsim.tasks.eeg")
+SPEECH = ("-m", "bimsim.tasks.speech")
 SUBSET = ("-m", "bimsim.data.make_mitdb_subset")
 
 # (command, arguments, what stderr's one line must match); "--out prev.nc" is added unless the
@@ -159,6 +161,20 @@ BAD_INPUTS = [
     (ECG, ["--out", "prev.nc/ecg.nc"], r"prev.nc is a file, not a folder"),
     (ECG, ["--seed", "-1"], r"argument --seed: must be at least 0"),
     (ECG, ["--device", "cpp_standalone"], r"argument --device: invalid choice"),
+    (ECG, ["--seeds", "0"], r"argument --seeds: must be at least 1"),
+    (EEG, ["--seeds", "101"], r"argument --seeds: must be at most 100"),
+    (EEG, ["--seed", "4294967295", "--seeds", "2"], r"--seed \+ --seeds - 1 must be at most"),
+    (EEG, ["--windows", "0"], r"argument --windows: must be at least 1"),
+    (EEG, ["--windows", "24"], r"argument --windows: must be at most 23"),
+    (EEG, ["--inputs", "loud"], r"argument --inputs: invalid choice: 'loud'"),
+    (EEG, ["--models", "floor", "floor"], r"--models: floor given more than once"),
+    (EEG, ["--data", "nowhere"], r"Bonn EEG folder nowhere does not exist"),
+    (EEG, ["--hidden", "4096", "--copies", "4096"], r"would need about .* more than the limit"),
+    (EEG, ["--eta", "nan"], r"argument --eta: must be a finite number"),
+    (EEG, ["--out", "."], r"argument --out: \. is a folder"),
+    (SPEECH, ["--split", "random"], r"argument --split: invalid choice: 'random'"),
+    (SPEECH, ["--data", "nowhere"], r"FSDD folder nowhere does not exist"),
+    (SPEECH, ["--copies", "5000"], r"argument --copies: must be at most 4096"),
     (SUBSET, ["--data", "nowhere"], r"MIT-BIH folder nowhere does not exist"),
     (SUBSET, ["--out", ""], r"argument --out: the output path is empty"),
 ]

@@ -1,5 +1,7 @@
 """The ECG task as users run it, and the scores it reports."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -43,6 +45,10 @@ def test_the_inter_patient_split_shares_no_patient():
     assert not np.any(intra_train & intra_test) and np.all(intra_train | intra_test)
 
 
+#: The quick run at seed 3 written by the ECG command before the shared runner (commit 2de4d56).
+BEFORE_THE_RUNNER = Path(__file__).with_name("data") / "ecg_quick_seed3_2de4d56.npz"
+
+
 @pytest.mark.slow
 def test_quick_run_writes_dataset_table_and_figure_and_repeats_exactly(run_script, tmp_path):
     outputs = []
@@ -52,17 +58,31 @@ def test_quick_run_writes_dataset_table_and_figure_and_repeats_exactly(run_scrip
         )
         assert result.returncode == 0, result.stderr
         outputs.append(read_dataset(tmp_path / name))
-    assert "AUC-ROC" in result.stdout and "train: 256 samples of records" in result.stdout
+    assert "AUC-ROC" in result.stdout and "train: 3614 samples of records" in result.stdout
+    assert "--quick: at most 256 training and test samples" in result.stdout
     ds = outputs[0]
-    assert set(ds.probability.dims) == {"model", "beat", "class"}
-    assert list(ds.model.values) == ["bim", "cnn", "gru", "snn", "ssm"]
+    assert set(ds.probability.dims) == {"seed", "model", "sample", "class"}
+    assert list(ds.model.values) == ["bim", "cnn", "gru", "snn", "ssm", "floor"]
     assert np.all(ds.parameters > 0) and np.all(ds.train_time > 0)
     assert list(ds["class"].values) == ["N", "S", "V", "F", "Q"]
-    assert np.all((ds.auc_roc >= 0) & (ds.auc_roc <= 1))
-    assert ds.energy_per_beat.attrs["units"] == "pJ" and np.all(ds.energy_per_beat > 0)
+    assert np.all((ds.auc_roc >= 0) & (ds.auc_roc <= 1)) and ds.sizes["sample"] == 256
+    assert ds.energy_per_sample.attrs["units"] == "pJ" and np.all(ds.energy_per_sample > 0)
     assert ds.attrs["energy_per_mac_pj"] == 4.6 and ds.attrs["split"] == "inter"
-    assert not set(ds.attrs["train_records"].split()) & set(ds.attrs["test_records"].split())
+    assert ds.attrs["bim_eta"] == 0.0005 and ds.attrs["baseline_epochs"] == 1
+    assert np.all(ds.test_samples == 256) and np.all(ds.train_samples == 256)
     np.testing.assert_array_equal(outputs[0].probability, outputs[1].probability)
+    # the shared runner changed no number of the command before it (same seed, same data)
+    before = np.load(BEFORE_THE_RUNNER)
+    models = list(before["model"])
+    now = ds.sel(seed=3, fold="DS2", model=models)
+    np.testing.assert_array_equal(ds.label.values.astype(str), before["label"])
+    np.testing.assert_allclose(now.probability.values, before["probability"], rtol=0, atol=1e-6)
+    np.testing.assert_allclose(now.auc_roc.values, before["auc_roc"], rtol=0, atol=1e-6)
+    np.testing.assert_allclose(now.auc_pr.values, before["auc_pr"], rtol=0, atol=1e-6)
+    np.testing.assert_allclose(now.train_loss.values[:, :1], before["train_loss"], rtol=1e-6)
+    np.testing.assert_array_equal(now.parameters.values, before["parameters"])
+    np.testing.assert_allclose(now.macs_per_sample.values, before["macs"], rtol=1e-9)
+    np.testing.assert_allclose(now.accumulates_per_sample.values, before["accumulates"], rtol=1e-6)
     figure = run_script("figures/ecg_roc.py", "--input", tmp_path / "a.nc", "--out", tmp_path / "f")
     assert figure.returncode == 0, figure.stderr
     assert (tmp_path / "f.png").stat().st_size > 0

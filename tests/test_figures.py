@@ -82,23 +82,38 @@ def gradient_window():
     )
 
 
-def ecg():
+def ecg(classes=("N", "S", "V")):
     rng = np.random.default_rng(1)
-    classes = ["N", "S", "V"]
-    labels = np.array(["N", "S", "V", "N"] * 5, dtype=object)
+    labels = np.array([classes[k % len(classes)] for k in [0, 1, 2, 0] * 5], dtype=object)
     return xr.Dataset(
         {
-            "probability": var(("model", "beat", "class"), rng.dirichlet([1, 1, 1], (2, 20))),
-            "label": var("beat", labels),
-            "auc_roc": var("model", [0.9, 0.8]),
-            "auc_pr": var("model", [0.85, 0.7]),
+            "probability": var(("seed", "model", "sample", "class"),
+                               rng.dirichlet([1] * len(classes), (1, 2, 20))),
+            "label": var("sample", labels),
+            "auc_roc": var(("seed", "fold", "model"), [[[0.9, 0.8]]]),
+            "auc_pr": var(("seed", "fold", "model"), [[[0.85, 0.7]]]),
         },
         coords={
+            "seed": var("seed", [0]),
+            "fold": var("fold", ["DS2"]),
             "model": var("model", ["bim", "mlp"]),
-            "class": var("class", classes),
-            "beat": var("beat", np.arange(len(labels))),
+            "class": var("class", list(classes)),
+            "sample": var("sample", np.arange(len(labels))),
         },
-        attrs={"title": "synthetic ECG", "split": "DS1 / DS2"},
+        attrs={"title": "synthetic", "split": "DS1 / DS2"},
+    )  # fmt: skip
+
+
+def speech():
+    return ecg(classes=tuple("0123456789"))
+
+
+def eeg():
+    ds = ecg(classes=("non-seizure", "seizure"))
+    shared = ds[["label"]]
+    per_variant = ds.drop_vars("label").expand_dims(variant=["raw", "normalised"])
+    return xr.merge([per_variant, shared], combine_attrs="override").assign_coords(
+        variant=var("variant", ["raw", "normalised"])
     )
 
 
@@ -108,6 +123,8 @@ FIGURES = {
     "stdp_frequency": ("figures/stdp_frequency.py", stdp_frequency),
     "gradient_window": ("figures/gradient_window.py", gradient_window),
     "ecg_roc": ("figures/ecg_roc.py", ecg),
+    "eeg_roc": ("figures/eeg_roc.py", eeg),
+    "speech_confusion": ("figures/speech_confusion.py", speech),
 }
 
 
@@ -223,8 +240,8 @@ BAD = [
     bad("wrong-dimensions", "stdp_frequency",
         dataset(stdp_frequency, lambda ds: ds.assign(weighted_error=var("delta_t", [1.0, 2.0]))),
         "its variable 'weighted_error' is over (delta_t), not over (rule)"),
-    bad("empty-dimension", "ecg_roc", dataset(ecg, lambda ds: ds.isel(beat=slice(0, 0))),
-        "its dimension 'beat' is empty"),
+    bad("empty-dimension", "ecg_roc", dataset(ecg, lambda ds: ds.isel(sample=slice(0, 0))),
+        "its dimension 'sample' is empty"),
     bad("no-label", "gradient_window",
         dataset(gradient_window, lambda ds: ds.assign_coords(side=var("side", ["+", "-"]))),
         "its coordinate 'side' has no label 'positive'"),

@@ -1,1 +1,8 @@
-"""Benchmark tasks on real data: ECG beats (``python -m bimsim.tasks.ecg``)."""
+"""Benchmark tasks: ``python -m bimsim.tasks.ecg``, ``.eeg``, ``.speech``.
+
+Each task module holds only its data adapter, split and scoring (a
+:class:`~bimsim.tasks.runner.TaskData`) and its command
+(:class:`~bimsim.tasks.command.TaskCommand`); the runner (:mod:`bimsim.tasks.runner`) trains and
+scores every model of :data:`bimsim.tasks.models.MODELS` (BIM, the BPTT baselines, the non-neural
+floor) on every fold and seed, with the settings of :mod:`bimsim.tasks.config`.
+"""

@@ -16,19 +16,24 @@ each followed by one linear layer on ``[pooled state, features]``. Training: Ada
 the same seed gives the same result on the same machine.
 """
 
-import time
-
 import numpy as np
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-__all__ = ["BASELINES", "train_baseline"]
+__all__ = ["BASELINES", "TorchBaseline"]
 
 STRIDE = 3
 
 
-class CNN(nn.Module):
+class Baseline(nn.Module):
+    """What every baseline has: ``forward(x, features)`` logits and ``macs(samples)``."""
+
+    def start_counting(self):
+        """Start counting the events of the coming test samples (spikes, for the SNN)."""
+
+
+class CNN(Baseline):
     def __init__(self, channels, n_features, n_classes):
         super().__init__()
         self.body = nn.Sequential(
@@ -54,7 +59,7 @@ class CNN(nn.Module):
         return {"macs": total + self.head.in_features * self.head.out_features, "accumulates": 0}
 
 
-class GRU(nn.Module):
+class GRU(Baseline):
     def __init__(self, channels, n_features, n_classes, hidden=32):
         super().__init__()
         self.rnn = nn.GRU(channels, hidden, batch_first=True)
@@ -84,13 +89,16 @@ class _FastSigmoid(torch.autograd.Function):
         return grad / (1 + 10 * v.abs()) ** 2
 
 
-class SNN(nn.Module):
+class SNN(Baseline):
     def __init__(self, channels, n_features, n_classes, hidden=64, tau=5.0):
         super().__init__()
         self.input = nn.Linear(channels, hidden)
         self.beta = float(np.exp(-1 / tau))
         self.head = nn.Linear(hidden + n_features, n_classes)
-        self.last_spikes = 0.0
+        self.start_counting()
+
+    def start_counting(self):
+        self.spikes_seen, self.samples_seen = 0.0, 0
 
     def forward(self, x, features):
         current = self.input(x[:, ::STRIDE])
@@ -101,18 +109,21 @@ class SNN(nn.Module):
             spike = _FastSigmoid.apply(v - 1.0)
             v = v - spike
             count = count + spike
-        self.last_spikes = float(count.sum(dim=1).mean().detach())
+        if not self.training:  # spike counts of the test samples, for the energy estimate
+            self.spikes_seen += float(count.sum().detach())
+            self.samples_seen += len(count)
         return self.head(torch.cat([count / current.shape[1], features], dim=1))
 
     def macs(self, samples):
         steps = len(range(0, samples, STRIDE))
         h = self.input.out_features
         dense = steps * (self.input.in_features * h + h)  # input current and membrane decay
+        spikes = self.spikes_seen / max(self.samples_seen, 1)  # per test sample
         return {"macs": dense + self.head.in_features * self.head.out_features,
-                "accumulates": self.last_spikes}  # fmt: skip
+                "accumulates": spikes, "spike_sparsity": 1.0 - spikes / (h * steps)}  # fmt: skip
 
 
-class SSMNet(nn.Module):
+class SSMNet(Baseline):
     def __init__(self, channels, n_features, n_classes, m=16, n=8):
         super().__init__()
         self.project = nn.Linear(channels, m)
@@ -147,65 +158,72 @@ class SSMNet(nn.Module):
 BASELINES = {"cnn": CNN, "gru": GRU, "snn": SNN, "ssm": SSMNet}
 
 
-def train_baseline(
-    name, train, test, *, n_classes, epochs, seed, batch=64, lr=1e-3, progress=False
-):
-    """Train baseline ``name`` on ``train`` = (signals, features, labels); predict ``test``.
+class TorchBaseline:
+    """A baseline of :data:`BASELINES` behind the task models' interface.
 
-    Returns
-    -------
-    dict
-        ``probability`` (test samples, classes), ``train_loss`` per epoch, ``train_time`` (s),
-        ``parameters``, ``macs`` and ``accumulates`` per sample.
+    Parameters
+    ----------
+    name : str
+        A key of :data:`BASELINES`.
+    channels, n_features, n_classes : int
+    config : BaselineConfig
+    seed : int
+        Seeds torch's initialisation and the minibatch order (deterministic kernels), so the same
+        seed gives the same result on the same machine.
     """
-    torch.manual_seed(seed)
-    torch.use_deterministic_algorithms(True)
-    signals, features, labels = (torch.as_tensor(np.asarray(a)) for a in train)
-    signals, features = signals.float(), features.float()
-    model = BASELINES[name](signals.shape[2], features.shape[1], n_classes)
-    optimiser = torch.optim.Adam(model.parameters(), lr=lr)
-    generator = torch.Generator().manual_seed(seed)
-    losses = []
-    start = time.perf_counter()
-    for _ in tqdm(range(epochs), desc=f"{name} train", disable=not progress, leave=False):
-        order = torch.randperm(len(labels), generator=generator)
-        total = 0.0
-        for k in range(0, len(order), batch):
+
+    def __init__(self, name, channels, n_features, n_classes, config, seed):
+        torch.manual_seed(seed)
+        torch.use_deterministic_algorithms(True)
+        self.name, self.config = name, config
+        self.model = BASELINES[name](channels, n_features, n_classes)
+        self.optimiser = torch.optim.Adam(self.model.parameters(), lr=config.learning_rate)
+        self.generator = torch.Generator().manual_seed(seed)
+        self.samples = None
+
+    def fit_epoch(self, signals, features, labels, progress=False):
+        """One pass over the samples in random minibatches; the mean cross-entropy."""
+        signals, features = _tensor(signals), _tensor(features)
+        labels = torch.as_tensor(np.asarray(labels))
+        self.samples = signals.shape[1]
+        self.model.train()
+        order = torch.randperm(len(labels), generator=self.generator)
+        batch, total = self.config.batch, 0.0
+        batches = range(0, len(order), batch)
+        for k in tqdm(batches, desc=f"{self.name} train", disable=not progress, leave=False):
             chosen = order[k : k + batch]
-            optimiser.zero_grad()
-            loss = nn.functional.cross_entropy(model(signals[chosen], features[chosen]),
-                                               labels[chosen])  # fmt: skip
+            self.optimiser.zero_grad()
+            loss = nn.functional.cross_entropy(
+                self.model(signals[chosen], features[chosen]), labels[chosen]
+            )
             loss.backward()
-            optimiser.step()
+            self.optimiser.step()
             total += float(loss.detach()) * len(chosen)
-        losses.append(total / len(order))
-    seconds = time.perf_counter() - start
-    model.eval()
-    with torch.no_grad():
-        test_signals = torch.as_tensor(test[0]).float()
-        test_features = torch.as_tensor(test[1]).float()
-        probability, spikes = [], []
-        for k in range(0, len(test_signals), 256):
-            logits = model(test_signals[k : k + 256], test_features[k : k + 256])
-            probability.append(torch.softmax(logits, dim=1))
-            if name == "snn":  # spike counts over the whole test set, for the energy estimate
-                spikes.append(model.last_spikes * len(logits))
-        probability = torch.cat(probability).double().numpy()
-        if name == "snn":
-            model.last_spikes = sum(spikes) / len(test_signals)
-    ops = model.macs(signals.shape[1])
-    return {
-        "probability": probability,
-        "train_loss": losses,
-        "train_time": seconds,
-        "parameters": sum(p.numel() for p in model.parameters()),
-        "macs": float(ops["macs"]),
-        "accumulates": float(ops["accumulates"]),
-        "spike_sparsity": (
-            1.0
-            - model.last_spikes
-            / (model.input.out_features * len(range(0, signals.shape[1], STRIDE)))
-            if name == "snn"
-            else 0.0
-        ),
-    }
+        return total / len(order)
+
+    def predict_proba(self, signals, features, progress=False):
+        """Class probabilities ``(n, classes)`` in float64, without learning."""
+        self.model.eval()
+        self.model.start_counting()
+        signals, features = _tensor(signals), _tensor(features)
+        probability = []
+        with torch.no_grad():
+            for k in range(0, len(signals), 256):
+                logits = self.model(signals[k : k + 256], features[k : k + 256])
+                probability.append(torch.softmax(logits, dim=1))
+        return torch.cat(probability).double().numpy()
+
+    def costs(self):
+        """Learned parameters, and multiply-accumulates and accumulates per sample (from the
+        last prediction's spikes, for the SNN)."""
+        ops = self.model.macs(self.samples)
+        return {
+            "parameters": sum(p.numel() for p in self.model.parameters()),
+            "macs": float(ops["macs"]),
+            "accumulates": float(ops["accumulates"]),
+            "spike_sparsity": float(ops.get("spike_sparsity", np.nan)),  # NaN: no spikes
+        }
+
+
+def _tensor(values):
+    return torch.as_tensor(np.asarray(values)).float()

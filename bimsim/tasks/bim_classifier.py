@@ -11,12 +11,13 @@ readout's softmax averaged over the scored steps.
 """
 
 import numpy as np
-from brian2 import SpikeMonitor, ms, mV
+from brian2 import SpikeMonitor, mV
 from tqdm.auto import tqdm
 
 from bimsim.encoding import DeltaModulator
 from bimsim.network import BIMNetwork
 from bimsim.quantities import require_positive
+from bimsim.tasks.config import BIMConfig
 
 __all__ = ["BIMClassifier"]
 
@@ -37,28 +38,16 @@ class BIMClassifier:
         Samples per signal (all samples have the same length).
     target_from : Quantity
         Readout steps from this time on carry the class target, and are scored.
-    delta : Quantity
-        Level step of the encoder (signals in mV).
-    feature_delta : float
-        Feature units per spike of the count code.
-    n_hidden, n_states : int
-        LIF neurons, and SSM states per readout input.
-    copies : int
-        Samples simulated at once.
-    lam, eta, readout_learning_rate : float
-        The hybrid rule's λ and η, and the readout's learning rate.
-    max_grad_norm : float
-        Clip of the readout's gradient per step.
-    w_init : (float, float)
-        Initial input weights, drawn uniformly.
+    config : BIMConfig
+        Sizes, encoder, learning rates and steps (default :class:`bimsim.tasks.config.BIMConfig`
+        with its defaults; its ``epochs`` is the caller's business).
     bounds : WeightBounds, optional
         Bounds of the input weights (default none).
     max_grad : float, optional
         Clip of each input synapse's gradient per readout step (default none).
-    dt, readout_dt : Quantity
     seed : int
     **neuron_params
-        Passed to :func:`bimsim.neurons.lif_neurons`.
+        Passed to :func:`bimsim.neurons.lif_neurons` (``tau_readout`` comes from ``config``).
     """
 
     def __init__(
@@ -70,61 +59,60 @@ class BIMClassifier:
         sample_dt,
         samples,
         target_from,
-        delta=0.05 * mV,
-        feature_delta=0.1,
-        n_hidden=32,
-        n_states=8,
-        copies=32,
-        lam=1.0,
-        eta=0.001,
-        readout_learning_rate=0.005,
-        max_grad_norm=1.0,
-        w_init=(0.0, 0.3),
+        config=None,
         bounds=None,
         max_grad=None,
-        dt=1 * ms,
-        readout_dt=4 * ms,
         seed=0,
         **neuron_params,
     ):
         require_positive("sample_dt", sample_dt, "time")
         require_positive("target_from", target_from, "time")
-        if not (np.isfinite(feature_delta) and feature_delta > 0):
-            raise ValueError(f"feature_delta must be positive, got {feature_delta!r}")
+        self.config = config = BIMConfig() if config is None else config
         self.channels, self.n_features, self.n_classes = int(channels), int(n_features), n_classes
-        self.sample_dt, self.samples, self.copies = sample_dt, int(samples), int(copies)
-        self.feature_delta = float(feature_delta)
+        self.sample_dt, self.samples, self.copies = sample_dt, int(samples), config.copies
+        self.feature_delta = config.feature_delta
         self.duration = self.samples * sample_dt
-        self.readout_dt = readout_dt
+        self.readout_dt = readout_dt = config.readout_dt
         steps = int(np.ceil(float(self.duration / readout_dt) - 1e-9))  # clock ticks in the run
         first = int(np.ceil(float(target_from / readout_dt)))
-        if not 0 <= first < steps:
-            raise ValueError(f"target_from ({target_from}) must lie within the signal")
+        if not 0 <= first < steps - 1:  # the last tick may not be run
+            raise ValueError(
+                f"target_from ({target_from}) must lie within the signal, before its last readout "
+                f"step ({(steps - 1) * readout_dt})"
+            )
+        # Brian2 decides how many readout ticks a run of ``duration`` holds (a duration that is
+        # not a whole number of readout steps can end a tick early): targets cover ``steps``,
+        # and predictions read the ticks the run made
         self.scored = np.arange(first, steps)
         self.n_steps = steps
         self.encoder = DeltaModulator(
-            self.channels + self.n_features, delta, copies=copies, dt=dt, name="encoder"
+            self.channels + self.n_features,
+            config.delta,
+            copies=self.copies,
+            dt=config.dt,
+            name="encoder",
         )
-        self._delta = delta
+        self._delta = config.delta
         n_inputs = 2 * (self.channels + self.n_features)
         self.network = BIMNetwork(
             n_inputs,
-            n_hidden,
+            config.hidden,
             n_classes,
-            n_states=n_states,
+            n_states=config.states,
             loss="cross_entropy",
-            lam=lam,
-            eta=eta,
-            readout_learning_rate=readout_learning_rate,
-            max_grad_norm=max_grad_norm,
-            w_init=w_init,
+            lam=config.lam,
+            eta=config.eta,
+            readout_learning_rate=config.readout_learning_rate,
+            max_grad_norm=config.max_grad_norm,
+            w_init=config.w_init,
             bounds=bounds,
             max_grad=max_grad,
             readout_dt=readout_dt,
-            dt=dt,
+            dt=config.dt,
             seed=seed,
-            copies=copies,
+            copies=self.copies,
             inputs=self.encoder.group,
+            tau_readout=config.tau_readout,
             **neuron_params,
         )
         self.input_spikes = SpikeMonitor(self.encoder.group, record=False, name="input_spikes")
@@ -188,7 +176,8 @@ class BIMClassifier:
     def predict_proba(self, signals, features=None, progress=False):
         """Class probabilities ``(n, n_classes)``, without learning.
 
-        Also sets :attr:`counts`: input and hidden spikes per sample, for energy estimates.
+        Also sets :attr:`counts`, input and hidden spikes per sample, and :attr:`ticks`, the
+        readout steps a run made, for energy estimates.
         """
         signals, features = self._check(signals, features)
         n = len(signals)
@@ -201,7 +190,9 @@ class BIMClassifier:
             before_in = int(self.input_spikes.num_spikes)
             before_hidden = int(self.network.spikes.num_spikes)
             self.network.run(self.duration, [], learn=False, namespace=namespace)
-            outputs = np.array(self.network.readout.outputs)[self.scored, : len(chosen)]
+            per_tick = np.array(self.network.readout.outputs)  # (ticks, copies, classes)
+            self.ticks = len(per_tick)
+            outputs = per_tick[self.scored[0] :, : len(chosen)]
             shifted = np.exp(outputs - outputs.max(axis=2, keepdims=True))
             probabilities[chosen] = (shifted / shifted.sum(axis=2, keepdims=True)).mean(axis=0)
             # padding copies saw a flat zero signal: no spikes, so totals count real samples
@@ -223,7 +214,7 @@ class BIMClassifier:
         return {
             "accumulates": self.counts["input_spikes"] * net.n_hidden,
             "neuron_macs": 3 * net.n_hidden * steps,
-            "readout_macs": self.n_steps * (m * m + 6 * m * n + m + k * m),
+            "readout_macs": self.ticks * (m * m + 6 * m * n + m + k * m),
         }
 
     def parameter_count(self):

@@ -9,33 +9,25 @@ beat's median is subtracted; its RR intervals enter as two features, the previou
 interval divided by the patient's recent mean (``rr_local``).
 
 Models (``--models``): ``bim``, the BIM network trained online with the hybrid rule
-(:mod:`bimsim.tasks.bim_classifier`), and four baselines trained by BPTT in torch
+(:mod:`bimsim.tasks.bim_classifier`), four baselines trained by BPTT in torch
 (:mod:`bimsim.tasks.baselines`): a 1-D CNN (``cnn``), a GRU (``gru``), a surrogate-gradient LIF SNN
-(``snn``) and a selective-SSM network (``ssm``). All classify the five AAMI classes (N, S, V, F,
-Q). Scores: abnormal (not N) against normal by AUC-ROC and AUC-PR on ``1 - p(N)``, and per-class
-sensitivity and positive predictive value of the most probable class. Energy: synaptic
-accumulates and multiply-accumulates per beat, at 0.9 and 4.6 pJ (Horowitz 2014). Writes
-``results/ecg.nc`` and prints a table in the form of the paper's Table 3::
+(``snn``) and a selective-SSM network (``ssm``), and the non-neural floor (``floor``): a logistic
+regression on five RR-interval features (de Chazal et al. 2004; for PTB-XL, log band powers of
+each lead). All classify the five AAMI classes (N, S, V, F, Q). Scores: abnormal (not N) against
+normal by AUC-ROC and AUC-PR on ``1 - p(N)``, and per-class sensitivity and positive predictive
+value of the most probable class. Energy: synaptic accumulates and multiply-accumulates per beat,
+at 0.9 and 4.6 pJ (Horowitz 2014). The shared runner (:mod:`bimsim.tasks.command`) gives the
+flags every task has (``--seeds N`` for mean ± s.d.). Writes ``results/ecg.nc`` and prints a
+table in the form of the paper's Table 3 (the paper's numbers are PTB-XL's)::
 
     python -m bimsim.tasks.ecg --quick
     python -m bimsim.tasks.ecg --data ~/physionet/mitdb --epochs 3 --out results/ecg_full.nc
 """
 
-import time
-from dataclasses import dataclass
-
 import numpy as np
-import xarray as xr
 from brian2 import ms, second
 
-from bimsim.cli import (
-    ArgumentParser,
-    add_run_arguments,
-    finish_run,
-    integer,
-    real,
-    run_command,
-)
+from bimsim.cli import run_command
 from bimsim.data.mitdb import (
     AAMI_CLASSES,
     DS1,
@@ -46,45 +38,26 @@ from bimsim.data.mitdb import (
     mitdb_dir,
     records_in,
 )
-from bimsim.limits import require_bytes
-from bimsim.metrics import (
-    ENERGY_PER_AC_PJ,
-    ENERGY_PER_MAC_PJ,
-    binary_scores,
-    class_scores,
-    energy_pj,
-)
-from bimsim.readout import SelectiveSSM
+from bimsim.tasks.command import TaskCommand
+from bimsim.tasks.floors import band_powers, rr_features
+from bimsim.tasks.runner import Fold, TaskData, binary_scores_against
 
-__all__ = ["TaskData", "load_beats", "main", "mitdb_task", "prepare", "ptbxl_task", "split"]
-
-MODELS = ("bim", "cnn", "gru", "snn", "ssm")
+__all__ = ["TASK", "load_beats", "main", "mitdb_task", "prepare", "ptbxl_task", "split"]
 
 #: DS1 records held out by ``--split validation`` (they hold N, S, V and F beats).
 VALIDATION_RECORDS = ("106", "119", "208", "223")
 
-#: BIM's readout states per input (N), as :func:`run_bim` builds it.
-READOUT_STATES = 8
+#: The paper's ECG numbers (PTB-XL, normal against abnormal); ``gru`` stands for its RNN.
+PAPER = {
+    "data": "PTB-XL normal vs abnormal (the paper's Table 3)",
+    "bim": {"auc_roc": 0.92, "auc_pr": 0.88},
+    "cnn": {"auc_roc": 0.88, "auc_pr": 0.82},
+    "gru": {"auc_roc": 0.86, "auc_pr": 0.80},
+    "snn": {"auc_roc": 0.90, "auc_pr": 0.85},
+}
 
-#: Training lengths and sizes of the default run, and of ``--quick`` where it differs.
-DEFAULTS = {"epochs": 3, "baseline_epochs": 20, "copies": 64}
-QUICK = {"epochs": 1, "baseline_epochs": 1, "copies": 32}
-
-
-@dataclass
-class TaskData:
-    """Inputs, labels and split of one ECG task, as the models see them."""
-
-    signals: np.ndarray  # (samples, time, channels) in mV
-    features: np.ndarray  # (samples, features), non-negative
-    labels: np.ndarray  # class indices
-    classes: tuple
-    groups: np.ndarray  # record (MIT-BIH) or patient (PTB-XL) of each sample
-    train: np.ndarray
-    test: np.ndarray
-    sample_dt: object
-    target_from: object  # BIM's targets (and scores) start here
-    attrs: dict
+#: PTB-XL floor: log band powers of each lead (Hz).
+ECG_BANDS = {"baseline": (0.5, 4.0), "low": (4.0, 8.0), "qrs": (8.0, 15.0), "high": (15.0, 40.0)}
 
 
 def mitdb_task(data, kind, seed):
@@ -93,21 +66,29 @@ def mitdb_task(data, kind, seed):
     train, test = split(beats, kind, seed)
     signals, features, labels = prepare(beats)
     return TaskData(
-        signals,
-        features,
-        labels,
-        AAMI_CLASSES,
-        beats.record.values,
-        train,
-        test,
-        second / float(beats.attrs["sampling_frequency_hz"]),
-        300 * ms,
-        {
-            "title": "ECG beat classification (MIT-BIH, AAMI classes)",
+        name="ecg",
+        title="ECG beat classification (MIT-BIH, AAMI classes)",
+        signals=signals,
+        features=features,
+        labels=labels,
+        classes=AAMI_CLASSES,
+        groups=beats.record.values.astype(str),
+        group_kind="record",
+        folds=(Fold("DS2" if kind == "inter" else kind, train, test),),
+        sample_dt=second / float(beats.attrs["sampling_frequency_hz"]),
+        target_from=300 * ms,
+        floor_features=rr_features(beats),
+        floor="logistic regression on RR intervals (de Chazal et al. 2004)",
+        scores=binary_scores_against(AAMI_CLASSES, "N"),
+        sample_name="beat",
+        attrs={
+            "dataset": "mitdb",
+            "split": kind,
             "data": "bimsim's shipped MIT-BIH subset" if data is None else str(data),
             "data_license": beats.attrs["license"],
             "data_citation": beats.attrs["citation"],
         },
+        paper=PAPER,
     )
 
 
@@ -125,17 +106,24 @@ def ptbxl_task(data):
     signals = signals - np.median(signals, axis=1, keepdims=True)
     fold = ecgs["fold"][labelled]
     return TaskData(
-        signals,
-        np.zeros((len(signals), 0)),
-        np.where(normal[labelled], 0, 1),
-        ("NORM", "abnormal"),
-        ecgs["patient"][labelled].astype(str),
-        fold <= 8,
-        fold == 10,
-        second / ecgs["fs"],
-        signals.shape[1] / ecgs["fs"] / 2 * second,
-        {
-            "title": "ECG classification (PTB-XL, normal vs abnormal)",
+        name="ecg",
+        title="ECG classification (PTB-XL, normal vs abnormal)",
+        signals=signals,
+        features=np.zeros((len(signals), 0)),
+        labels=np.where(normal[labelled], 0, 1),
+        classes=("NORM", "abnormal"),
+        groups=ecgs["patient"][labelled].astype(str),
+        group_kind="patient",
+        folds=(Fold("strat_fold 10", fold <= 8, fold == 10),),
+        sample_dt=second / ecgs["fs"],
+        target_from=signals.shape[1] / ecgs["fs"] / 2 * second,
+        floor_features=band_powers(signals, ecgs["fs"], ECG_BANDS),
+        floor="logistic regression on log band powers of each lead",
+        scores=binary_scores_against(("NORM", "abnormal"), "NORM"),
+        sample_name="ECG",
+        attrs={
+            "dataset": "ptbxl",
+            "split": "strat_fold 1-8 / 10",
             "data": str(data),
             "data_license": "Creative Commons Attribution 4.0 (PTB-XL)",
             "data_citation": (
@@ -143,6 +131,7 @@ def ptbxl_task(data):
                 "dataset. Scientific Data 7:154 (2020)"
             ),
         },
+        paper=PAPER,
     )
 
 
@@ -193,181 +182,7 @@ def prepare(beats):
     return signals, features, labels
 
 
-def _subsample(mask, n, rng):
-    chosen = np.flatnonzero(mask)
-    if len(chosen) > n:
-        chosen = np.sort(rng.choice(chosen, n, replace=False))
-    out = np.zeros_like(mask)
-    out[chosen] = True
-    return out
-
-
-def run_bim(train, test, task, args, rng, progress):
-    """Train the BIM classifier for ``args.epochs`` epochs; test probabilities and costs."""
-    from bimsim.tasks.bim_classifier import BIMClassifier
-
-    signals, features, labels = train
-    clf = BIMClassifier(
-        signals.shape[2],
-        features.shape[1],
-        len(task.classes),
-        sample_dt=task.sample_dt,
-        samples=signals.shape[1],
-        target_from=task.target_from,
-        n_hidden=args.hidden,
-        n_states=READOUT_STATES,
-        copies=args.copies,
-        tau_readout=50 * ms,
-        readout_dt=10 * ms,
-        readout_learning_rate=args.readout_lr,
-        lam=args.lam,
-        eta=args.eta,
-        seed=args.seed,
-    )
-    start = time.perf_counter()
-    losses = [
-        clf.fit_epoch(signals, features, labels, rng, progress=progress) for _ in range(args.epochs)
-    ]
-    seconds = time.perf_counter() - start
-    probabilities = clf.predict_proba(test[0], test[1], progress=progress)
-    ops = clf.operations_per_sample()
-    return {
-        "probability": probabilities,
-        "train_loss": losses,
-        "train_time": seconds,
-        "parameters": clf.parameter_count(),
-        "accumulates": ops["accumulates"],
-        "macs": ops["neuron_macs"] + ops["readout_macs"],
-        "spike_sparsity": 1.0
-        - clf.counts["hidden_spikes"] / (args.hidden * float(clf.duration / clf.network.layer.dt)),
-    }
-
-
-def run_baseline(name):
-    """A runner for the torch baseline ``name`` (:mod:`bimsim.tasks.baselines`)."""
-
-    def run(train, test, task, args, rng, progress):
-        from bimsim.tasks.baselines import train_baseline
-
-        return train_baseline(
-            name,
-            train,
-            test,
-            n_classes=len(task.classes),
-            epochs=args.baseline_epochs,
-            seed=args.seed,
-            progress=progress,
-        )
-
-    return run
-
-
-RUNNERS = {"bim": run_bim, **{name: run_baseline(name) for name in MODELS[1:]}}
-
-
-def results_dataset(results, labels, groups, classes):
-    """Everything the models produced, one Dataset (see module docstring)."""
-    models = list(results)
-    abnormal = labels != 0
-    scores = {m: binary_scores(abnormal, 1 - r["probability"][:, 0]) for m, r in results.items()}
-    per_class = {
-        m: class_scores(labels, r["probability"].argmax(axis=1), range(len(classes)))
-        for m, r in results.items()
-    }
-
-    def per_model(values, unit, long_name):
-        if isinstance(values, str):
-            values = [results[m][values] for m in models]
-        return ("model", np.asarray(values, dtype=float), {"units": unit, "long_name": long_name})
-
-    epochs = max(len(results[m]["train_loss"]) for m in models)
-    loss = np.full((len(models), epochs), np.nan)
-    for k, m in enumerate(models):
-        loss[k, : len(results[m]["train_loss"])] = results[m]["train_loss"]
-    data = {
-        "auc_roc": per_model(
-            [scores[m]["auc_roc"] for m in models], "1", "AUC-ROC, abnormal vs normal"
-        ),
-        "auc_pr": per_model(
-            [scores[m]["auc_pr"] for m in models], "1", "AUC-PR (average precision)"
-        ),
-        "sensitivity": (
-            ("model", "class"),
-            np.array([per_class[m]["sensitivity"] for m in models]),
-            {"units": "1", "long_name": "sensitivity (recall) per AAMI class"},
-        ),
-        "ppv": (
-            ("model", "class"),
-            np.array([per_class[m]["ppv"] for m in models]),
-            {"units": "1", "long_name": "positive predictive value per AAMI class"},
-        ),
-        "train_loss": (
-            ("model", "epoch"),
-            loss,
-            {
-                "units": "1",
-                "long_name": "mean training loss (cross-entropy)",
-                "nan_means": "the model trained for fewer epochs",
-            },
-        ),
-        "train_time": per_model("train_time", "s", "training time (wall clock)"),
-        "parameters": per_model("parameters", "1", "learned parameters"),
-        "accumulates_per_beat": per_model("accumulates", "1", "synaptic accumulates per beat"),
-        "macs_per_beat": per_model("macs", "1", "multiply-accumulates per beat"),
-        "energy_per_beat": per_model(
-            [energy_pj(results[m]["accumulates"], results[m]["macs"]) for m in models],
-            "pJ",
-            "energy estimate per beat",
-        ),
-        "spike_sparsity": per_model(
-            "spike_sparsity", "1", "fraction of hidden neuron-steps without a spike"
-        ),
-        "probability": (
-            ("model", "beat", "class"),
-            np.array([results[m]["probability"] for m in models]),
-            {"units": "1", "long_name": "predicted class probability"},
-        ),
-        "label": (
-            "beat",
-            np.array([classes[k] for k in labels], dtype=object),
-            {"units": "1", "long_name": "true class"},
-        ),
-        "record": (
-            "beat",
-            np.asarray(groups, dtype=object),
-            {"units": "1", "long_name": "record (MIT-BIH) or patient (PTB-XL) of the sample"},
-        ),
-    }
-    coords = {
-        "model": ("model", models, {"units": "1", "long_name": "model"}),
-        "class": ("class", list(classes), {"units": "1", "long_name": "class"}),
-        "epoch": ("epoch", np.arange(1, epochs + 1), {"units": "1", "long_name": "epoch"}),
-        "beat": ("beat", np.arange(len(labels)), {"units": "1", "long_name": "test sample"}),
-    }
-    return xr.Dataset(data, coords=coords)
-
-
-def table(ds):
-    """The paper's Table 3 layout: one row per model."""
-    lines = [
-        f"{'model':<8} {'AUC-ROC':>8} {'AUC-PR':>8} {'params':>8} {'train (s)':>10} "
-        f"{'energy/beat (nJ)':>17}"
-    ]
-    for m in ds.model.values:
-        row = ds.sel(model=m)
-        lines.append(
-            f"{m:<8} {row.auc_roc.item():8.3f} {row.auc_pr.item():8.3f} "
-            f"{int(row.parameters.item()):8d} {row.train_time.item():10.1f} "
-            f"{row.energy_per_beat.item() / 1e3:17.1f}"
-        )
-    return "\n".join(lines)
-
-
-def parser():
-    p = ArgumentParser(description=__doc__)
-    p.add_argument(
-        "--data", help="a full MIT-BIH (or PTB-XL) folder (default: the MIT-BIH subset shipped)"
-    )
+def add_arguments(p):
     p.add_argument("--dataset", choices=("mitdb", "ptbxl"), default="mitdb")
     p.add_argument(
         "--download",
@@ -383,126 +198,39 @@ def parser():
         f"records {', '.join(VALIDATION_RECORDS)}, test on those (for choosing settings);\n"
         "intra: a random half of each class (patients shared)",
     )
-    p.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS))
-    p.add_argument(
-        "--epochs",
-        type=integer(1, 1000),
-        help=f"BIM's training epochs (default {DEFAULTS['epochs']}, "
-        f"{QUICK['epochs']} with --quick)",
-    )
-    p.add_argument(
-        "--baseline-epochs",
-        type=integer(1, 10_000),
-        help=f"the baselines' epochs (default {DEFAULTS['baseline_epochs']}, "
-        f"{QUICK['baseline_epochs']} with --quick)",
-    )
-    p.add_argument("--lam", type=real(0, 1), default=1.0, help="BIM's λ (1: gradient, 0: STDP)")
-    p.add_argument(
-        "--eta",
-        type=real(minimum=0),
-        default=0.0005,
-        help="BIM's η for the spiking layer (default 0.0005)",
-    )
-    p.add_argument(
-        "--readout-lr", type=real(minimum=0), default=0.05, help="BIM's readout learning rate"
-    )
-    p.add_argument(
-        "--hidden", type=integer(1, 4096), default=32, help="spiking neurons (default 32)"
-    )
-    p.add_argument(
-        "--copies",
-        type=integer(1, 4096),
-        help=f"beats simulated at once (default {DEFAULTS['copies']}, "
-        f"{QUICK['copies']} with --quick)",
-    )
-    p.add_argument(
-        "--quick", action="store_true", help="a smoke run: 256 beats each, shorter training"
-    )
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
-    add_run_arguments(p, out="results/ecg.nc", devices=("runtime",))
-    return p
 
 
-def check_arguments(p, args):
-    """Refuse what the parser alone cannot see, and fill in the defaults ``--quick`` changes.
-
-    Everything here runs before any data is loaded or downloaded.
-    """
-    for key, value in (QUICK if args.quick else DEFAULTS).items():
-        if getattr(args, key) is None:  # what the user typed is never replaced
-            setattr(args, key, value)
-    repeated = sorted({m for m in args.models if args.models.count(m) > 1})
-    if repeated:
-        p.error(f"--models: {', '.join(repeated)} given more than once")
+def check(p, args):
     if args.dataset == "ptbxl" and args.split != "inter":
         p.error("--split is MIT-BIH's; PTB-XL uses its recommended strat_fold split")
     if args.download and (args.data is not None or args.dataset != "mitdb"):
         p.error("--download fetches MIT-BIH; it does not go with --data or --dataset ptbxl")
-    if "bim" in args.models:
-        try:
-            require_bytes(
-                f"BIM's readout with --hidden {args.hidden} and --copies {args.copies}",
-                SelectiveSSM.state_bytes(args.hidden, READOUT_STATES, args.copies),
-            )
-        except ValueError as err:
-            p.error(str(err))
 
 
-def main(argv=None):
-    p = parser()
-    args = p.parse_args(argv)
-    check_arguments(p, args)
+def download(args):
     if args.download:
         from bimsim.data.download import download_mitdb
 
         args.data = str(download_mitdb(DS1 + DS2, progress=not args.no_progress))
-    try:
-        if args.dataset == "ptbxl":
-            task = ptbxl_task(args.data)
-        else:
-            task = mitdb_task(args.data, args.split, args.seed)
-    except (FileNotFoundError, ValueError) as err:
-        p.error(str(err))
-    rng = np.random.default_rng(args.seed)
-    train, test = task.train, task.test
-    if args.quick:
-        train, test = _subsample(train, 256, rng), _subsample(test, 256, rng)
-    for name, mask in (("training", train), ("test", test)):
-        if len(set(task.labels[mask])) < 2:
-            p.error(f"the {name} set holds one class only: the scores need both")
-    kind = "records" if args.dataset == "mitdb" else "patients"
-    train_groups, test_groups = (sorted(set(task.groups[m])) for m in (train, test))
-    print(f"train: {train.sum()} samples of {kind} {' '.join(train_groups)}")
-    print(f"test:  {test.sum()} samples of {kind} {' '.join(test_groups)}")
-    results = {}
-    data = (task.signals, task.features, task.labels)
-    for model in args.models:
-        print(f"training {model} ...", flush=True)
-        results[model] = RUNNERS[model](
-            tuple(a[train] for a in data),
-            tuple(a[test] for a in data),
-            task,
-            args,
-            rng,
-            not args.no_progress,
-        )
-    ds = results_dataset(results, task.labels[test], task.groups[test], task.classes)
-    ds.attrs.update(
-        {
-            **task.attrs,
-            "dataset": args.dataset,
-            "split": args.split if args.dataset == "mitdb" else "strat_fold 1-8 / 10",
-            f"train_{kind}": " ".join(train_groups),
-            f"test_{kind}": " ".join(test_groups),
-            "energy_per_accumulate_pj": ENERGY_PER_AC_PJ,
-            "energy_per_mac_pj": ENERGY_PER_MAC_PJ,
-            "energy_source": "Horowitz (2014), 45 nm, 32-bit float",
-        }
-    )
-    finish_run(ds, args)
-    print(table(ds))
-    return ds
 
+
+def load(args):
+    if args.dataset == "ptbxl":
+        return ptbxl_task(args.data)
+    return mitdb_task(args.data, args.split, args.seed)
+
+
+TASK = TaskCommand(
+    name="ecg",
+    description=__doc__,
+    load=load,
+    add_arguments=add_arguments,
+    check=check,
+    prepare=download,
+    data_help="a full MIT-BIH (or PTB-XL) folder (default: the MIT-BIH subset shipped)",
+)
+
+main = TASK.main
 
 if __name__ == "__main__":
     run_command(main)

@@ -6,6 +6,8 @@ A result table is honest only beside a floor that needs no neurons. Each task ha
   model): the previous and the next interval, their local mean and the two relative to it
   (:func:`rr_features`);
 * EEG: log band powers (delta to gamma) of each channel, by Welch's method (:func:`band_powers`);
+* speech: the mean and s.d. over frames of 13 mel-frequency cepstral coefficients
+  (:func:`mfcc_statistics`);
 * language: a character n-gram model with interpolated absolute discounting
   (:class:`CharacterNGram`), scored in bits per character.
 
@@ -19,7 +21,9 @@ __all__ = [
     "EEG_BANDS",
     "CharacterNGram",
     "band_powers",
+    "fit_logistic_regression",
     "logistic_regression",
+    "mfcc_statistics",
     "rr_features",
 ]
 
@@ -33,23 +37,35 @@ EEG_BANDS = {
 }
 
 
-def logistic_regression(train_features, train_labels, test_features, seed=0):
-    """Class probabilities of ``test_features`` by a logistic regression fitted on the training set.
+def fit_logistic_regression(features, labels, seed=0):
+    """A logistic regression on standardised ``features`` (a fitted scikit-learn pipeline).
 
-    Features are standardised with the training set's mean and spread. Returns an array
-    ``(test samples, classes seen in training)``, columns in sorted label order.
+    Features are standardised with the training set's mean and spread; the settings are fixed
+    (L2, C = 1, lbfgs), not tuned on any split.
     """
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    train_features, test_features = np.asarray(train_features), np.asarray(test_features)
-    if train_features.ndim != 2 or test_features.ndim != 2:
-        raise ValueError("features must be (samples, features) arrays")
-    if not (np.all(np.isfinite(train_features)) and np.all(np.isfinite(test_features))):
+    features = np.asarray(features)
+    if features.ndim != 2:
+        raise ValueError("features must be a (samples, features) array")
+    if not np.all(np.isfinite(features)):
         raise ValueError("features hold NaN or infinite values")
     model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000, random_state=seed))
-    model.fit(train_features, np.asarray(train_labels))
+    return model.fit(features, np.asarray(labels))
+
+
+def logistic_regression(train_features, train_labels, test_features, seed=0):
+    """Class probabilities of ``test_features`` by :func:`fit_logistic_regression` on the
+    training set: ``(test samples, classes seen in training)``, columns in sorted label order.
+    """
+    test_features = np.asarray(test_features)
+    if test_features.ndim != 2:
+        raise ValueError("features must be (samples, features) arrays")
+    if not np.all(np.isfinite(test_features)):
+        raise ValueError("features hold NaN or infinite values")
+    model = fit_logistic_regression(train_features, train_labels, seed=seed)
     return model.predict_proba(test_features)
 
 
@@ -101,6 +117,21 @@ def band_powers(signals, fs, bands=EEG_BANDS):
             raise ValueError(f"band {low}-{high} Hz holds no frequency of the spectrum (fs = {fs})")
         columns.append(np.log10(density[:, inside].mean(axis=1) + 1e-30))
     return np.stack(columns, axis=2).reshape(len(signals), -1)
+
+
+def mfcc_statistics(log_mel_frames, n_mfcc=13):
+    """Mean and s.d. over frames of the MFCCs of one recording, ``(2 * n_mfcc,)``.
+
+    ``log_mel_frames`` ``(frames, bands)`` are log mel energies (:func:`bimsim.tasks.audio.log_mel`,
+    one unit 10 dB); the MFCCs are their type-II DCT over bands (librosa).
+    """
+    import librosa
+
+    frames = np.asarray(log_mel_frames, dtype=float)
+    if frames.ndim != 2 or len(frames) == 0 or frames.shape[1] < n_mfcc:
+        raise ValueError(f"need (frames, bands >= {n_mfcc}) log mel energies, got {frames.shape}")
+    mfcc = librosa.feature.mfcc(S=10.0 * frames.T, n_mfcc=n_mfcc)  # (n_mfcc, frames)
+    return np.concatenate([mfcc.mean(axis=1), mfcc.std(axis=1)])
 
 
 class CharacterNGram:

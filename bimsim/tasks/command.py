@@ -1,0 +1,294 @@
+"""The command line every task shares: ``python -m bimsim.tasks.<task>``.
+
+A task module describes itself with a :class:`TaskCommand` (its flags, its checks, how to load its
+:class:`~bimsim.tasks.runner.TaskData`, its defaults and its ``--quick`` settings) and calls
+:func:`run_command` on ``TASK.main``. The shared flags:
+
+``--models`` (default: every model and the floor), ``--seed`` and ``--seeds N`` (seeds ``seed``
+to ``seed + N - 1``; the table gives mean ± s.d.), ``--quick`` (a smoke run on at most a few
+hundred samples per fold, shorter training), ``--data``, ``--out``, ``--no-progress``, BIM's
+``--epochs``, ``--hidden``, ``--copies``, ``--lam``, ``--eta``, ``--readout-lr``, and the baselines'
+``--baseline-epochs``. Every flag is checked, and the run's memory bounded, before any data is
+read; what the user typed is never replaced by a default.
+"""
+
+import dataclasses
+from dataclasses import dataclass, field
+
+from bimsim.cli import MAX_SEED, ArgumentParser, add_run_arguments, finish_run, integer, real
+from bimsim.limits import require_bytes
+from bimsim.tasks.config import (
+    MAX_BASELINE_EPOCHS,
+    MAX_COPIES,
+    MAX_EPOCHS,
+    MAX_HIDDEN,
+    BaselineConfig,
+    BIMConfig,
+    as_attrs,
+)
+from bimsim.tasks.models import MODELS
+from bimsim.tasks.runner import ModelFailure, TaskData, plan_runs, run_task, table
+
+__all__ = ["MAX_SEEDS", "Quick", "TaskCommand"]
+
+#: Most seeds of one run.
+MAX_SEEDS = 100
+
+
+@dataclass(frozen=True)
+class Quick:
+    """What ``--quick`` changes: fields of the BIM and baseline configs, a cap on the training and
+    test samples of each fold, and the folds run (the first ``folds``)."""
+
+    bim: dict = field(default_factory=lambda: {"epochs": 1, "copies": 32})
+    baseline: dict = field(default_factory=lambda: {"epochs": 1})
+    samples: int = 256
+    folds: int = 1
+
+
+def _nothing(*args):
+    return None
+
+
+@dataclass(frozen=True)
+class TaskCommand:
+    """One task's command.
+
+    Parameters
+    ----------
+    name : str
+        The task (``results/<name>.nc``).
+    description : str
+        ``--help``'s text (the task module's docstring).
+    load : callable
+        ``load(args) -> TaskData``; ``FileNotFoundError`` and ``ValueError`` become one-line errors.
+    add_arguments : callable, optional
+        ``add_arguments(parser)``: the task's own flags.
+    check : callable, optional
+        ``check(parser, args)``: refusals the parser cannot see; runs before any data is read.
+    prepare : callable, optional
+        ``prepare(args)``: work after the checks and before loading (e.g. a download).
+    bim, baseline : BIMConfig, BaselineConfig
+        The task's defaults.
+    quick : Quick
+    data_help : str
+        What ``--data`` names.
+    """
+
+    name: str
+    description: str
+    load: object
+    add_arguments: object = _nothing
+    check: object = _nothing
+    prepare: object = _nothing
+    bim: BIMConfig = field(default_factory=BIMConfig)
+    baseline: BaselineConfig = field(default_factory=BaselineConfig)
+    quick: Quick = field(default_factory=Quick)
+    data_help: str = "the dataset's folder"
+
+    def parser(self):
+        p = ArgumentParser(description=self.description)
+        p.add_argument("--data", help=self.data_help)
+        self.add_arguments(p)
+        p.add_argument(
+            "--models",
+            nargs="+",
+            choices=list(MODELS),
+            default=list(MODELS),
+            help="models to train and test, in the table's order (default: all, and the floor)",
+        )
+        add_run_arguments(p, out=f"results/{self.name}.nc", devices=("runtime",))
+        p.add_argument(
+            "--seeds",
+            type=integer(1, MAX_SEEDS),
+            default=1,
+            help="run with seeds SEED .. SEED + N - 1; the table gives mean ± s.d. (default 1)",
+        )
+        quick_bim, quick_base = self.quick.bim, self.quick.baseline
+        p.add_argument(
+            "--quick",
+            action="store_true",
+            help=f"a smoke run: at most {self.quick.samples} training and test samples, the first "
+            f"{self.quick.folds} fold(s), shorter training",
+        )
+
+        def default(config, changes, key):
+            text = f"default {getattr(config, key)}"
+            if key in changes:
+                text += f", {changes[key]} with --quick"
+            return text
+
+        bim = self.bim
+        p.add_argument(
+            "--epochs",
+            type=integer(1, MAX_EPOCHS),
+            help=f"BIM's training epochs ({default(bim, quick_bim, 'epochs')})",
+        )
+        p.add_argument(
+            "--hidden",
+            type=integer(1, MAX_HIDDEN),
+            help=f"BIM's spiking neurons ({default(bim, quick_bim, 'hidden')})",
+        )
+        p.add_argument(
+            "--copies",
+            type=integer(1, MAX_COPIES),
+            help=f"samples BIM simulates at once ({default(bim, quick_bim, 'copies')})",
+        )
+        p.add_argument(
+            "--lam",
+            type=real(0, 1),
+            help=f"BIM's λ, 1: gradient, 0: STDP ({default(bim, quick_bim, 'lam')})",
+        )
+        p.add_argument(
+            "--eta",
+            type=real(minimum=0),
+            help=f"BIM's η of the spiking layer ({default(bim, quick_bim, 'eta')})",
+        )
+        p.add_argument(
+            "--readout-lr",
+            type=real(minimum=0),
+            dest="readout_learning_rate",
+            help="BIM's readout learning rate "
+            f"({default(bim, quick_bim, 'readout_learning_rate')})",
+        )
+        p.add_argument("--baseline-epochs", type=integer(1, MAX_BASELINE_EPOCHS),
+                       help="the baselines' epochs "
+                       f"({default(self.baseline, quick_base, 'epochs')})")  # fmt: skip
+        p.add_argument("--no-progress", action="store_true", help="no progress bars")
+        return p
+
+    def configs(self, args):
+        """The config of every model ``args`` asks for: the task's defaults, ``--quick``'s
+        changes, then what the user typed."""
+        bim = dict(self.quick.bim) if args.quick else {}
+        for key in ("epochs", "hidden", "copies", "lam", "eta", "readout_learning_rate"):
+            if getattr(args, key) is not None:
+                bim[key] = getattr(args, key)
+        baseline = dict(self.quick.baseline) if args.quick else {}
+        if args.baseline_epochs is not None:
+            baseline["epochs"] = args.baseline_epochs
+        by_type = {
+            BIMConfig: dataclasses.replace(self.bim, **bim),
+            BaselineConfig: dataclasses.replace(self.baseline, **baseline),
+            type(None): None,
+        }
+        configs = {}
+        for name in args.models:
+            kind = MODELS[name].config
+            configs[name] = by_type[kind] if kind in by_type else kind()  # its defaults
+        return configs
+
+    def check_arguments(self, p, args):
+        """Refuse, before any data is read, what the parser alone cannot see."""
+        repeated = sorted({m for m in args.models if args.models.count(m) > 1})
+        if repeated:
+            p.error(f"--models: {', '.join(repeated)} given more than once")
+        if args.seed + args.seeds - 1 > MAX_SEED:
+            p.error(
+                f"--seed + --seeds - 1 must be at most {MAX_SEED}, got {args.seed + args.seeds - 1}"
+            )
+        self.check(p, args)
+        try:
+            configs = self.configs(args)
+        except ValueError as err:
+            p.error(str(err))
+        bim = configs.get("bim")
+        if bim is not None:
+            from bimsim.readout import SelectiveSSM
+
+            try:
+                require_bytes(
+                    f"BIM's readout with --hidden {bim.hidden} and --copies {bim.copies}",
+                    SelectiveSSM.state_bytes(bim.hidden, bim.states, bim.copies),
+                )
+            except ValueError as err:
+                p.error(str(err))
+        return configs
+
+    def main(self, argv=None):
+        """Parse, check, load, run every model, write ``--out`` and print the table."""
+        p = self.parser()
+        args = p.parse_args(argv)
+        configs = self.check_arguments(p, args)
+        self.prepare(args)
+        seeds = list(range(args.seed, args.seed + args.seeds))
+        quick = {"quick": self.quick.samples, "first_folds": self.quick.folds} if args.quick else {}
+        try:
+            tasks = self.load(args)
+            if isinstance(tasks, TaskData):
+                tasks = {None: tasks}
+            for task in tasks.values():
+                plans = plan_runs(task, seeds, **quick)
+                check_copies(configs, plans)
+        except (FileNotFoundError, ValueError) as err:
+            p.error(str(err))
+        describe(next(iter(tasks.values())), self.quick if args.quick else None)
+        results = {}
+        try:
+            for variant, task in tasks.items():
+                if variant is not None:
+                    print(f"inputs: {variant}")
+                results[variant] = run_task(
+                    task, configs, seeds, progress=not args.no_progress, **quick
+                )
+        except ModelFailure as err:
+            p.exit(1, f"{p.prog}: {err}; no result was written\n")
+        ds = results[None] if None in results else stack_variants(results)
+        for name, config in configs.items():
+            if config is not None:
+                ds.attrs.update(as_attrs(config, MODELS[name].prefix or name))
+        finish_run(ds, args)
+        for variant, result in results.items():
+            if variant is not None:
+                print(f"\ninputs: {variant}")
+            print(table(result))
+        return ds
+
+
+def check_copies(configs, plans):
+    """Refuse more BIM copies than a run has training samples (a minibatch would be empty)."""
+    bim = configs.get("bim")
+    if bim is None:
+        return
+    fewest = min(int(train.sum()) for train, _, _ in plans.values())
+    if bim.copies > fewest:
+        raise ValueError(
+            f"--copies {bim.copies} is more than the {fewest} training samples of a fold: BIM "
+            "trains on whole minibatches of --copies samples"
+        )
+
+
+def describe(task, quick):
+    """Say what the first fold trains and tests on (and how many folds there are)."""
+    kind = f"{task.group_kind}s"
+    fold = task.folds[0]
+    for name, mask in (("train", fold.train), ("test", fold.test)):
+        groups = sorted(set(task.groups[mask]))
+        listed = " ".join(groups) if len(groups) <= 40 else f"({len(groups)})"
+        first = f" (fold {fold.name} of {len(task.folds)})" if len(task.folds) > 1 else ""
+        print(f"{name}: {mask.sum()} samples of {kind} {listed}{first}")
+    if quick is not None:
+        print(f"--quick: at most {quick.samples} training and test samples, {quick.folds} fold(s)")
+
+
+#: Variables that are the same for every variant of a task's inputs.
+SHARED = ("label", "group", "test_fold")
+
+
+def stack_variants(results):
+    """One Dataset of the runs on every variant of a task's inputs, over a ``variant`` dim."""
+    import pandas as pd
+    import xarray as xr
+
+    first = next(iter(results.values()))
+    varying = [name for name in first.data_vars if name not in SHARED]
+    ds = xr.concat(
+        list(results.values()),
+        dim=pd.Index(list(results), name="variant"),
+        data_vars=varying,
+        coords="minimal",
+        compat="equals",
+        combine_attrs="identical",  # a task's variants share their attributes
+    )
+    ds["variant"].attrs.update({"units": "1", "long_name": "inputs of the task"})
+    return ds

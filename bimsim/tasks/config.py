@@ -1,0 +1,148 @@
+"""Settings of the task models, as frozen and validated dataclasses with units.
+
+Every default of a task model is defined here, once: :class:`BIMConfig` for BIM (its encoder,
+spiking layer, readout and training), :class:`BaselineConfig` for the torch baselines trained by
+BPTT. A task changes what it needs with :func:`dataclasses.replace` (its module says what and
+why); a command line builds its configs from the defaults and the flags the user typed
+(:mod:`bimsim.tasks.command`), and provenance records them (:func:`as_attrs`).
+
+The η, λ and readout learning rate defaults are the ones chosen for ECG on its validation split
+(see the README): η = 0.0005, λ = 1, readout learning rate 0.05.
+"""
+
+import math
+from dataclasses import dataclass, field, fields
+
+from brian2 import Quantity, ms, mV
+
+from bimsim.quantities import require_positive
+
+__all__ = ["MAX_COPIES", "MAX_HIDDEN", "BIMConfig", "BaselineConfig", "as_attrs"]
+
+#: Largest spiking layer and most copies a user may ask for (the readout's RTRL memory is bounded
+#: separately, :func:`bimsim.limits.require_bytes`).
+MAX_HIDDEN = 4096
+MAX_COPIES = 4096
+
+#: Most training epochs of BIM, and of a baseline.
+MAX_EPOCHS = 1000
+MAX_BASELINE_EPOCHS = 10_000
+
+
+def _count(name, value, maximum):
+    whole = isinstance(value, int | float) and not isinstance(value, bool)
+    if not whole or not math.isfinite(value) or int(value) != value or not 1 <= value <= maximum:
+        raise ValueError(f"{name} must be a whole number in [1, {maximum}], got {value!r}")
+
+
+def _real(name, value, minimum=0.0, maximum=math.inf, above=False):
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if not ok or value < minimum or value > maximum or (above and value == minimum):
+        bound = f"above {minimum}" if above else f"at least {minimum}"
+        upper = "" if maximum == math.inf else f" and at most {maximum}"
+        raise ValueError(f"{name} must be a finite number {bound}{upper}, got {value!r}")
+
+
+@dataclass(frozen=True)
+class BIMConfig:
+    """BIM as a sequence classifier (:class:`bimsim.tasks.bim_classifier.BIMClassifier`).
+
+    Parameters
+    ----------
+    epochs : int
+        Passes over the training samples.
+    hidden : int
+        LIF neurons of the spiking layer.
+    states : int
+        Readout states per readout input (N).
+    copies : int
+        Samples simulated at once, as independent copies of one network.
+    lam, eta : float
+        The hybrid rule's λ (1: gradient only, 0: STDP only) and η of the input synapses.
+    readout_learning_rate : float
+        Step size of the readout's RTRL descent.
+    max_grad_norm : float
+        Clip of the readout's gradient per step (global norm).
+    delta : Quantity
+        Level step of the delta-modulation encoder (signals enter it in mV).
+    feature_delta : float
+        Feature units per spike of the features' count code.
+    w_init : (float, float)
+        Initial input weights, drawn uniformly.
+    dt, readout_dt : Quantity
+        Simulation step, and the readout's step.
+    tau_readout : Quantity
+        Time constant of the spike trace the readout reads.
+    """
+
+    epochs: int = 3
+    hidden: int = 32
+    states: int = 8
+    copies: int = 64
+    lam: float = 1.0
+    eta: float = 0.0005
+    readout_learning_rate: float = 0.05
+    max_grad_norm: float = 1.0
+    delta: Quantity = field(default_factory=lambda: 0.05 * mV)
+    feature_delta: float = 0.1
+    w_init: tuple = (0.0, 0.3)
+    dt: Quantity = field(default_factory=lambda: 1 * ms)
+    readout_dt: Quantity = field(default_factory=lambda: 10 * ms)
+    tau_readout: Quantity = field(default_factory=lambda: 50 * ms)
+
+    def __post_init__(self):
+        _count("epochs", self.epochs, MAX_EPOCHS)
+        _count("hidden", self.hidden, MAX_HIDDEN)
+        _count("states", self.states, 1024)
+        _count("copies", self.copies, MAX_COPIES)
+        _real("lam", self.lam, 0.0, 1.0)
+        _real("eta", self.eta)
+        _real("readout_learning_rate", self.readout_learning_rate)
+        _real("max_grad_norm", self.max_grad_norm, above=True)
+        _real("feature_delta", self.feature_delta, above=True)
+        require_positive("delta", self.delta, "voltage")
+        for name in ("dt", "readout_dt", "tau_readout"):
+            require_positive(name, getattr(self, name), "time")
+        finite = len(self.w_init) == 2 and all(math.isfinite(w) for w in self.w_init)
+        if not finite or not self.w_init[0] <= self.w_init[1]:
+            raise ValueError(f"w_init must be finite (low, high), low <= high, got {self.w_init!r}")
+        ratio = float(self.readout_dt / self.dt)
+        if ratio < 1 or abs(ratio - round(ratio)) > 1e-9:
+            raise ValueError(
+                f"readout_dt ({self.readout_dt}) must be a whole multiple of dt ({self.dt})"
+            )
+
+
+@dataclass(frozen=True)
+class BaselineConfig:
+    """A torch baseline trained by BPTT (:mod:`bimsim.tasks.baselines`): Adam, cross-entropy.
+
+    Parameters
+    ----------
+    epochs : int
+        Passes over the training samples.
+    batch : int
+        Minibatch size.
+    learning_rate : float
+        Adam's step size.
+    """
+
+    epochs: int = 20
+    batch: int = 64
+    learning_rate: float = 1e-3
+
+    def __post_init__(self):
+        _count("epochs", self.epochs, MAX_BASELINE_EPOCHS)
+        _count("batch", self.batch, 65_536)
+        _real("learning_rate", self.learning_rate, above=True)
+
+
+def as_attrs(config, prefix):
+    """``config``'s fields as netCDF attributes ``<prefix>_<field>`` (quantities as text)."""
+    attrs = {}
+    for item in fields(config):
+        value = getattr(config, item.name)
+        if isinstance(value, Quantity) or isinstance(value, tuple):
+            value = str(value)
+        attrs[f"{prefix}_{item.name}"] = value
+    return attrs

@@ -1,0 +1,168 @@
+"""The models a task compares, behind one interface, and the registry the runner builds them from.
+
+Every model, BIM, a baseline or the non-neural floor, is built by ``build(task, config, seed)``
+and then offers
+
+* ``epochs``: how many times the runner calls ``fit_epoch``;
+* ``fit_epoch(data, rng, progress)``: one pass over the training samples (a :class:`Samples`);
+  returns the mean training loss;
+* ``predict(data, progress)``: class probabilities ``(samples, classes)``, without learning;
+* ``costs()``: learned ``parameters``, and ``accumulates``, ``macs`` (multiply-accumulates) and
+  ``spike_sparsity`` per sample of the last prediction.
+
+The runner never asks which model it holds: a new model is one class and one :data:`MODELS`
+entry. Torch is imported only when a baseline is built.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from bimsim.tasks.config import BaselineConfig, BIMConfig
+
+__all__ = ["MODELS", "BIMModel", "FloorModel", "ModelSpec", "Samples", "TorchModel"]
+
+
+@dataclass(frozen=True)
+class Samples:
+    """Some samples of a task: what the models may read of them.
+
+    ``signals`` ``(n, time, channels)``, non-negative ``features`` ``(n, features)``, ``labels``
+    (class indices) and the hand-made ``floor_features`` ``(n, floor features)`` of the floor.
+    """
+
+    signals: np.ndarray
+    features: np.ndarray
+    labels: np.ndarray
+    floor_features: np.ndarray
+
+
+class BIMModel:
+    """BIM trained online with the hybrid rule
+    (:class:`~bimsim.tasks.bim_classifier.BIMClassifier`)."""
+
+    def __init__(self, task, config, seed):
+        from bimsim.tasks.bim_classifier import BIMClassifier
+
+        self.epochs = config.epochs
+        self.config = config
+        self.classifier = BIMClassifier(
+            task.signals.shape[2],
+            task.features.shape[1],
+            len(task.classes),
+            sample_dt=task.sample_dt,
+            samples=task.signals.shape[1],
+            target_from=task.target_from,
+            config=config,
+            seed=seed,
+        )
+
+    def fit_epoch(self, data, rng, progress=False):
+        return self.classifier.fit_epoch(
+            data.signals, data.features, data.labels, rng, progress=progress
+        )
+
+    def predict(self, data, progress=False):
+        return self.classifier.predict_proba(data.signals, data.features, progress=progress)
+
+    def costs(self):
+        clf = self.classifier
+        ops = clf.operations_per_sample()
+        steps = float(clf.duration / clf.network.layer.dt)
+        return {
+            "parameters": clf.parameter_count(),
+            "accumulates": ops["accumulates"],
+            "macs": ops["neuron_macs"] + ops["readout_macs"],
+            "spike_sparsity": 1.0 - clf.counts["hidden_spikes"] / (self.config.hidden * steps),
+        }
+
+
+class TorchModel:
+    """A baseline trained by BPTT in torch (:class:`~bimsim.tasks.baselines.TorchBaseline`)."""
+
+    def __init__(self, name, task, config, seed):
+        from bimsim.tasks.baselines import TorchBaseline
+
+        self.epochs = config.epochs
+        self.baseline = TorchBaseline(
+            name,
+            task.signals.shape[2],
+            task.features.shape[1],
+            len(task.classes),
+            config,
+            seed,
+        )
+
+    def fit_epoch(self, data, rng, progress=False):
+        return self.baseline.fit_epoch(data.signals, data.features, data.labels, progress)
+
+    def predict(self, data, progress=False):
+        return self.baseline.predict_proba(data.signals, data.features, progress)
+
+    def costs(self):
+        return self.baseline.costs()
+
+
+class FloorModel:
+    """The task's non-neural floor: a logistic regression on its hand-made features.
+
+    Fitted once (one "epoch"); settings fixed (:func:`bimsim.tasks.floors.logistic_regression`).
+    Its loss is the training cross-entropy; its costs count the linear model's multiply-accumulates
+    and not the features' own computation.
+    """
+
+    def __init__(self, task, config, seed):
+        self.epochs, self.seed, self.n_classes = 1, seed, len(task.classes)
+        self.model = None
+
+    def fit_epoch(self, data, rng, progress=False):
+        from bimsim.tasks.floors import fit_logistic_regression
+
+        self.model = fit_logistic_regression(data.floor_features, data.labels, seed=self.seed)
+        return float(_cross_entropy(self.predict(data), data.labels))
+
+    def predict(self, data, progress=False):
+        known = self.model.predict_proba(data.floor_features)
+        probability = np.zeros((len(known), self.n_classes))
+        probability[:, self.model.classes_] = known  # a class absent in training gets 0
+        return probability
+
+    def costs(self):
+        n_features = self.model.n_features_in_
+        n_outputs = len(self.model.classes_) if len(self.model.classes_) > 2 else 1
+        return {
+            "parameters": (n_features + 1) * n_outputs,
+            "accumulates": 0.0,
+            "macs": float(n_features * n_outputs + 2 * n_features),  # and standardisation
+            "spike_sparsity": np.nan,
+        }
+
+
+def _cross_entropy(probability, labels):
+    picked = probability[np.arange(len(labels)), labels]
+    return -np.mean(np.log(np.clip(picked, 1e-300, None)))
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """How to build a model: its config class (``type(None)`` for none), its builder
+    ``build(task, config, seed)``, and the prefix of its config's attributes in the results."""
+
+    config: type
+    build: object
+    prefix: str = ""
+
+
+def _torch(name):
+    return lambda task, config, seed: TorchModel(name, task, config, seed)
+
+
+#: Every model a task can run, in the table's order.
+MODELS = {
+    "bim": ModelSpec(BIMConfig, BIMModel, "bim"),
+    "cnn": ModelSpec(BaselineConfig, _torch("cnn"), "baseline"),
+    "gru": ModelSpec(BaselineConfig, _torch("gru"), "baseline"),
+    "snn": ModelSpec(BaselineConfig, _torch("snn"), "baseline"),
+    "ssm": ModelSpec(BaselineConfig, _torch("ssm"), "baseline"),
+    "floor": ModelSpec(type(None), FloorModel),
+}

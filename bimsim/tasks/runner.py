@@ -1,0 +1,460 @@
+"""The runner every benchmark task shares: one task's data, its models, seeds and folds, scores.
+
+A task module (``bimsim.tasks.ecg``, ``bimsim.tasks.eeg`` ...) holds only its data adapter, its
+split and its scoring, as a :class:`TaskData`; :func:`run_task` trains and tests every model of
+:data:`bimsim.tasks.models.MODELS` on every fold, for every seed, and returns one Dataset;
+:func:`table` prints it in the form of the paper's tables, mean ± s.d. over the runs.
+
+Randomness: for each seed the runner makes one ``numpy`` generator, which draws ``quick``'s
+subsample of every fold and then BIM's minibatch order; the baselines seed torch with the seed.
+The folds themselves are the task's and do not change with the seed, so every seed tests every
+sample once (with ``quick`` a subsample of them).
+"""
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import xarray as xr
+from brian2 import Quantity
+from tqdm.auto import tqdm
+
+from bimsim.metrics import ENERGY_PER_AC_PJ, ENERGY_PER_MAC_PJ, class_scores, energy_pj
+from bimsim.tasks.models import MODELS, Samples
+
+__all__ = ["Fold", "ModelFailure", "Score", "TaskData", "run_task", "table"]
+
+
+class ModelFailure(RuntimeError):
+    """A model gave non-finite losses or probabilities: the run has no result to write."""
+
+
+def _no_check(labels):
+    return None
+
+
+@dataclass(frozen=True)
+class Score:
+    """One number a task reports per run.
+
+    ``compute(labels, probability) -> float``; ``check(labels)`` returns why a test set cannot be
+    scored (e.g. it lacks a class), or None, and runs before any training.
+    """
+
+    name: str
+    long_name: str
+    compute: object
+    label: str  # the table's column
+    units: str = "1"
+    check: object = _no_check
+
+
+@dataclass(frozen=True)
+class Fold:
+    """A training and a test set: boolean masks over a task's samples."""
+
+    name: str
+    train: np.ndarray
+    test: np.ndarray
+
+
+@dataclass(frozen=True)
+class TaskData:
+    """Everything a task gives the runner.
+
+    Parameters
+    ----------
+    name : str
+        Short name (``ecg``), the results file's stem.
+    title : str
+    signals : numpy.ndarray
+        ``(samples, time, channels)``, finite.
+    features : numpy.ndarray
+        ``(samples, features)``, non-negative (BIM count-codes them; ``(samples, 0)`` for none).
+    labels : numpy.ndarray
+        One class index per sample.
+    classes : tuple of str
+    groups : numpy.ndarray
+        The recording each sample comes from (record, segment, speaker); folds keep groups whole
+        where the task says so.
+    group_kind : str
+        What a group is, e.g. ``"record"``.
+    folds : tuple of Fold
+    sample_dt : Quantity
+        Sampling interval of the signals.
+    target_from : Quantity
+        BIM's targets and its scored readout steps start here.
+    floor_features : numpy.ndarray
+        ``(samples, floor features)``: the non-neural floor's hand-made features.
+    floor : str
+        What the floor is, for the table.
+    scores : tuple of Score
+    sample_name : str
+        What a sample is (``beat``, ``window``), for the table.
+    attrs : dict
+        Attributes of the results (data source, licence, citation, split).
+    paper : dict
+        The paper's numbers where the task corresponds: ``{"data": what the paper used,
+        model: {score name: value}}``.
+    """
+
+    name: str
+    title: str
+    signals: np.ndarray
+    features: np.ndarray
+    labels: np.ndarray
+    classes: tuple
+    groups: np.ndarray
+    group_kind: str
+    folds: tuple
+    sample_dt: Quantity
+    target_from: Quantity
+    floor_features: np.ndarray
+    floor: str
+    scores: tuple
+    sample_name: str = "sample"
+    attrs: dict = field(default_factory=dict)
+    paper: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        n = len(self.labels)
+        if self.signals.ndim != 3 or len(self.signals) != n:
+            raise ValueError(f"signals must be (samples, time, channels), got {self.signals.shape}")
+        for name in ("features", "floor_features"):
+            value = getattr(self, name)
+            if value.ndim != 2 or len(value) != n:
+                raise ValueError(f"{name} must be ({n}, features), got {value.shape}")
+        for name in ("signals", "features", "floor_features"):
+            if not np.all(np.isfinite(getattr(self, name))):
+                raise ValueError(f"the task's {name} hold NaN or infinite values")
+        if np.any(self.features < 0):
+            raise ValueError("features must be non-negative (BIM count-codes them)")
+        in_range = (self.labels >= 0) & (self.labels < len(self.classes))
+        if len(self.groups) != n or not np.all(in_range):
+            raise ValueError("every sample needs a group and a class index in range")
+        if not self.folds:
+            raise ValueError("a task needs at least one fold")
+        tested = np.zeros(n, dtype=int)
+        for fold in self.folds:
+            for mask in (fold.train, fold.test):
+                if mask.dtype != bool or mask.shape != (n,):
+                    raise ValueError(f"fold {fold.name}: masks must be {n} booleans")
+            if np.any(fold.train & fold.test):
+                raise ValueError(f"fold {fold.name}: a sample is in both training and test sets")
+            tested += fold.test
+        if np.any(tested > 1):
+            raise ValueError("a sample is in the test sets of two folds")
+
+    def samples(self, mask):
+        """The samples selected by ``mask``, as the models read them."""
+        return Samples(self.signals[mask], self.features[mask], self.labels[mask],
+                       self.floor_features[mask])  # fmt: skip
+
+
+def binary_scores_against(classes, negative):
+    """AUC-ROC and AUC-PR of every class but ``negative`` against it, on ``1 - p(negative)``."""
+    from bimsim.metrics import binary_scores
+
+    index = list(classes).index(negative)
+
+    def auc(key):
+        def compute(labels, probability):
+            return binary_scores(labels != index, 1 - probability[:, index])[key]
+
+        return compute
+
+    def check(labels):
+        present = set(np.asarray(labels).tolist())
+        if index not in present or not present - {index}:
+            return f"the AUCs need {negative} samples and others, it holds {sorted(present)}"
+        return None
+
+    return (
+        Score("auc_roc", f"AUC-ROC, not {negative} against {negative}", auc("auc_roc"),
+              "AUC-ROC", check=check),
+        Score("auc_pr", "AUC-PR (average precision)", auc("auc_pr"), "AUC-PR", check=check),
+    )  # fmt: skip
+
+
+def subsample(mask, n, rng):
+    """At most ``n`` of the samples in ``mask``, drawn without replacement (order kept)."""
+    chosen = np.flatnonzero(mask)
+    if len(chosen) > n:
+        chosen = np.sort(rng.choice(chosen, n, replace=False))
+    out = np.zeros_like(mask)
+    out[chosen] = True
+    return out
+
+
+def plan_runs(task, seeds, quick=None, first_folds=None):
+    """The training and test masks of every (seed, fold) run, checked before any training.
+
+    For each seed one generator draws ``quick``'s subsample of every fold; it is returned with the
+    masks, for the models to go on drawing from.
+
+    Raises
+    ------
+    ValueError
+        For repeated seeds, or a fold (after subsampling) whose training set holds one class or
+        whose test set a score cannot score.
+    """
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds must differ, got {list(seeds)}")
+    plan = {}
+    for seed in seeds:
+        rng = np.random.default_rng(seed)
+        for k, fold in enumerate(task.folds[:first_folds]):
+            train, test = fold.train, fold.test
+            if quick is not None:
+                train, test = subsample(train, quick, rng), subsample(test, quick, rng)
+            if len(set(task.labels[train].tolist())) < 2:
+                raise ValueError(
+                    f"fold {fold.name}: the training set holds {train.sum()} samples of one "
+                    "class only"
+                )
+            for score in task.scores:
+                problem = score.check(task.labels[test])
+                if problem:
+                    raise ValueError(f"fold {fold.name}: the test set cannot be scored: {problem}")
+            plan[seed, k] = (train, test, rng)
+    return plan
+
+
+def run_task(task, configs, seeds, *, quick=None, first_folds=None, progress=True, log=print):
+    """Train and test every model on every fold for every seed.
+
+    Parameters
+    ----------
+    task : TaskData
+    configs : dict
+        Model name (a key of :data:`~bimsim.tasks.models.MODELS`) to its config, in the order to
+        run and report them.
+    seeds : sequence of int
+        Different seeds.
+    quick : int, optional
+        Train and test on at most this many samples of each fold.
+    first_folds : int, optional
+        Run only the task's first ``first_folds`` folds (default all).
+    progress : bool
+        Progress bars.
+    log : callable
+        Where the runner says what it does.
+
+    Returns
+    -------
+    xarray.Dataset
+        See :func:`results_dataset`.
+
+    Raises
+    ------
+    ValueError
+        Before any training, for a fold that cannot be trained or scored (:func:`plan_runs`).
+    ModelFailure
+        When a model's training loss or a test probability is not finite.
+    """
+    plan = plan_runs(task, seeds, quick, first_folds)
+    folds = task.folds[:first_folds]
+    runs = {}
+    for (seed, k), (train, test, rng) in plan.items():
+        train_data, test_data = task.samples(train), task.samples(test)
+        for name, config in configs.items():
+            where = f"seed {seed}, fold {folds[k].name}"
+            log(f"{where}: training {name} ...", flush=True)
+            model = MODELS[name].build(task, config, seed)
+            start = time.perf_counter()
+            losses = [
+                model.fit_epoch(train_data, rng, progress)
+                for _ in tqdm(range(model.epochs), desc=f"{name} epochs",
+                              disable=not progress or model.epochs < 2, leave=False)
+            ]  # fmt: skip
+            seconds = time.perf_counter() - start
+            probability = model.predict(test_data, progress)
+            if not np.all(np.isfinite(losses)):
+                raise ModelFailure(f"{where}: {name}'s training loss is not finite ({losses})")
+            if not np.all(np.isfinite(probability)):
+                raise ModelFailure(f"{where}: {name} predicted non-finite probabilities")
+            runs[seed, k, name] = {
+                "test": np.flatnonzero(test),
+                "probability": probability,
+                "train_loss": losses,
+                "train_time": seconds,
+                "train_samples": int(train.sum()),
+                **model.costs(),
+            }
+    return results_dataset(task, runs, list(seeds), list(configs), folds)
+
+
+def results_dataset(task, runs, seeds, models, folds):
+    """One Dataset of every run (see the module docstring of :mod:`bimsim.tasks.runner`).
+
+    Dimensions: ``seed``, ``fold``, ``model``, ``class``, ``epoch`` and ``sample`` (every sample
+    tested in some run, numbered as in the task). Per run: each of the task's scores, per-class
+    sensitivity and PPV, the training loss per epoch, training time, costs and energy per sample;
+    per seed, model and sample: the predicted class probabilities (NaN where a seed did not test
+    the sample).
+    """
+    folds = list(folds)
+    tested = np.unique(np.concatenate([r["test"] for r in runs.values()]))
+    position = {s: i for i, s in enumerate(tested)}
+    shape = (len(seeds), len(folds), len(models))
+    epochs = max(len(r["train_loss"]) for r in runs.values())
+    n_classes = len(task.classes)
+    values = {s.name: np.full(shape, np.nan) for s in task.scores}
+    for name in ("train_time", "accumulates", "macs", "spike_sparsity"):
+        values[name] = np.full(shape, np.nan)
+    for name in ("parameters", "train_samples", "test_samples"):
+        values[name] = np.zeros(shape, dtype=np.int64)
+    sensitivity, ppv = np.full((*shape, n_classes), np.nan), np.full((*shape, n_classes), np.nan)
+    loss = np.full((*shape, epochs), np.nan)
+    probability = np.full((len(seeds), len(models), len(tested), n_classes), np.nan)
+    for (seed, k, name), run in runs.items():
+        i, m = seeds.index(seed), models.index(name)
+        labels = task.labels[run["test"]]
+        p = run["probability"]
+        for score in task.scores:
+            values[score.name][i, k, m] = score.compute(labels, p)
+        per_class = class_scores(labels, p.argmax(axis=1), range(n_classes))
+        sensitivity[i, k, m], ppv[i, k, m] = per_class["sensitivity"], per_class["ppv"]
+        loss[i, k, m, : len(run["train_loss"])] = run["train_loss"]
+        for key in ("train_time", "parameters", "accumulates", "macs", "spike_sparsity",
+                    "train_samples"):  # fmt: skip
+            values[key][i, k, m] = run[key]
+        values["test_samples"][i, k, m] = len(run["test"])
+        probability[i, m, [position[s] for s in run["test"]]] = p
+    energy = energy_pj(values["accumulates"], values["macs"])
+    runs_dims = ("seed", "fold", "model")
+    sample = task.sample_name
+    data = {
+        score.name: (runs_dims, values[score.name],
+                     {"units": score.units, "long_name": score.long_name, "column": score.label})
+        for score in task.scores
+    }  # fmt: skip
+    per_run = {
+        "sensitivity": (sensitivity, "1", "sensitivity (recall) of each class", ("class",)),
+        "ppv": (ppv, "1", "positive predictive value of each class", ("class",)),
+        "train_loss": (loss, "1", "mean training loss (cross-entropy)", ("epoch",)),
+        "train_time": (values["train_time"], "s", "training time (wall clock)", ()),
+        "train_samples": (values["train_samples"], "1", "training samples", ()),
+        "test_samples": (values["test_samples"], "1", "test samples", ()),
+        "parameters": (values["parameters"], "1", "learned parameters", ()),
+        "accumulates_per_sample": (
+            values["accumulates"], "1", f"synaptic accumulates per {sample}", ()),
+        "macs_per_sample": (values["macs"], "1", f"multiply-accumulates per {sample}", ()),
+        "energy_per_sample": (energy, "pJ", f"energy estimate per {sample}", ()),
+        "spike_sparsity": (
+            values["spike_sparsity"], "1",
+            "fraction of hidden neuron-steps without a spike", ()),
+    }  # fmt: skip
+    for key, (array, units, long_name, extra) in per_run.items():
+        attrs = {"units": units, "long_name": long_name}
+        if key == "train_loss":
+            attrs["nan_means"] = "the model trained for fewer epochs"
+        if key == "spike_sparsity":
+            attrs["nan_means"] = "the model has no spiking neurons"
+        data[key] = (runs_dims + extra, array, attrs)
+    data["probability"] = (
+        ("seed", "model", "sample", "class"),
+        probability,
+        {"units": "1", "long_name": "predicted class probability",
+         "nan_means": "the seed's runs did not test this sample"},
+    )  # fmt: skip
+    fold_of = np.full(len(tested), -1)
+    for k, fold in enumerate(folds):
+        fold_of[np.isin(tested, np.flatnonzero(fold.test))] = k
+    names = np.array([task.classes[c] for c in task.labels[tested]], dtype=object)
+    data["label"] = ("sample", names, {"units": "1", "long_name": "true class"})
+    data["group"] = ("sample", np.asarray(task.groups[tested], dtype=object),
+                     {"units": "1", "long_name": f"{task.group_kind} of the sample"})  # fmt: skip
+    data["test_fold"] = (
+        "sample",
+        np.array([folds[k].name for k in fold_of], dtype=object),
+        {"units": "1", "long_name": "the fold that tests the sample"},
+    )
+    data["train_groups"] = (
+        "fold",
+        np.array([" ".join(sorted(set(task.groups[f.train]))) for f in folds], dtype=object),
+        {"units": "1", "long_name": f"the {task.group_kind}s of the fold's training set"},
+    )
+    coords = {
+        "seed": ("seed", np.asarray(seeds, dtype=np.int64), {"units": "1", "long_name": "seed"}),
+        "fold": ("fold", [f.name for f in folds], {"units": "1", "long_name": "fold"}),
+        "model": ("model", models, {"units": "1", "long_name": "model"}),
+        "class": ("class", list(task.classes), {"units": "1", "long_name": "class"}),
+        "epoch": ("epoch", np.arange(1, epochs + 1), {"units": "1", "long_name": "epoch"}),
+        "sample": ("sample", tested, {"units": "1",
+                                      "long_name": f"{sample} (index in the task's data)"}),
+    }  # fmt: skip
+    ds = xr.Dataset(data, coords=coords)
+    ds.attrs.update(
+        {
+            **task.attrs,
+            "task": task.name,
+            "title": task.title,
+            "sample_name": sample,
+            "group_kind": task.group_kind,
+            "floor": task.floor,
+            "scores": " ".join(s.name for s in task.scores),
+            "energy_per_accumulate_pj": ENERGY_PER_AC_PJ,
+            "energy_per_mac_pj": ENERGY_PER_MAC_PJ,
+            "energy_source": "Horowitz (2014), 45 nm, 32-bit float",
+        }
+    )
+    for model, numbers in task.paper.items():
+        if model != "data":
+            for score, value in numbers.items():
+                ds.attrs[f"paper_{model}_{score}"] = value
+    if task.paper:
+        ds.attrs["paper_data"] = task.paper["data"]
+    return ds
+
+
+def mean_sd(values, digits=3):
+    """``"m ± s"`` over the finite values (``"m"`` for one value, ``"-"`` for none)."""
+    values = np.asarray(values, dtype=float).ravel()
+    values = values[np.isfinite(values)]
+    if len(values) == 0:
+        return "-"
+    if len(values) == 1:
+        return f"{values[0]:.{digits}f}"
+    return f"{values.mean():.{digits}f} ± {values.std(ddof=1):.{digits}f}"
+
+
+def table(ds):
+    """The results in the form of the paper's tables: one row per model, mean ± s.d. over the
+    runs (seeds × folds), the paper's numbers beside ours where the task has them."""
+    scores = ds.attrs["scores"].split()
+    labels = [ds[s].attrs.get("column", s) for s in scores]
+    paper = "paper_data" in ds.attrs
+    n = ds.sizes["seed"] * ds.sizes["fold"]
+    runs = "1 run" if n == 1 else f"{n} runs"
+    header = ["model", *labels]
+    if paper:
+        header += [f"paper {label}" for label in labels]
+    header += ["params", "train (s)", f"energy/{ds.attrs['sample_name']} (nJ)"]
+    rows = []
+    for m in ds.model.values:
+        row = ds.sel(model=m)
+        cells = [str(m), *(mean_sd(row[s].values) for s in scores)]
+        if paper:
+            cells += [
+                f"{ds.attrs[f'paper_{m}_{s}']:.3g}" if f"paper_{m}_{s}" in ds.attrs else ""
+                for s in scores
+            ]
+        cells += [
+            f"{np.nanmedian(row.parameters.values):.0f}",
+            mean_sd(row.train_time.values, 1),
+            mean_sd(row.energy_per_sample.values / 1e3, 1),
+        ]
+        rows.append(cells)
+    widths = [max(len(r[c]) for r in [header, *rows]) for c in range(len(header))]
+    lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in
+                       enumerate(zip(r, widths, strict=True)))
+             for r in [header, *rows]]  # fmt: skip
+    seeds = ", ".join(str(s) for s in ds.seed.values)
+    lines.append(
+        f"mean ± s.d. over {runs} ({ds.sizes['fold']} fold(s) × seed(s) {seeds}); "
+        f"floor: {ds.attrs['floor']}"
+    )
+    if paper:
+        lines.append(f"paper: {ds.attrs['paper_data']}")
+    return "\n".join(lines)
