@@ -28,7 +28,13 @@ from bimsim.plasticity.stdp import PAIR_DEFAULTS, pair_rule
 from bimsim.quantities import require, require_count
 from bimsim.readout import ReadoutInjection, SelectiveSSM, SSMParameters
 
-__all__ = ["BIMNetwork"]
+__all__ = ["ETA", "LAM", "READOUT_LEARNING_RATE", "BIMNetwork"]
+
+#: The learning defaults of every BIM network, chosen for ECG on its validation split (README):
+#: the hybrid rule's η and λ, and the readout's learning rate.
+ETA = 0.0005
+LAM = 1.0
+READOUT_LEARNING_RATE = 0.05
 
 _TRACES = ("x_e", "I_e", "eps", "ebar", "grad", "omega", "r1", "o1", "r2", "o2")
 
@@ -45,7 +51,8 @@ class BIMNetwork:
     loss : {'mse', 'cross_entropy'}
         The readout's loss.
     lam, eta : float
-        The hybrid rule's λ (1: gradient only, 0: STDP only) and η.
+        The hybrid rule's λ (1: gradient only, 0: STDP only) and η (defaults :data:`LAM`,
+        :data:`ETA`).
     readout_learning_rate : float
         Step size of the readout's own RTRL descent.
     max_grad_norm : float, optional
@@ -83,9 +90,9 @@ class BIMNetwork:
         *,
         n_states=8,
         loss="cross_entropy",
-        lam=1.0,
-        eta=0.01,
-        readout_learning_rate=0.05,
+        lam=LAM,
+        eta=ETA,
+        readout_learning_rate=READOUT_LEARNING_RATE,
         max_grad_norm=None,
         rule=None,
         w_unit=1 * nA,

@@ -335,3 +335,30 @@ def draw_confusion(ds):
         ax.axis("off")
     fig.suptitle(f"{ds.attrs['title']}; split: {ds.attrs['split']}; seed {seed}", fontsize=8)
     return fig
+
+
+#: What :func:`draw_bits` reads: a next-token task's results (:mod:`bimsim.tasks.runner`).
+BITS_REQUIRES = Requirements(
+    variables={"bits": ("seed", "model", "sample"), "bpc": ("seed", "fold", "model")},
+    coords=("model", "seed", "class"),
+    attrs=("title", "split"),
+)
+
+
+def draw_bits(ds):
+    """Bits per character of each test sequence, one box per model (the first seed), with the
+    uniform distribution's ``log2(vocabulary)`` for reference."""
+    from bimsim.tasks.runner import mean_sd
+
+    seed = ds.seed.values[0]
+    models = list(ds.model.values)
+    fig, ax = plt.subplots(figsize=(1.2 * len(models) + 2, 4), layout="constrained")
+    per_sequence = [ds.bits.sel(seed=seed, model=m).values for m in models]
+    ax.boxplot([b[np.isfinite(b)] for b in per_sequence], showfliers=False)
+    ax.set_xticks(range(1, len(models) + 1), [f"{m}\n{mean_sd(ds.bpc.sel(model=m).values)}"
+                                              for m in models], fontsize=8)  # fmt: skip
+    ax.axhline(np.log2(ds.sizes["class"]), color="0.6", lw=0.8, ls="--", label="uniform")
+    ax.set(ylabel="bits per character (per test sequence)")
+    ax.legend(frameon=False, fontsize=8)
+    fig.suptitle(f"{ds.attrs['title']}; {ds.attrs['split']}; seed {seed}", fontsize=8)
+    return fig

@@ -29,6 +29,7 @@ ERROR = "protocols/eligibility_error.py"
 ECG = ("-m", "bimsim.tasks.ecg")
 EEG = ("-m", "bimsim.tasks.eeg")
 SPEECH = ("-m", "bimsim.tasks.speech")
+LM = ("-m", "bimsim.tasks.lm")
 SUBSET = ("-m", "bimsim.data.make_mitdb_subset")
 
 # (command, arguments, what stderr's one line must match); "--out prev.nc" is added unless the
@@ -175,6 +176,12 @@ BAD_INPUTS = [
     (SPEECH, ["--split", "random"], r"argument --split: invalid choice: 'random'"),
     (SPEECH, ["--data", "nowhere"], r"FSDD folder nowhere does not exist"),
     (SPEECH, ["--copies", "5000"], r"argument --copies: must be at most 4096"),
+    (LM, ["--characters", "10"], r"argument --characters: must be at least 1000"),
+    (LM, ["--length", "1"], r"argument --length: must be at least 2"),
+    (LM, ["--train-split", "train"], r"no train split in .*wikitext-2"),
+    (LM, ["--train-split", "test"], r"argument --train-split: invalid choice: 'test'"),
+    (LM, ["--data", "nowhere"], r"WikiText folder nowhere does not exist"),
+    (LM, ["--copies", "500", "--quick"], r"--copies 500 is more than the 64 training samples"),
     (SUBSET, ["--data", "nowhere"], r"MIT-BIH folder nowhere does not exist"),
     (SUBSET, ["--out", ""], r"argument --out: the output path is empty"),
 ]

@@ -108,6 +108,24 @@ def speech():
     return ecg(classes=tuple("0123456789"))
 
 
+def lm():
+    rng = np.random.default_rng(2)
+    return xr.Dataset(
+        {
+            "bits": var(("seed", "model", "sample"), rng.uniform(1, 4, (1, 2, 30)), "bit"),
+            "bpc": var(("seed", "fold", "model"), [[[2.5, 2.1]]], "bit"),
+        },
+        coords={
+            "seed": var("seed", [0]),
+            "fold": var("fold", ["test"]),
+            "model": var("model", ["bim", "floor"]),
+            "class": var("class", list("abcdefgh")),
+            "sample": var("sample", np.arange(30)),
+        },
+        attrs={"title": "synthetic", "split": "train on valid, test on test"},
+    )
+
+
 def eeg():
     ds = ecg(classes=("non-seizure", "seizure"))
     shared = ds[["label"]]
@@ -125,6 +143,7 @@ FIGURES = {
     "ecg_roc": ("figures/ecg_roc.py", ecg),
     "eeg_roc": ("figures/eeg_roc.py", eeg),
     "speech_confusion": ("figures/speech_confusion.py", speech),
+    "lm_bits": ("figures/lm_bits.py", lm),
 }
 
 

@@ -1,4 +1,4 @@
-"""Benchmark tasks: ``python -m bimsim.tasks.ecg``, ``.eeg``, ``.speech``.
+"""Benchmark tasks: ``python -m bimsim.tasks.ecg``, ``.eeg``, ``.speech``, ``.lm``.
 
 Each task module holds only its data adapter, split and scoring (a
 :class:`~bimsim.tasks.runner.TaskData`) and its command

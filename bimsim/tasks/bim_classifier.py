@@ -19,10 +19,43 @@ from bimsim.network import BIMNetwork
 from bimsim.quantities import require_positive
 from bimsim.tasks.config import BIMConfig
 
-__all__ = ["BIMClassifier"]
+__all__ = ["BIMClassifier", "BIMCosts", "softmax"]
 
 
-class BIMClassifier:
+def softmax(outputs):
+    """Softmax over the last axis."""
+    shifted = np.exp(outputs - outputs.max(axis=-1, keepdims=True))
+    return shifted / shifted.sum(axis=-1, keepdims=True)
+
+
+class BIMCosts:
+    """Costs of a BIM model from its last prediction: needs ``network`` (a BIMNetwork),
+    ``duration`` (of one sample), ``ticks`` (readout steps per sample) and ``counts``
+    (``input_spikes`` per sample)."""
+
+    def operations_per_sample(self):
+        """Synaptic accumulates and multiply-accumulates per sample, from the last prediction.
+
+        Accumulates: every input spike reaches ``n_hidden`` synapses. Multiply-accumulates: the
+        LIF state update (3 per neuron and step, the exact linear propagator) and the readout's
+        dense step (``m² + 6 m N + m + k m`` per readout step).
+        """
+        net = self.network
+        m, n, k = net.readout.ssm.params.shapes
+        steps = float(self.duration / net.layer.dt)
+        return {
+            "accumulates": self.counts["input_spikes"] * net.n_hidden,
+            "neuron_macs": 3 * net.n_hidden * steps,
+            "readout_macs": self.ticks * (m * m + 6 * m * n + m + k * m),
+        }
+
+    def parameter_count(self):
+        """Learned numbers: the input weights and the readout's parameters."""
+        params = self.network.readout.ssm.params.as_dict()
+        return len(self.network.shared_weights()) + sum(v.size for v in params.values())
+
+
+class BIMClassifier(BIMCosts):
     """Delta-modulated signals into a BIM network trained online; see module docstring.
 
     Parameters
@@ -193,31 +226,9 @@ class BIMClassifier:
             per_tick = np.array(self.network.readout.outputs)  # (ticks, copies, classes)
             self.ticks = len(per_tick)
             outputs = per_tick[self.scored[0] :, : len(chosen)]
-            shifted = np.exp(outputs - outputs.max(axis=2, keepdims=True))
-            probabilities[chosen] = (shifted / shifted.sum(axis=2, keepdims=True)).mean(axis=0)
+            probabilities[chosen] = softmax(outputs).mean(axis=0)
             # padding copies saw a flat zero signal: no spikes, so totals count real samples
             input_spikes += int(self.input_spikes.num_spikes) - before_in
             hidden_spikes += int(self.network.spikes.num_spikes) - before_hidden
         self.counts = {"input_spikes": input_spikes / n, "hidden_spikes": hidden_spikes / n}
         return probabilities
-
-    def operations_per_sample(self):
-        """Synaptic accumulates and multiply-accumulates per sample, from the last prediction.
-
-        Accumulates: every input spike reaches ``n_hidden`` synapses. Multiply-accumulates: the
-        LIF state update (3 per neuron and step, the exact linear propagator) and the readout's
-        dense step (``m² + 6 m N + m + k m`` per readout step).
-        """
-        net = self.network
-        m, n, k = net.readout.ssm.params.shapes
-        steps = float(self.duration / net.layer.dt)
-        return {
-            "accumulates": self.counts["input_spikes"] * net.n_hidden,
-            "neuron_macs": 3 * net.n_hidden * steps,
-            "readout_macs": self.ticks * (m * m + 6 * m * n + m + k * m),
-        }
-
-    def parameter_count(self):
-        """Learned numbers: the input weights and the readout's parameters."""
-        params = self.network.readout.ssm.params.as_dict()
-        return len(self.network.shared_weights()) + sum(v.size for v in params.values())

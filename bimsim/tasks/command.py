@@ -262,6 +262,8 @@ def describe(task, quick):
     """Say what the first fold trains and tests on (and how many folds there are)."""
     kind = f"{task.group_kind}s"
     fold = task.folds[0]
+    if "split" in task.attrs:
+        print(f"split: {task.attrs['split']}")
     for name, mask in (("train", fold.train), ("test", fold.test)):
         groups = sorted(set(task.groups[mask]))
         listed = " ".join(groups) if len(groups) <= 40 else f"({len(groups)})"

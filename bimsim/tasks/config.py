@@ -6,8 +6,8 @@ BPTT. A task changes what it needs with :func:`dataclasses.replace` (its module 
 why); a command line builds its configs from the defaults and the flags the user typed
 (:mod:`bimsim.tasks.command`), and provenance records them (:func:`as_attrs`).
 
-The η, λ and readout learning rate defaults are the ones chosen for ECG on its validation split
-(see the README): η = 0.0005, λ = 1, readout learning rate 0.05.
+The η, λ and readout learning rate defaults are :mod:`bimsim.network`'s, the ones chosen for ECG on
+its validation split (see the README): η = 0.0005, λ = 1, readout learning rate 0.05.
 """
 
 import math
@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, fields
 
 from brian2 import Quantity, ms, mV
 
+from bimsim.network import ETA, LAM, READOUT_LEARNING_RATE
 from bimsim.quantities import require_positive
 
 __all__ = ["MAX_COPIES", "MAX_HIDDEN", "BIMConfig", "BaselineConfig", "as_attrs"]
@@ -79,9 +80,9 @@ class BIMConfig:
     hidden: int = 32
     states: int = 8
     copies: int = 64
-    lam: float = 1.0
-    eta: float = 0.0005
-    readout_learning_rate: float = 0.05
+    lam: float = LAM
+    eta: float = ETA
+    readout_learning_rate: float = READOUT_LEARNING_RATE
     max_grad_norm: float = 1.0
     delta: Quantity = field(default_factory=lambda: 0.05 * mV)
     feature_delta: float = 0.1

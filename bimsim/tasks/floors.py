@@ -192,6 +192,23 @@ class CharacterNGram:
             )
         return p
 
+    def distribution(self, context):
+        """``p(· | context)`` over the whole vocabulary, ``(vocabulary_size,)``, summing to one."""
+        p = np.full(self.size, 1.0 / self.size)
+        context = tuple(context)
+        for length in range(min(len(context), self.order - 1) + 1):
+            key = context[len(context) - length :] if length else ()
+            row = self.counts[length].get(key)
+            if row is None:
+                break
+            total, distinct = self.totals[length][key]
+            counts = np.zeros(self.size)
+            counts[list(row)] = list(row.values())
+            p = np.maximum(counts - self.discount, 0) / total + (
+                self.discount * distinct / total * p
+            )
+        return p
+
     def bits_per_character(self, codes):
         """Mean ``-log2 p(c_t | c_{t-n+1} .. c_{t-1})`` over ``codes`` (context from its start)."""
         codes = self._check(codes).tolist()

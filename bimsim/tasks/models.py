@@ -6,7 +6,8 @@ and then offers
 * ``epochs``: how many times the runner calls ``fit_epoch``;
 * ``fit_epoch(data, rng, progress)``: one pass over the training samples (a :class:`Samples`);
   returns the mean training loss;
-* ``predict(data, progress)``: class probabilities ``(samples, classes)``, without learning;
+* ``predict(data, progress)``: class probabilities ``(samples, classes)``, or
+  ``(samples, time, classes)`` where every step has a target, without learning;
 * ``costs()``: learned ``parameters``, and ``accumulates``, ``macs`` (multiply-accumulates) and
   ``spike_sparsity`` per sample of the last prediction.
 
@@ -20,7 +21,15 @@ import numpy as np
 
 from bimsim.tasks.config import BaselineConfig, BIMConfig
 
-__all__ = ["MODELS", "BIMModel", "FloorModel", "ModelSpec", "Samples", "TorchModel"]
+__all__ = [
+    "MODELS",
+    "BIMModel",
+    "LogisticFloor",
+    "ModelSpec",
+    "NGramFloor",
+    "Samples",
+    "TorchModel",
+]
 
 
 @dataclass(frozen=True)
@@ -38,14 +47,23 @@ class Samples:
 
 
 class BIMModel:
-    """BIM trained online with the hybrid rule
-    (:class:`~bimsim.tasks.bim_classifier.BIMClassifier`)."""
+    """BIM trained online with the hybrid rule: signals by
+    :class:`~bimsim.tasks.bim_classifier.BIMClassifier`, tokens by
+    :class:`~bimsim.tasks.bim_tokens.BIMTokenPredictor` (a target at every step)."""
 
     def __init__(self, task, config, seed):
-        from bimsim.tasks.bim_classifier import BIMClassifier
-
         self.epochs = config.epochs
         self.config = config
+        if task.tokens:
+            from bimsim.tasks.bim_tokens import BIMTokenPredictor
+
+            self.classifier = BIMTokenPredictor(
+                len(task.classes), task.signals.shape[1], token_dt=task.sample_dt,
+                config=config, seed=seed,
+            )  # fmt: skip
+            return
+        from bimsim.tasks.bim_classifier import BIMClassifier
+
         self.classifier = BIMClassifier(
             task.signals.shape[2],
             task.features.shape[1],
@@ -84,13 +102,16 @@ class TorchModel:
         from bimsim.tasks.baselines import TorchBaseline
 
         self.epochs = config.epochs
+        channels = len(task.classes) if task.tokens else task.signals.shape[2]
         self.baseline = TorchBaseline(
             name,
-            task.signals.shape[2],
+            channels,
             task.features.shape[1],
             len(task.classes),
             config,
             seed,
+            per_step=task.per_step,
+            tokens=task.tokens,
         )
 
     def fit_epoch(self, data, rng, progress=False):
@@ -103,8 +124,8 @@ class TorchModel:
         return self.baseline.costs()
 
 
-class FloorModel:
-    """The task's non-neural floor: a logistic regression on its hand-made features.
+class LogisticFloor:
+    """A non-neural floor: a logistic regression on the task's hand-made features.
 
     Fitted once (one "epoch"); settings fixed (:func:`bimsim.tasks.floors.logistic_regression`).
     Its loss is the training cross-entropy; its costs count the linear model's multiply-accumulates
@@ -138,6 +159,41 @@ class FloorModel:
         }
 
 
+class NGramFloor:
+    """A non-neural floor for next-token tasks: a character n-gram model with interpolated
+    absolute discounting (:class:`~bimsim.tasks.floors.CharacterNGram`), counted once on the
+    training text; each step's context is the sequence's own tokens up to that step."""
+
+    ORDER = 5
+
+    def __init__(self, task, config, seed):
+        from bimsim.tasks.floors import CharacterNGram
+
+        self.epochs = 1
+        self.model = CharacterNGram(self.ORDER, len(task.classes))
+
+    def fit_epoch(self, data, rng, progress=False):
+        # consecutive sequences: their tokens, then the last one's next token, are the text
+        text = np.append(np.ravel(data.signals), data.labels[-1, -1])
+        self.model.fit(text)
+        return self.model.bits_per_character(text) * np.log(2)  # nats, as the others' losses
+
+    def predict(self, data, progress=False):
+        codes = np.asarray(data.signals)
+        n, length = codes.shape
+        probability = np.empty((n, length, self.model.size))
+        context = self.ORDER - 1
+        for i in range(n):
+            row = codes[i].tolist()
+            for t in range(length):
+                probability[i, t] = self.model.distribution(row[max(0, t + 1 - context) : t + 1])
+        return probability
+
+    def costs(self):
+        stored = sum(len(row) for table in self.model.counts for row in table.values())
+        return {"parameters": stored, "accumulates": 0.0, "macs": 0.0, "spike_sparsity": np.nan}
+
+
 def _cross_entropy(probability, labels):
     picked = probability[np.arange(len(labels)), labels]
     return -np.mean(np.log(np.clip(picked, 1e-300, None)))
@@ -153,6 +209,11 @@ class ModelSpec:
     prefix: str = ""
 
 
+def _floor(task, config, seed):
+    """The task's own floor, or a logistic regression on its floor features."""
+    return (task.floor_model or LogisticFloor)(task, config, seed)
+
+
 def _torch(name):
     return lambda task, config, seed: TorchModel(name, task, config, seed)
 
@@ -164,5 +225,5 @@ MODELS = {
     "gru": ModelSpec(BaselineConfig, _torch("gru"), "baseline"),
     "snn": ModelSpec(BaselineConfig, _torch("snn"), "baseline"),
     "ssm": ModelSpec(BaselineConfig, _torch("ssm"), "baseline"),
-    "floor": ModelSpec(type(None), FloorModel),
+    "floor": ModelSpec(type(None), _floor),
 }

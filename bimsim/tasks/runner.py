@@ -68,11 +68,13 @@ class TaskData:
         Short name (``ecg``), the results file's stem.
     title : str
     signals : numpy.ndarray
-        ``(samples, time, channels)``, finite.
+        ``(samples, time, channels)``, finite; or, for a task on ``tokens``, the token codes
+        ``(samples, time)`` (integers in ``[0, len(classes))``).
     features : numpy.ndarray
         ``(samples, features)``, non-negative (BIM count-codes them; ``(samples, 0)`` for none).
     labels : numpy.ndarray
-        One class index per sample.
+        One class index per sample, or one per step, ``(samples, time)`` (a target at every step,
+        e.g. the next token).
     classes : tuple of str
     groups : numpy.ndarray
         The recording each sample comes from (record, segment, speaker); folds keep groups whole
@@ -96,6 +98,11 @@ class TaskData:
     paper : dict
         The paper's numbers where the task corresponds: ``{"data": what the paper used,
         model: {score name: value}}``.
+    tokens : bool
+        The signals are token codes (the classes are their vocabulary).
+    floor_model : callable, optional
+        ``floor_model(task, config, seed)`` builds the floor (default: a logistic regression on
+        ``floor_features``, :class:`~bimsim.tasks.models.LogisticFloor`).
     """
 
     name: str
@@ -115,11 +122,28 @@ class TaskData:
     sample_name: str = "sample"
     attrs: dict = field(default_factory=dict)
     paper: dict = field(default_factory=dict)
+    tokens: bool = False
+    floor_model: object = None
+
+    @property
+    def per_step(self):
+        """Whether every step has a target (``labels`` is ``(samples, time)``)."""
+        return self.labels.ndim == 2
 
     def __post_init__(self):
         n = len(self.labels)
-        if self.signals.ndim != 3 or len(self.signals) != n:
+        if self.tokens:
+            codes = self.signals
+            if codes.ndim != 2 or len(codes) != n or not np.issubdtype(codes.dtype, np.integer):
+                raise ValueError(f"tokens must be (samples, time) integers, got {codes.shape}")
+            if codes.size and (codes.min() < 0 or codes.max() >= len(self.classes)):
+                raise ValueError(f"tokens must lie in [0, {len(self.classes)})")
+        elif self.signals.ndim != 3 or len(self.signals) != n:
             raise ValueError(f"signals must be (samples, time, channels), got {self.signals.shape}")
+        if self.labels.ndim not in (1, 2):
+            raise ValueError(
+                f"labels must be (samples,) or (samples, time), got {self.labels.shape}"
+            )
         for name in ("features", "floor_features"):
             value = getattr(self, name)
             if value.ndim != 2 or len(value) != n:
@@ -207,7 +231,7 @@ def plan_runs(task, seeds, quick=None, first_folds=None):
             train, test = fold.train, fold.test
             if quick is not None:
                 train, test = subsample(train, quick, rng), subsample(test, quick, rng)
-            if len(set(task.labels[train].tolist())) < 2:
+            if len(set(task.labels[train].ravel().tolist())) < 2:
                 raise ValueError(
                     f"fold {fold.name}: the training set holds {train.sum()} samples of one "
                     "class only"
@@ -306,21 +330,28 @@ def results_dataset(task, runs, seeds, models, folds):
         values[name] = np.zeros(shape, dtype=np.int64)
     sensitivity, ppv = np.full((*shape, n_classes), np.nan), np.full((*shape, n_classes), np.nan)
     loss = np.full((*shape, epochs), np.nan)
-    probability = np.full((len(seeds), len(models), len(tested), n_classes), np.nan)
+    per_sample = (len(seeds), len(models), len(tested))
+    probability = np.full(per_sample if task.per_step else (*per_sample, n_classes), np.nan)
     for (seed, k, name), run in runs.items():
         i, m = seeds.index(seed), models.index(name)
         labels = task.labels[run["test"]]
         p = run["probability"]
         for score in task.scores:
             values[score.name][i, k, m] = score.compute(labels, p)
-        per_class = class_scores(labels, p.argmax(axis=1), range(n_classes))
+        per_class = class_scores(labels.ravel(), p.argmax(axis=-1).ravel(), range(n_classes))
         sensitivity[i, k, m], ppv[i, k, m] = per_class["sensitivity"], per_class["ppv"]
         loss[i, k, m, : len(run["train_loss"])] = run["train_loss"]
         for key in ("train_time", "parameters", "accumulates", "macs", "spike_sparsity",
                     "train_samples"):  # fmt: skip
             values[key][i, k, m] = run[key]
         values["test_samples"][i, k, m] = len(run["test"])
-        probability[i, m, [position[s] for s in run["test"]]] = p
+        where = [position[s] for s in run["test"]]
+        if task.per_step:  # the probabilities of every step would not fit: keep the bits
+            picked = np.take_along_axis(p, labels[..., None], axis=-1)[..., 0]
+            picked = np.maximum(picked, np.finfo(float).tiny)  # at most 1022 bits a step
+            probability[i, m, where] = -np.log2(picked).mean(axis=1)
+        else:
+            probability[i, m, where] = p
     energy = energy_pj(values["accumulates"], values["macs"])
     runs_dims = ("seed", "fold", "model")
     sample = task.sample_name
@@ -352,17 +383,33 @@ def results_dataset(task, runs, seeds, models, folds):
         if key == "spike_sparsity":
             attrs["nan_means"] = "the model has no spiking neurons"
         data[key] = (runs_dims + extra, array, attrs)
-    data["probability"] = (
-        ("seed", "model", "sample", "class"),
-        probability,
-        {"units": "1", "long_name": "predicted class probability",
-         "nan_means": "the seed's runs did not test this sample"},
-    )  # fmt: skip
+    untested = "the seed's runs did not test this sample"
+    if task.per_step:
+        data["bits"] = (
+            ("seed", "model", "sample"),
+            probability,
+            {
+                "units": "bit",
+                "nan_means": untested,
+                "long_name": f"mean -log2 p(target) over the steps of the {sample}",
+            },
+        )
+    else:
+        data["probability"] = (("seed", "model", "sample", "class"), probability,
+                               {"units": "1", "long_name": "predicted class probability",
+                                "nan_means": untested})  # fmt: skip
     fold_of = np.full(len(tested), -1)
     for k, fold in enumerate(folds):
         fold_of[np.isin(tested, np.flatnonzero(fold.test))] = k
-    names = np.array([task.classes[c] for c in task.labels[tested]], dtype=object)
-    data["label"] = ("sample", names, {"units": "1", "long_name": "true class"})
+    if task.per_step:
+        data["target"] = (
+            ("sample", "step"),
+            task.labels[tested],
+            {"units": "1", "long_name": "index of the true class at each step"},
+        )
+    else:
+        names = np.array([task.classes[c] for c in task.labels[tested]], dtype=object)
+        data["label"] = ("sample", names, {"units": "1", "long_name": "true class"})
     data["group"] = ("sample", np.asarray(task.groups[tested], dtype=object),
                      {"units": "1", "long_name": f"{task.group_kind} of the sample"})  # fmt: skip
     data["test_fold"] = (
@@ -384,6 +431,9 @@ def results_dataset(task, runs, seeds, models, folds):
         "sample": ("sample", tested, {"units": "1",
                                       "long_name": f"{sample} (index in the task's data)"}),
     }  # fmt: skip
+    if task.per_step:
+        coords["step"] = ("step", np.arange(task.labels.shape[1]),
+                          {"units": "1", "long_name": "step of the sequence"})  # fmt: skip
     ds = xr.Dataset(data, coords=coords)
     ds.attrs.update(
         {
