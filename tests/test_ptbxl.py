@@ -102,6 +102,7 @@ def test_the_ecg_task_runs_on_ptbxl(ptbxl, run_script, tmp_path):
     out = tmp_path / "ptbxl.nc"
     result = run_script(
         "bimsim/tasks/ecg.py", "--dataset", "ptbxl", "--data", ptbxl, "--models", "bim", "cnn",
+        "floor",
         "--epochs", 1, "--baseline-epochs", 1, "--copies", 2, "--hidden", 4, "--no-progress",
         "--out", out,
     )  # fmt: skip
@@ -111,8 +112,9 @@ def test_the_ecg_task_runs_on_ptbxl(ptbxl, run_script, tmp_path):
 
     ds = read_dataset(out)
     assert list(ds["class"].values) == ["NORM", "abnormal"]
-    assert list(ds.label.values) == ["abnormal", "NORM"] and ds.attrs["test_patients"] == "13"
-    assert ds.probability.shape == (2, 2, 2) and "PTB-XL" in ds.attrs["data_citation"]
+    assert list(ds.label.values) == ["abnormal", "NORM"] and set(ds.group.values) == {"13"}
+    assert ds.train_groups.item() == "11" and ds.attrs["split"] == "strat_fold 1-8 / 10"
+    assert ds.probability.shape == (1, 3, 2, 2) and "PTB-XL" in ds.attrs["data_citation"]
 
 
 def test_mitdb_splits_are_refused_for_ptbxl(ptbxl, capsys):
