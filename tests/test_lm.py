@@ -36,6 +36,22 @@ def test_the_ngram_distribution_is_its_probabilities_and_sums_to_one():
         np.testing.assert_allclose(p, [model.probability(s, context) for s in range(7)])
 
 
+def test_ngrams_are_counted_within_each_sequence_only():
+    model = CharacterNGram(2, 4).fit_sequences([np.array([0, 1]), np.array([2, 3])])
+    assert model.counts[1] == {(0,): {1: 1}, (2,): {3: 1}}  # no bigram (1, 2) across the ends
+    assert model.totals[0][()] == (4, 4)
+
+
+def test_token_tasks_need_a_target_per_token(monkeypatch):
+    task = lm_task(wikitext_dir(), "valid", 5001, 50)
+    with pytest.raises(ValueError, match="a token task needs a target per token"):
+        type(task)(**{**task.__dict__, "labels": task.labels[:, 0]})
+    with pytest.raises(ValueError, match=r"tokens must be .* integers, got float64"):
+        type(task)(**{**task.__dict__, "signals": task.signals.astype(float)})
+    with pytest.raises(ValueError, match="a target at every step is for token tasks only"):
+        type(task)(**{**task.__dict__, "tokens": False, "signals": task.signals[..., None] * 1.0})
+
+
 def test_the_task_trains_on_valid_and_tests_on_test_with_one_vocabulary(monkeypatch):
     task = lm_task(wikitext_dir(), "valid", 5001, 50)
     assert task.signals.shape == task.labels.shape == (200, 50) and task.per_step

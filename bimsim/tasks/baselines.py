@@ -157,6 +157,8 @@ class SNN(Baseline):
         steps = self.steps(samples)
         h = self.input.out_features
         dense = steps * (self.input.in_features * h + h)  # input current and membrane decay
+        if self.per_step:
+            dense += steps * h  # the decay of the spike trace the head reads
         spikes = self.spikes_seen / max(self.samples_seen, 1)  # per test sample
         return {"macs": dense + self.head_macs(samples),
                 "accumulates": spikes, "spike_sparsity": 1.0 - spikes / (h * steps)}  # fmt: skip

@@ -82,6 +82,12 @@ class BIMTokenPredictor(BIMCosts):
         indices = copy * self.vocabulary + codes.ravel()
         return indices, step * self.token_dt
 
+    def _check_ticks(self):
+        """Every token's target needs its readout step: refuse a run that made fewer."""
+        made = len(self.network.readout.outputs)
+        if made != self.ticks:
+            raise RuntimeError(f"the readout stepped {made} times in a sequence, not {self.ticks}")
+
     def _check(self, codes, targets, features):
         codes = np.asarray(codes)
         if codes.ndim != 2 or codes.shape[1] != self.length:
@@ -126,6 +132,7 @@ class BIMTokenPredictor(BIMCosts):
             indices, times = self._spikes(codes[chosen])
             steps = [None, *(targets[chosen, t] for t in range(self.length))]
             losses.append(self.network.run_sequence(indices, times, self.duration, steps))
+            self._check_ticks()
         self.losses.append(float(np.mean(losses)))
         return self.losses[-1]
 
@@ -145,9 +152,8 @@ class BIMTokenPredictor(BIMCosts):
             before = int(self.input_spikes.num_spikes)
             before_hidden = int(self.network.spikes.num_spikes)
             self.network.run_sequence(indices, times, self.duration, [], learn=False)
+            self._check_ticks()
             per_tick = np.array(self.network.readout.outputs)  # (ticks, copies, vocabulary)
-            if len(per_tick) != self.ticks:
-                raise RuntimeError(f"the readout stepped {len(per_tick)} times, not {self.ticks}")
             outputs = per_tick[1:, : len(chosen)].transpose(1, 0, 2)
             probabilities[chosen] = softmax(outputs)
             spikes += int(self.input_spikes.num_spikes) - before

@@ -274,7 +274,7 @@ def describe(task, quick):
 
 
 #: Variables that are the same for every variant of a task's inputs.
-SHARED = ("label", "group", "test_fold")
+SHARED = ("label", "target", "group", "test_fold", "train_groups")
 
 
 def stack_variants(results):

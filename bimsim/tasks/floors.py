@@ -166,12 +166,18 @@ class CharacterNGram:
 
     def fit(self, codes):
         """Count every n-gram (of every order up to n) of the symbol sequence ``codes``."""
-        codes = self._check(codes).tolist()
-        for length in range(self.order):
-            table = self.counts[length]
-            for t in range(length, len(codes)):
-                row = table.setdefault(tuple(codes[t - length : t]), {})
-                row[codes[t]] = row.get(codes[t], 0) + 1
+        return self.fit_sequences([codes])
+
+    def fit_sequences(self, sequences):
+        """Count the n-grams within each of ``sequences`` (none across their ends)."""
+        for codes in sequences:
+            codes = self._check(codes).tolist()
+            for length in range(self.order):
+                table = self.counts[length]
+                for t in range(length, len(codes)):
+                    row = table.setdefault(tuple(codes[t - length : t]), {})
+                    row[codes[t]] = row.get(codes[t], 0) + 1
+        for length, table in enumerate(self.counts):
             self.totals[length] = {
                 context: (sum(row.values()), len(row)) for context, row in table.items()
             }

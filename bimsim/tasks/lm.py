@@ -85,10 +85,11 @@ def lm_task(directory, train_split, characters, length):
     train = np.arange(len(inputs)) < len(parts[train_split][0])
     groups = np.where(train, train_split, "test")
     classes = ("\ufffd", *vocabulary.symbols)  # code 0: a character the training text lacks
-    # every model's test predictions are held at once: one probability per character and class
+    # a model's test predictions are held at once (twice, while a baseline assembles them):
+    # a probability per character and class
     require_bytes(
         f"the test predictions of {len(parts['test'][0])} sequences of {length} characters",
-        parts["test"][0].size * len(classes) * 8,
+        2 * parts["test"][0].size * len(classes) * 8,
     )
     unknown = float(np.mean(parts["test"][1] == CharacterVocabulary.UNKNOWN))
     return TaskData(

@@ -36,8 +36,9 @@ __all__ = [
 class Samples:
     """Some samples of a task: what the models may read of them.
 
-    ``signals`` ``(n, time, channels)``, non-negative ``features`` ``(n, features)``, ``labels``
-    (class indices) and the hand-made ``floor_features`` ``(n, floor features)`` of the floor.
+    ``signals`` ``(n, time, channels)`` (or token codes ``(n, time)``), non-negative ``features``
+    ``(n, features)``, ``labels`` (class indices, ``(n,)`` or one per step ``(n, time)``) and the
+    hand-made ``floor_features`` ``(n, floor features)`` of the floor.
     """
 
     signals: np.ndarray
@@ -161,22 +162,28 @@ class LogisticFloor:
 
 class NGramFloor:
     """A non-neural floor for next-token tasks: a character n-gram model with interpolated
-    absolute discounting (:class:`~bimsim.tasks.floors.CharacterNGram`), counted once on the
-    training text; each step's context is the sequence's own tokens up to that step."""
+    absolute discounting (:class:`~bimsim.tasks.floors.CharacterNGram`), counted once within each
+    training sequence; each step's context is the sequence's own tokens up to that step."""
 
     ORDER = 5
 
     def __init__(self, task, config, seed):
         from bimsim.tasks.floors import CharacterNGram
 
-        self.epochs = 1
+        self.epochs, self.length = 1, task.signals.shape[1]
         self.model = CharacterNGram(self.ORDER, len(task.classes))
 
     def fit_epoch(self, data, rng, progress=False):
-        # consecutive sequences: their tokens, then the last one's next token, are the text
-        text = np.append(np.ravel(data.signals), data.labels[-1, -1])
-        self.model.fit(text)
-        return self.model.bits_per_character(text) * np.log(2)  # nats, as the others' losses
+        # each sequence's text: its tokens and the token after its last
+        texts = [np.append(x, y[-1]) for x, y in zip(data.signals, data.labels, strict=True)]
+        self.model.fit_sequences(texts)
+        context = self.ORDER - 1
+        bits = [
+            -np.log2(self.model.probability(text[t], text[max(0, t - context) : t]))
+            for text in (t.tolist() for t in texts)
+            for t in range(1, len(text))
+        ]
+        return float(np.mean(bits) * np.log(2))  # nats per target, as the others' losses
 
     def predict(self, data, progress=False):
         codes = np.asarray(data.signals)
@@ -190,8 +197,11 @@ class NGramFloor:
         return probability
 
     def costs(self):
+        """Parameters: the stored counts; multiply-adds: the interpolation, ``order × classes``
+        per step (the dictionary look-ups are not counted)."""
         stored = sum(len(row) for table in self.model.counts for row in table.values())
-        return {"parameters": stored, "accumulates": 0.0, "macs": 0.0, "spike_sparsity": np.nan}
+        macs = float(self.length * self.ORDER * self.model.size)
+        return {"parameters": stored, "accumulates": 0.0, "macs": macs, "spike_sparsity": np.nan}
 
 
 def _cross_entropy(probability, labels):

@@ -135,11 +135,17 @@ class TaskData:
         if self.tokens:
             codes = self.signals
             if codes.ndim != 2 or len(codes) != n or not np.issubdtype(codes.dtype, np.integer):
-                raise ValueError(f"tokens must be (samples, time) integers, got {codes.shape}")
+                raise ValueError(
+                    f"tokens must be (samples, time) integers, got {codes.dtype} {codes.shape}"
+                )
+            if self.labels.shape != codes.shape:
+                raise ValueError(f"a token task needs a target per token, {codes.shape} labels")
             if codes.size and (codes.min() < 0 or codes.max() >= len(self.classes)):
                 raise ValueError(f"tokens must lie in [0, {len(self.classes)})")
         elif self.signals.ndim != 3 or len(self.signals) != n:
             raise ValueError(f"signals must be (samples, time, channels), got {self.signals.shape}")
+        if self.labels.ndim == 2 and not self.tokens:
+            raise ValueError("a target at every step is for token tasks only (tokens=True)")
         if self.labels.ndim not in (1, 2):
             raise ValueError(
                 f"labels must be (samples,) or (samples, time), got {self.labels.shape}"
@@ -299,7 +305,7 @@ def run_task(task, configs, seeds, *, quick=None, first_folds=None, progress=Tru
                 raise ModelFailure(f"{where}: {name} predicted non-finite probabilities")
             runs[seed, k, name] = {
                 "test": np.flatnonzero(test),
-                "probability": probability,
+                **summarise(task, task.labels[test], probability),
                 "train_loss": losses,
                 "train_time": seconds,
                 "train_samples": int(train.sum()),
@@ -308,14 +314,34 @@ def run_task(task, configs, seeds, *, quick=None, first_folds=None, progress=Tru
     return results_dataset(task, runs, list(seeds), list(configs), folds)
 
 
+def summarise(task, labels, probability):
+    """What a run's predictions leave in the results: the task's scores, each class's sensitivity
+    and PPV, and per sample the class probabilities, or, where every step has a target, the mean
+    ``-log2 p(target)`` (the per-step probabilities are too many to keep)."""
+    n_classes = len(task.classes)
+    per_class = class_scores(labels.ravel(), probability.argmax(axis=-1).ravel(), range(n_classes))
+    if task.per_step:
+        picked = np.take_along_axis(probability, labels[..., None], axis=-1)[..., 0]
+        picked = np.maximum(picked, np.finfo(float).tiny)  # at most 1022 bits a step
+        stored = -np.log2(picked).mean(axis=1)
+    else:
+        stored = probability
+    return {
+        "scores": {score.name: score.compute(labels, probability) for score in task.scores},
+        "sensitivity": per_class["sensitivity"],
+        "ppv": per_class["ppv"],
+        "stored": stored,
+    }
+
+
 def results_dataset(task, runs, seeds, models, folds):
     """One Dataset of every run (see the module docstring of :mod:`bimsim.tasks.runner`).
 
     Dimensions: ``seed``, ``fold``, ``model``, ``class``, ``epoch`` and ``sample`` (every sample
     tested in some run, numbered as in the task). Per run: each of the task's scores, per-class
     sensitivity and PPV, the training loss per epoch, training time, costs and energy per sample;
-    per seed, model and sample: the predicted class probabilities (NaN where a seed did not test
-    the sample).
+    per seed, model and sample: the predicted class probabilities, or the mean bits where every
+    step has a target (:func:`summarise`; NaN where a seed did not test the sample).
     """
     folds = list(folds)
     tested = np.unique(np.concatenate([r["test"] for r in runs.values()]))
@@ -334,24 +360,15 @@ def results_dataset(task, runs, seeds, models, folds):
     probability = np.full(per_sample if task.per_step else (*per_sample, n_classes), np.nan)
     for (seed, k, name), run in runs.items():
         i, m = seeds.index(seed), models.index(name)
-        labels = task.labels[run["test"]]
-        p = run["probability"]
         for score in task.scores:
-            values[score.name][i, k, m] = score.compute(labels, p)
-        per_class = class_scores(labels.ravel(), p.argmax(axis=-1).ravel(), range(n_classes))
-        sensitivity[i, k, m], ppv[i, k, m] = per_class["sensitivity"], per_class["ppv"]
+            values[score.name][i, k, m] = run["scores"][score.name]
+        sensitivity[i, k, m], ppv[i, k, m] = run["sensitivity"], run["ppv"]
         loss[i, k, m, : len(run["train_loss"])] = run["train_loss"]
         for key in ("train_time", "parameters", "accumulates", "macs", "spike_sparsity",
                     "train_samples"):  # fmt: skip
             values[key][i, k, m] = run[key]
         values["test_samples"][i, k, m] = len(run["test"])
-        where = [position[s] for s in run["test"]]
-        if task.per_step:  # the probabilities of every step would not fit: keep the bits
-            picked = np.take_along_axis(p, labels[..., None], axis=-1)[..., 0]
-            picked = np.maximum(picked, np.finfo(float).tiny)  # at most 1022 bits a step
-            probability[i, m, where] = -np.log2(picked).mean(axis=1)
-        else:
-            probability[i, m, where] = p
+        probability[i, m, [position[s] for s in run["test"]]] = run["stored"]
     energy = energy_pj(values["accumulates"], values["macs"])
     runs_dims = ("seed", "fold", "model")
     sample = task.sample_name
