@@ -204,10 +204,14 @@ def add_delta_t_arguments(parser, points):
     )
 
 
-def add_out_argument(parser, out):
-    """Add ``--out``, the netCDF file to write (default ``out``), checked before any work."""
+def add_out_argument(parser, out, default_help=None):
+    """Add ``--out``, the netCDF file to write (default ``out``), checked before any work.
+
+    ``out`` None leaves the default to the command (``default_help`` says what it is), which
+    then checks it with :func:`check_output_path`."""
+    default = default_help or "%(default)s"
     parser.add_argument(
-        "--out", type=output_path(), default=out, help="netCDF file to write (default: %(default)s)"
+        "--out", type=output_path(), default=out, help=f"netCDF file to write (default: {default})"
     )
 
 
@@ -218,11 +222,12 @@ def add_seed_argument(parser):
     )
 
 
-def add_run_arguments(parser, out, devices=DEVICES):
-    """Add ``--device`` (one of ``devices``), ``--seed`` and ``--out`` (default ``out``)."""
+def add_run_arguments(parser, out, devices=DEVICES, out_help=None):
+    """Add ``--device`` (one of ``devices``), ``--seed`` and ``--out`` (default ``out``, see
+    :func:`add_out_argument`)."""
     parser.add_argument("--device", choices=devices, default="runtime", help="Brian2 device")
     add_seed_argument(parser)
-    add_out_argument(parser, out)
+    add_out_argument(parser, out, out_help)
 
 
 def finish_run(ds, args, parameters=None):

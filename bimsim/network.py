@@ -9,9 +9,10 @@ e.g. an ECG encoder), and :meth:`BIMNetwork.dataset` records what happened.
 
 Brian2's runtime device costs a fixed time per step however small the network, so a network can
 hold ``copies`` independent copies of input, layer and synapses that process different sequences
-at once: the readout steps them as one batch and pools its gradient as their mean, and after every
-update the copies' weights are set to their mean, so all copies stay one model trained on the
-mean update (minibatch learning, online within each sequence).
+at once: the readout steps them as one batch and pools its gradient as their mean, and before
+every update each input synapse's gradient and STDP term are replaced by their mean over the
+copies, so all copies make the same update and stay one model (minibatch learning, online within
+each sequence; an optimiser's state sees the pooled direction, as in minibatch training).
 
 The network holds network operations, so it runs on the ``runtime`` device.
 """
@@ -23,6 +24,7 @@ from brian2 import Network, NetworkOperation, SpikeGeneratorGroup, SpikeMonitor,
 from bimsim.devices import Simulation
 from bimsim.neurons import lif_neurons
 from bimsim.plasticity.hybrid import check_mixing, hybrid_synapses
+from bimsim.plasticity.optimizers import Optimizer
 from bimsim.plasticity.pruning import AdaptivePruning
 from bimsim.plasticity.stdp import PAIR_DEFAULTS, pair_rule
 from bimsim.quantities import require, require_count
@@ -65,6 +67,9 @@ class BIMNetwork:
         ``'none'`` (default) or ``'hard'``: the input weights clipped to ``[w_min, w_max]``.
     max_grad : float, optional
         Clip each input synapse's gradient per readout step to ``[-max_grad, max_grad]``.
+    optimizer, readout_optimizer : Optimizer, optional
+        How the input synapses' and the readout's updates are made (default SGD; see
+        :mod:`bimsim.plasticity.optimizers`).
     w_init : (float, float)
         Initial weights drawn uniformly from this range.
     pruning : PruningParameters, optional
@@ -98,6 +103,8 @@ class BIMNetwork:
         w_unit=1 * nA,
         bounds=None,
         max_grad=None,
+        optimizer=None,
+        readout_optimizer=None,
         w_init=(0.1, 0.4),
         pruning=None,
         readout_dt=1 * ms,
@@ -115,6 +122,8 @@ class BIMNetwork:
         rng = np.random.default_rng(seed)
         self.n_inputs, self.n_hidden, self.eta = int(n_inputs), int(n_hidden), float(eta)
         self.copies = int(copies)
+        self.optimizer = optimizer or Optimizer()
+        self.readout_optimizer = readout_optimizer or Optimizer()
         if inputs is None:
             inputs = SpikeGeneratorGroup(copies * n_inputs, [], [] * ms, dt=dt, name="inputs")
         elif len(inputs) != copies * n_inputs:
@@ -135,6 +144,7 @@ class BIMNetwork:
             w_unit=w_unit,
             bounds=bounds,
             max_grad=max_grad,
+            optimizer=self.optimizer,
             readout_dt=readout_dt,
             prunable=pruning is not None,
             dt=dt,
@@ -155,17 +165,23 @@ class BIMNetwork:
             dt=readout_dt,
             learning_rate=readout_learning_rate,
             max_grad_norm=max_grad_norm,
+            optimizer=self.readout_optimizer,
             copies=copies,
         )
         self.readout_learning_rate = float(readout_learning_rate)
         self.spikes = SpikeMonitor(self.layer, record=False)
         objects = [self.inputs, self.layer, self.synapses, self.readout.operation, self.spikes]
+        # the operations that learn, switched off when a run does not
+        self._learning = [
+            o for o in self.synapses.contained_objects if o.name == f"{self.synapses.name}_update"
+        ]
         if copies > 1:
-            objects.append(
-                NetworkOperation(
-                    self._pool_weights, dt=readout_dt, when="end", order=3, name="pool_weights"
-                )
+            # between the gradient's accumulation (order 1) and the update (order 3)
+            pool = NetworkOperation(
+                self._pool_gradients, dt=readout_dt, when="end", order=2, name="pool_gradients"
             )
+            objects.append(pool)
+            self._learning.append(pool)
         self.pruning = None
         if pruning is not None:
             self.synapses.active = True
@@ -175,11 +191,12 @@ class BIMNetwork:
         self._v_rest = self.layer.namespace["v_rest"]
         self._records = {"loss": [], "spikes": [], "sparsity": [], "weights": []}
 
-    def _pool_weights(self, t):
-        """Give every copy the mean of the copies' weights (their pooled update)."""
-        w = self.synapses.variables["w"]
-        values = w.get_value().reshape(self.copies, -1)
-        w.set_value(np.tile(values.mean(axis=0), self.copies))
+    def _pool_gradients(self, t):
+        """Give every copy the mean over the copies of each synapse's gradient and STDP term."""
+        for name in ("grad", "omega"):
+            variable = self.synapses.variables[name]
+            values = variable.get_value().reshape(self.copies, -1)
+            variable.set_value(np.tile(values.mean(axis=0), self.copies))
 
     def _reset_state(self):
         """Each sequence starts from rest: membrane, currents and every trace."""
@@ -252,6 +269,8 @@ class BIMNetwork:
         require("duration", duration, "time")
         self._reset_state()
         self.synapses.namespace["eta"] = self.eta if learn else 0.0
+        for operation in self._learning:
+            operation.active = bool(learn)
         self.readout.learning_rate = self.readout_learning_rate if learn else 0.0
         self.readout.start_sequence(targets)
         spikes_before = int(self.spikes.num_spikes)

@@ -142,6 +142,15 @@ BAD_INPUTS = [
     (ECG, ["--lam", "1.5"], r"argument --lam: must be at most 1"),
     (ECG, ["--lam", "nan"], r"argument --lam: must be a finite number"),
     (ECG, ["--readout-lr", "-0.1"], r"argument --readout-lr: must be at least 0"),
+    (ECG, ["--optimizer", "lion"], r"argument --optimizer: invalid choice: 'lion'"),
+    (ECG, ["--weight-decay", "-1"], r"argument --weight-decay: must be at least 0"),
+    (ECG, ["--readout-weight-decay", "inf"], r"argument --readout-weight-decay: must be a finite"),
+    (
+        ECG,
+        ["--lam", "0.3", "--models", "bim_stdp"],
+        r"--lam has no effect on bim_stdp \(each fixes lam\); add bim to --models",
+    ),
+    (ECG, ["--models", "bim_none"], r"argument --models: invalid choice: 'bim_none'"),
     (ECG, ["--hidden", "0"], r"argument --hidden: must be at least 1"),
     (
         ECG,

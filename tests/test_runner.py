@@ -1,22 +1,27 @@
 """The shared task runner: one dataset for every task, seeds and folds, the table, new models."""
 
+import dataclasses
+
 import numpy as np
 import pytest
+import scipy.stats
 from brian2 import ms
 
 from bimsim.io import check_dataset
 from bimsim.tasks import models
 from bimsim.tasks.command import TaskCommand, check_copies
-from bimsim.tasks.config import BIMConfig
+from bimsim.tasks.config import BIMConfig, as_attrs
 from bimsim.tasks.models import ModelSpec
 from bimsim.tasks.runner import (
     Fold,
     TaskData,
     binary_scores_against,
     mean_sd,
+    paired_differences,
     plan_runs,
     run_task,
     table,
+    validation_task,
 )
 
 
@@ -177,3 +182,82 @@ def test_defaults_quick_and_typed_flags_build_the_configs(tmp_path):
     defaults = command.check_arguments(p, p.parse_args([]))
     assert defaults["bim"].eta == 0.0005 and defaults["bim"].epochs == 3
     assert list(defaults) == ["bim", "cnn", "gru", "snn", "ssm", "floor"]
+
+
+def test_cross_validation_is_validated_on_the_next_fold_and_never_on_a_test_sample():
+    task = synthetic_task()
+    valid = validation_task(task)
+    assert valid.paper == {} and "nested rotation" in valid.attrs["split"]
+    for k, (fold, inner) in enumerate(zip(task.folds, valid.folds, strict=True)):
+        assert inner.name == f"{fold.name}/validation"
+        assert not np.any((inner.train | inner.test) & fold.test)  # the test fold is unused
+        assert np.array_equal(inner.train | inner.test, fold.train)
+        np.testing.assert_array_equal(inner.test, task.folds[(k + 1) % 3].test)
+
+
+def test_one_fold_holds_out_whole_training_groups_or_the_last_samples():
+    task = synthetic_task()
+    single = dataclasses.replace(task, folds=task.folds[:1])
+    fold, inner = single.folds[0], validation_task(single, fraction=0.2).folds[0]
+    assert not np.any((inner.train | inner.test) & fold.test)
+    assert np.array_equal(inner.train | inner.test, fold.train)
+    assert not set(task.groups[inner.test]) & set(task.groups[inner.train])  # groups whole
+    assert 0.2 <= inner.test.sum() / fold.train.sum() < 0.3
+    assert set(task.labels[inner.test]) == {0, 1}
+    again = validation_task(single, fraction=0.2).folds[0]
+    np.testing.assert_array_equal(again.test, inner.test)  # the same draw every time
+    # a text split is one group: validation is its last fifth, contiguous
+    text = dataclasses.replace(single, groups=np.array(["valid"] * 90))
+    chosen = np.flatnonzero(fold.train)
+    np.testing.assert_array_equal(
+        np.flatnonzero(validation_task(text, 0.2).folds[0].test), chosen[-12:]
+    )
+    with pytest.raises(ValueError, match=r"fraction must lie in \(0, 1\)"):
+        validation_task(single, fraction=1.0)
+    with pytest.raises(ValueError, match="cannot carve validation folds from 2 folds"):
+        validation_task(dataclasses.replace(task, folds=task.folds[:2]))
+
+
+class Noisy(Prior):
+    """Prior with noise drawn from the runner's generator, so data order shows in its scores."""
+
+    def predict(self, data, progress=False):
+        p = super().predict(data) + self.noise.random((len(data.labels), 2))
+        return p / p.sum(axis=1, keepdims=True)
+
+    def fit_epoch(self, data, rng, progress=False):
+        self.noise = np.random.default_rng(rng.integers(2**32))
+        return super().fit_epoch(data, rng)
+
+
+def test_models_of_one_run_draw_the_same_random_numbers_and_compare_in_pairs(monkeypatch):
+    monkeypatch.setitem(models.MODELS, "a", ModelSpec(type(None), Noisy))
+    monkeypatch.setitem(models.MODELS, "b", ModelSpec(type(None), Noisy))
+    monkeypatch.setitem(models.MODELS, "prior", ModelSpec(type(None), Prior))
+    ds = run_task(synthetic_task(), {"a": None, "prior": None, "b": None}, [0, 1], progress=False)
+    np.testing.assert_array_equal(ds.probability.sel(model="a"), ds.probability.sel(model="b"))
+    pairs = paired_differences(ds, "prior")
+    mean, low, high, n = pairs["auc_roc"]["a"]
+    diff = (ds.auc_roc.sel(model="a") - ds.auc_roc.sel(model="prior")).values.ravel()
+    assert n == 6 and mean == pytest.approx(diff.mean())
+    half = scipy.stats.t.ppf(0.975, 5) * diff.std(ddof=1) / np.sqrt(6)
+    assert (low, high) == pytest.approx((mean - half, mean + half))
+    assert pairs["auc_roc"]["b"] == pairs["auc_roc"]["a"] and "prior" not in pairs["auc_roc"]
+
+
+def test_ablation_rows_fix_their_setting_over_flags_and_a_flag_without_effect_is_refused():
+    command = TaskCommand(name="toy", description="toy", load=lambda args: synthetic_task())
+    p = command.parser()
+    models_ = ["bim", "bim_frozen", "bim_stdp", "bim_mixed", "bim_gradient"]
+    configs = command.check_arguments(p, p.parse_args(["--lam", "0.3", "--models", *models_]))
+    assert [configs[m].lam for m in models_] == [0.3, 0.3, 0.0, 0.5, 1.0]
+    assert configs["bim_frozen"].eta == 0.0 and configs["bim_stdp"].eta == 0.0005
+    args = p.parse_args(["--lam", "0.3", "--models", "bim_stdp", "bim_mixed"])
+    with pytest.raises(SystemExit):
+        command.check_arguments(p, args)
+    args = p.parse_args(["--optimizer", "adam", "--readout-weight-decay", "0", "--models", "bim"])
+    bim = command.check_arguments(p, args)["bim"]
+    assert bim.optimizer.kind == "adam" and bim.readout_optimizer.kind == "sgd"
+    attrs = as_attrs(bim, "bim")
+    assert attrs["bim_optimizer_kind"] == "adam"
+    assert attrs["bim_readout_optimizer_weight_decay"] == 0

@@ -7,6 +7,11 @@ The gradient term *descends* the loss: ``∂L/∂w_ij`` is the eligibility-trace
 ``Σ W(t_i^f - t_j^f)`` over the spike pairs (or triplets) of :mod:`bimsim.plasticity.stdp`,
 accumulated in ``omega``. At the end of every readout step each synapse applies the update, then
 zeroes ``grad`` and ``omega``: λ = 1 is pure gradient learning, λ = 0 pure STDP.
+
+The update ``η d`` with ``d = λ (-∂L/∂w) + (1 - λ) Ω`` is plain SGD; an
+:class:`~bimsim.plasticity.optimizers.Optimizer` (momentum, RMSprop, Adam, weight decay) turns ``d``
+into the change instead, per synapse in generated code, its state held in synapse variables
+(``opt_m``, ``opt_v``, ``opt_n``).
 """
 
 from dataclasses import replace
@@ -15,6 +20,7 @@ import numpy as np
 from brian2 import ms, nA
 
 from bimsim.plasticity.eligibility import learning_synapses
+from bimsim.plasticity.optimizers import Optimizer, namespace, synapse_code
 from bimsim.plasticity.stdp import WeightBounds, stdp_equations, weight_update
 
 __all__ = ["check_mixing", "hybrid_synapses"]
@@ -42,6 +48,7 @@ def hybrid_synapses(
     readout_dt=1 * ms,
     prunable=False,
     max_grad=None,
+    optimizer=None,
     name="hybrid*",
     **kwds,
 ):
@@ -70,6 +77,8 @@ def hybrid_synapses(
     max_grad : float, optional
         Clip each synapse's gradient to ``[-max_grad, max_grad]`` before the update (per readout
         step; namespace entry ``max_grad``). Default: no clipping.
+    optimizer : Optimizer, optional
+        How the direction becomes the weight change (default SGD, ``Δw = η d``).
     name : str
         Brian2 object name.
     **kwds
@@ -83,25 +92,29 @@ def hybrid_synapses(
     bounds = bounds or WeightBounds()
     if bounds.kind == "soft":
         raise ValueError("the hybrid rule takes 'none' or 'hard' bounds, not 'soft'")
+    optimizer = optimizer or Optimizer()
     stdp = stdp_equations(rule, variable="omega")
+    gradient = "grad"
+    if max_grad is not None:
+        gradient = "clip(grad, -max_grad, max_grad)"
+    state, statements, change = synapse_code(optimizer, f"lam * (-{gradient}) + (1 - lam) * omega")
     if prunable:
-        stdp = replace(stdp, model=f"{stdp.model}\nactive : boolean")
+        state = f"{state}\nactive : boolean"
+    if state:
+        stdp = replace(stdp, model=f"{stdp.model}\n{state}")
     synapses = learning_synapses(
         source, target, w_unit=w_unit, readout_dt=readout_dt, extra=stdp, name=name, **kwds
     )
-    synapses.namespace.update(w_min=bounds.w_min, w_max=bounds.w_max)
-    gradient = "grad"
+    synapses.namespace.update(w_min=bounds.w_min, w_max=bounds.w_max, **namespace(optimizer))
     if max_grad is not None:
         synapses.namespace["max_grad"] = float(max_grad)
-        gradient = "clip(grad, -max_grad, max_grad)"
-    update = weight_update(
-        "+", f"eta * (lam * (-{gradient}) + (1 - lam) * omega)", bounds, prunable
-    )
+    update = weight_update("+", change, bounds, prunable)
+    # order 3: after the gradient's accumulation (order 1) and any pooling of it (order 2)
     synapses.run_regularly(
-        f"{update}\ngrad = 0\nomega = 0",
+        "\n".join(filter(None, (statements, update, "grad = 0", "omega = 0"))),
         dt=readout_dt,
         when="end",
-        order=2,
+        order=3,
         name=f"{synapses.name}_update",
     )
     synapses.namespace.update(lam=float(lam), eta=float(eta))

@@ -12,6 +12,7 @@ import numpy as np
 from brian2 import NetworkOperation, ms
 
 from bimsim.neurons.lif import require_learning_layer
+from bimsim.plasticity.optimizers import NumpyOptimizer
 from bimsim.quantities import require_count, require_positive
 
 __all__ = ["ReadoutInjection"]
@@ -33,6 +34,9 @@ class ReadoutInjection:
     max_grad_norm : float, optional
         Clip each step's readout gradient to this global norm (see
         :meth:`~bimsim.readout.selective_ssm.SelectiveSSM.apply`).
+    optimizer : Optimizer, optional
+        How the readout's direction becomes its step (default SGD); its state is
+        :attr:`optimizer`'s.
     copies : int
         The layer holds this many copies of the readout's input, copy-major (``c * m + i``);
         the readout steps them as one batch.
@@ -53,6 +57,7 @@ class ReadoutInjection:
         dt=1 * ms,
         learning_rate=0.0,
         max_grad_norm=None,
+        optimizer=None,
         copies=1,
         name="readout",
     ):
@@ -74,6 +79,8 @@ class ReadoutInjection:
         self.ssm = ssm
         self.layer = layer
         self.learning_rate = float(learning_rate)
+        plain = optimizer is None or (optimizer.kind == "sgd" and not optimizer.weight_decay)
+        self.optimizer = None if plain else NumpyOptimizer(optimizer)  # SGD: apply's own step
         self._targets = []
         self._step_index = 0
         self.losses, self.outputs = [], []
@@ -103,7 +110,7 @@ class ReadoutInjection:
         output, loss, signal = self.ssm.step(u, target)
         self.layer.variables["L"].set_value(np.ravel(signal))
         if self.learning_rate and target is not None:
-            self.ssm.apply(self.learning_rate, self.max_grad_norm)
+            self.ssm.apply(self.learning_rate, self.max_grad_norm, self.optimizer)
         else:
             self.ssm.zero_grad()
         self.losses.append(loss if target is not None else np.nan)

@@ -272,7 +272,7 @@ class SelectiveSSM:
             return o[0], float(loss[0]), signal[0]
         return o, float(loss.mean()), signal
 
-    def apply(self, learning_rate, max_norm=None):
+    def apply(self, learning_rate, max_norm=None, optimizer=None):
         """Descend the accumulated gradient, ``θ ← θ - η ∂L/∂θ``, then zero it.
 
         Parameters
@@ -281,6 +281,9 @@ class SelectiveSSM:
         max_norm : float, optional
             Clip the step: where the gradient's global norm (all parameters together) exceeds
             ``max_norm``, scale it down to that norm first.
+        optimizer : NumpyOptimizer, optional
+            Turns the direction ``-∂L/∂θ`` (clipped) into the step instead of SGD, its state kept
+            per parameter (:mod:`bimsim.plasticity.optimizers`).
 
         Raises
         ------
@@ -293,10 +296,18 @@ class SelectiveSSM:
             norm = np.sqrt(sum(float((grad**2).sum()) for grad in self.grads.values()))
             if norm > max_norm:
                 scale = max_norm / norm
-        updated = {
-            name: getattr(self.params, name) - learning_rate * scale * grad
-            for name, grad in self.grads.items()
-        }
+        if optimizer is None:
+            updated = {
+                name: getattr(self.params, name) - learning_rate * scale * grad
+                for name, grad in self.grads.items()
+            }
+        else:
+            updated = {
+                name: optimizer.new_value(
+                    name, getattr(self.params, name), -scale * grad, learning_rate
+                )
+                for name, grad in self.grads.items()
+            }
         for name, value in updated.items():
             if not np.all(np.isfinite(value)):
                 raise FloatingPointError(

@@ -4,10 +4,13 @@ A task module describes itself with a :class:`TaskCommand` (its flags, its check
 :class:`~bimsim.tasks.runner.TaskData`, its defaults and its ``--quick`` settings) and calls
 :func:`run_command` on ``TASK.main``. The shared flags:
 
-``--models`` (default: every model and the floor), ``--seed`` and ``--seeds N`` (seeds ``seed``
+``--models`` (default: BIM, the baselines and the floor; the BIM ablations on request),
+``--validate`` (validation folds carved from the training samples, for choosing settings),
+``--seed`` and ``--seeds N`` (seeds ``seed``
 to ``seed + N - 1``; the table gives mean ± s.d.), ``--quick`` (a smoke run on at most a few
 hundred samples per fold, shorter training), ``--data``, ``--out``, ``--no-progress``, BIM's
-``--epochs``, ``--hidden``, ``--copies``, ``--lam``, ``--eta``, ``--readout-lr``, and the baselines'
+``--epochs``, ``--hidden``, ``--copies``, ``--lam``, ``--eta``, ``--readout-lr``, ``--optimizer``,
+``--weight-decay``, ``--readout-optimizer``, ``--readout-weight-decay``, and the baselines'
 ``--baseline-epochs``. Every flag is checked, and the run's memory bounded, before any data is
 read; what the user typed is never replaced by a default.
 """
@@ -15,8 +18,17 @@ read; what the user typed is never replaced by a default.
 import dataclasses
 from dataclasses import dataclass, field
 
-from bimsim.cli import MAX_SEED, ArgumentParser, add_run_arguments, finish_run, integer, real
+from bimsim.cli import (
+    MAX_SEED,
+    ArgumentParser,
+    add_run_arguments,
+    check_output_path,
+    finish_run,
+    integer,
+    real,
+)
 from bimsim.limits import require_bytes
+from bimsim.plasticity.optimizers import KINDS
 from bimsim.tasks.config import (
     MAX_BASELINE_EPOCHS,
     MAX_COPIES,
@@ -26,8 +38,16 @@ from bimsim.tasks.config import (
     BIMConfig,
     as_attrs,
 )
-from bimsim.tasks.models import MODELS
-from bimsim.tasks.runner import ModelFailure, TaskData, plan_runs, run_task, table
+from bimsim.tasks.models import DEFAULT_MODELS, MODELS
+from bimsim.tasks.runner import (
+    VALIDATION_FRACTION,
+    ModelFailure,
+    TaskData,
+    plan_runs,
+    run_task,
+    table,
+    validation_task,
+)
 
 __all__ = ["MAX_SEEDS", "Quick", "TaskCommand"]
 
@@ -94,10 +114,26 @@ class TaskCommand:
             "--models",
             nargs="+",
             choices=list(MODELS),
-            default=list(MODELS),
-            help="models to train and test, in the table's order (default: all, and the floor)",
+            default=list(DEFAULT_MODELS),
+            metavar="MODEL",
+            help="models to train and test, in the table's order, from "
+            f"{', '.join(MODELS)} (default: {' '.join(DEFAULT_MODELS)}); the bim_* rows are BIM "
+            "with η = 0 (frozen), λ = 0 (STDP), λ = 0.5 (mixed) or λ = 1 (gradient), whatever "
+            "--eta or --lam say",
         )
-        add_run_arguments(p, out=f"results/{self.name}.nc", devices=("runtime",))
+        add_run_arguments(
+            p,
+            out=None,
+            devices=("runtime",),
+            out_help=f"results/{self.name}.nc; results/{self.name}_validation.nc with --validate",
+        )
+        p.add_argument(
+            "--validate",
+            action="store_true",
+            help=f"choose settings: train and score on validation folds carved from each fold's "
+            f"training samples ({VALIDATION_FRACTION:g} of them held out), never reading the test "
+            f"samples; writes results/{self.name}_validation.nc unless --out says otherwise",
+        )
         p.add_argument(
             "--seeds",
             type=integer(1, MAX_SEEDS),
@@ -151,6 +187,20 @@ class TaskCommand:
             help="BIM's readout learning rate "
             f"({default(bim, quick_bim, 'readout_learning_rate')})",
         )
+        for part, what in (("", "spiking layer's"), ("readout-", "readout's")):
+            key = f"{part.replace('-', '_')}optimizer"
+            current = getattr(bim, key)
+            p.add_argument(
+                f"--{part}optimizer",
+                choices=KINDS,
+                help=f"how BIM's {what} updates are made (default {current.kind})",
+            )
+            p.add_argument(
+                f"--{part}weight-decay",
+                type=real(minimum=0),
+                help=f"decoupled weight decay of BIM's {what} updates, per unit of its rate "
+                f"(default {current.weight_decay:g})",
+            )
         p.add_argument("--baseline-epochs", type=integer(1, MAX_BASELINE_EPOCHS),
                        help="the baselines' epochs "
                        f"({default(self.baseline, quick_base, 'epochs')})")  # fmt: skip
@@ -164,6 +214,15 @@ class TaskCommand:
         for key in ("epochs", "hidden", "copies", "lam", "eta", "readout_learning_rate"):
             if getattr(args, key) is not None:
                 bim[key] = getattr(args, key)
+        for part in ("", "readout_"):
+            typed = {
+                "kind": getattr(args, f"{part}optimizer"),
+                "weight_decay": getattr(args, f"{part}weight_decay"),
+            }
+            typed = {name: value for name, value in typed.items() if value is not None}
+            if typed:
+                key = f"{part}optimizer"
+                bim[key] = dataclasses.replace(getattr(self.bim, key), **typed)
         baseline = dict(self.quick.baseline) if args.quick else {}
         if args.baseline_epochs is not None:
             baseline["epochs"] = args.baseline_epochs
@@ -174,8 +233,10 @@ class TaskCommand:
         }
         configs = {}
         for name in args.models:
-            kind = MODELS[name].config
-            configs[name] = by_type[kind] if kind in by_type else kind()  # its defaults
+            spec = MODELS[name]
+            configs[name] = spec.configure(
+                by_type[spec.config] if spec.config in by_type else spec.config()  # defaults
+            )
         return configs
 
     def check_arguments(self, p, args):
@@ -192,10 +253,19 @@ class TaskCommand:
             configs = self.configs(args)
         except ValueError as err:
             p.error(str(err))
-        bim = configs.get("bim")
-        if bim is not None:
+        bims = [config for config in configs.values() if isinstance(config, BIMConfig)]
+        bim_names = [name for name in configs if isinstance(configs[name], BIMConfig)]
+        for flag, key in (("--lam", "lam"), ("--eta", "eta")):
+            fixed = all(key in MODELS[name].changes for name in bim_names)
+            if getattr(args, key) is not None and bim_names and fixed:
+                p.error(
+                    f"{flag} has no effect on {', '.join(bim_names)} (each fixes {key}); "
+                    "add bim to --models"
+                )
+        if bims:
             from bimsim.readout import SelectiveSSM
 
+            bim = bims[0]  # sizes are not ablated: every BIM row has the same
             try:
                 require_bytes(
                     f"BIM's readout with --hidden {bim.hidden} and --copies {bim.copies}",
@@ -210,6 +280,12 @@ class TaskCommand:
         p = self.parser()
         args = p.parse_args(argv)
         configs = self.check_arguments(p, args)
+        if args.out is None:  # the default, by what the run is
+            stem = f"{self.name}_validation" if args.validate else self.name
+            try:
+                args.out = str(check_output_path(f"results/{stem}.nc"))
+            except ValueError as err:
+                p.error(f"argument --out: {err}")
         self.prepare(args)
         seeds = list(range(args.seed, args.seed + args.seeds))
         quick = {"quick": self.quick.samples, "first_folds": self.quick.folds} if args.quick else {}
@@ -217,6 +293,8 @@ class TaskCommand:
             tasks = self.load(args)
             if isinstance(tasks, TaskData):
                 tasks = {None: tasks}
+            if args.validate:
+                tasks = {variant: validation_task(task) for variant, task in tasks.items()}
             for task in tasks.values():
                 plans = plan_runs(task, seeds, **quick)
                 check_copies(configs, plans)
@@ -247,9 +325,10 @@ class TaskCommand:
 
 def check_copies(configs, plans):
     """Refuse more BIM copies than a run has training samples (a minibatch would be empty)."""
-    bim = configs.get("bim")
-    if bim is None:
+    bims = [config for config in configs.values() if isinstance(config, BIMConfig)]
+    if not bims:
         return
+    bim = bims[0]
     fewest = min(int(train.sum()) for train, _, _ in plans.values())
     if bim.copies > fewest:
         raise ValueError(

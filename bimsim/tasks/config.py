@@ -10,12 +10,14 @@ The η, λ and readout learning rate defaults are :mod:`bimsim.network`'s, the o
 its validation split (see the README): η = 0.0005, λ = 1, readout learning rate 0.05.
 """
 
+import dataclasses
 import math
 from dataclasses import dataclass, field, fields
 
 from brian2 import Quantity, ms, mV
 
 from bimsim.network import ETA, LAM, READOUT_LEARNING_RATE
+from bimsim.plasticity.optimizers import Optimizer
 from bimsim.quantities import require_positive
 
 __all__ = ["MAX_COPIES", "MAX_HIDDEN", "BIMConfig", "BaselineConfig", "as_attrs"]
@@ -62,6 +64,9 @@ class BIMConfig:
         The hybrid rule's λ (1: gradient only, 0: STDP only) and η of the input synapses.
     readout_learning_rate : float
         Step size of the readout's RTRL descent.
+    optimizer, readout_optimizer : Optimizer
+        How the spiking layer's and the readout's updates are made
+        (:mod:`bimsim.plasticity.optimizers`; default SGD). The rates are constant over training.
     max_grad_norm : float
         Clip of the readout's gradient per step (global norm).
     delta : Quantity
@@ -83,6 +88,8 @@ class BIMConfig:
     lam: float = LAM
     eta: float = ETA
     readout_learning_rate: float = READOUT_LEARNING_RATE
+    optimizer: Optimizer = field(default_factory=Optimizer)
+    readout_optimizer: Optimizer = field(default_factory=Optimizer)
     max_grad_norm: float = 1.0
     delta: Quantity = field(default_factory=lambda: 0.05 * mV)
     feature_delta: float = 0.1
@@ -101,6 +108,9 @@ class BIMConfig:
         _real("readout_learning_rate", self.readout_learning_rate)
         _real("max_grad_norm", self.max_grad_norm, above=True)
         _real("feature_delta", self.feature_delta, above=True)
+        for name in ("optimizer", "readout_optimizer"):
+            if not isinstance(getattr(self, name), Optimizer):
+                raise TypeError(f"{name} must be an Optimizer, got {getattr(self, name)!r}")
         require_positive("delta", self.delta, "voltage")
         for name in ("dt", "readout_dt", "tau_readout"):
             require_positive(name, getattr(self, name), "time")
@@ -112,6 +122,22 @@ class BIMConfig:
             raise ValueError(
                 f"readout_dt ({self.readout_dt}) must be a whole multiple of dt ({self.dt})"
             )
+
+    def network_arguments(self):
+        """The arguments of :class:`bimsim.network.BIMNetwork` this config sets (the layer,
+        readout and learning; not the sizes of input and output, the loss or the steps)."""
+        return {
+            "n_states": self.states,
+            "lam": self.lam,
+            "eta": self.eta,
+            "readout_learning_rate": self.readout_learning_rate,
+            "optimizer": self.optimizer,
+            "readout_optimizer": self.readout_optimizer,
+            "max_grad_norm": self.max_grad_norm,
+            "w_init": self.w_init,
+            "dt": self.dt,
+            "tau_readout": self.tau_readout,
+        }
 
 
 @dataclass(frozen=True)
@@ -139,10 +165,14 @@ class BaselineConfig:
 
 
 def as_attrs(config, prefix):
-    """``config``'s fields as netCDF attributes ``<prefix>_<field>`` (quantities as text)."""
+    """``config``'s fields as netCDF attributes ``<prefix>_<field>`` (quantities as text; a
+    field that is itself a dataclass gives ``<prefix>_<field>_<its field>``)."""
     attrs = {}
     for item in fields(config):
         value = getattr(config, item.name)
+        if dataclasses.is_dataclass(value):
+            attrs.update(as_attrs(value, f"{prefix}_{item.name}"))
+            continue
         if isinstance(value, Quantity) or isinstance(value, tuple):
             value = str(value)
         attrs[f"{prefix}_{item.name}"] = value

@@ -12,16 +12,20 @@ and then offers
   ``spike_sparsity`` per sample of the last prediction.
 
 The runner never asks which model it holds: a new model is one class and one :data:`MODELS`
-entry. Torch is imported only when a baseline is built.
+entry. The ablation rows of BIM (``bim_frozen``: η = 0; ``bim_stdp``: λ = 0; ``bim_mixed``:
+λ = 0.5; ``bim_gradient``: λ = 1) are BIM with one setting fixed (:attr:`ModelSpec.changes`); a
+command runs :data:`DEFAULT_MODELS` unless told otherwise. Torch is imported only when a
+baseline is built.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from bimsim.tasks.config import BaselineConfig, BIMConfig
 
 __all__ = [
+    "DEFAULT_MODELS",
     "MODELS",
     "BIMModel",
     "LogisticFloor",
@@ -212,11 +216,18 @@ def _cross_entropy(probability, labels):
 @dataclass(frozen=True)
 class ModelSpec:
     """How to build a model: its config class (``type(None)`` for none), its builder
-    ``build(task, config, seed)``, and the prefix of its config's attributes in the results."""
+    ``build(task, config, seed)``, the prefix of its config's attributes in the results (default:
+    the model's name), and ``changes``: fields of the config this model always sets (an ablation),
+    over the defaults and what the user typed."""
 
     config: type
     build: object
     prefix: str = ""
+    changes: dict = field(default_factory=dict)
+
+    def configure(self, config):
+        """This model's config, given the config its kind would have."""
+        return replace(config, **self.changes) if self.changes else config
 
 
 def _floor(task, config, seed):
@@ -231,9 +242,16 @@ def _torch(name):
 #: Every model a task can run, in the table's order.
 MODELS = {
     "bim": ModelSpec(BIMConfig, BIMModel, "bim"),
+    "bim_frozen": ModelSpec(BIMConfig, BIMModel, changes={"eta": 0.0}),
+    "bim_stdp": ModelSpec(BIMConfig, BIMModel, changes={"lam": 0.0}),
+    "bim_mixed": ModelSpec(BIMConfig, BIMModel, changes={"lam": 0.5}),
+    "bim_gradient": ModelSpec(BIMConfig, BIMModel, changes={"lam": 1.0}),
     "cnn": ModelSpec(BaselineConfig, _torch("cnn"), "baseline"),
     "gru": ModelSpec(BaselineConfig, _torch("gru"), "baseline"),
     "snn": ModelSpec(BaselineConfig, _torch("snn"), "baseline"),
     "ssm": ModelSpec(BaselineConfig, _torch("ssm"), "baseline"),
     "floor": ModelSpec(type(None), _floor),
 }
+
+#: What a command runs by default: BIM, the baselines and the floor (not the ablations).
+DEFAULT_MODELS = ("bim", "cnn", "gru", "snn", "ssm", "floor")

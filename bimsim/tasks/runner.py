@@ -6,11 +6,20 @@ split and its scoring, as a :class:`TaskData`; :func:`run_task` trains and tests
 :func:`table` prints it in the form of the paper's tables, mean ± s.d. over the runs.
 
 Randomness: for each seed the runner makes one ``numpy`` generator, which draws ``quick``'s
-subsample of every fold and then BIM's minibatch order; the baselines seed torch with the seed.
-The folds themselves are the task's and do not change with the seed, so every seed tests every
-sample once (with ``quick`` a subsample of them).
+subsample of every fold; every model of a run then draws from its own copy of that generator (BIM
+its minibatch order), so the models of one seed see the same data in the same order and their
+scores can be compared in pairs (:func:`paired_differences`). The baselines seed torch with the
+seed. The folds themselves are the task's and do not change with the seed, so every seed tests
+every sample once (with ``quick`` a subsample of them).
+
+Settings are chosen on validation folds, never on the test split: :func:`validation_task` gives
+the task with each fold replaced by one carved from that fold's training samples only
+(``--validate`` on every task's command).
 """
 
+import copy
+import dataclasses
+import math
 import time
 from dataclasses import dataclass, field
 
@@ -22,7 +31,23 @@ from tqdm.auto import tqdm
 from bimsim.metrics import ENERGY_PER_AC_PJ, ENERGY_PER_MAC_PJ, class_scores, energy_pj
 from bimsim.tasks.models import MODELS, Samples
 
-__all__ = ["Fold", "ModelFailure", "Score", "TaskData", "run_task", "table"]
+__all__ = [
+    "Fold",
+    "ModelFailure",
+    "Score",
+    "TaskData",
+    "paired_differences",
+    "run_task",
+    "table",
+    "validation_task",
+]
+
+#: Fraction of a single fold's training samples (whole groups where the task has enough of them)
+#: that :func:`validation_task` holds out, and the seed that draws them.
+VALIDATION_FRACTION = 0.2
+VALIDATION_SEED = 0
+#: Fewest training groups that are held out whole; with fewer, the last samples are.
+MIN_VALIDATION_GROUPS = 5
 
 
 class ModelFailure(RuntimeError):
@@ -206,6 +231,79 @@ def binary_scores_against(classes, negative):
     )  # fmt: skip
 
 
+def _held_out(task, train, rng, fraction):
+    """A mask of the validation samples within ``train``: whole groups drawn at random until they
+    hold ``fraction`` of the samples, redrawn until every score can score them and the rest
+    holds two classes or more; or, with fewer than
+    :data:`MIN_VALIDATION_GROUPS` groups (a text split), the last ``fraction`` of the samples."""
+    chosen = np.flatnonzero(train)
+    groups = np.unique(task.groups[chosen])
+    if len(groups) < MIN_VALIDATION_GROUPS:
+        held = np.zeros_like(train)
+        held[chosen[len(chosen) - max(1, round(fraction * len(chosen))) :]] = True
+        return held
+    for _ in range(1000):
+        held = np.zeros_like(train)
+        for group in rng.permutation(groups):
+            held |= train & (task.groups == group)
+            if held.sum() >= fraction * len(chosen):
+                break
+        scorable = not any(score.check(task.labels[held]) for score in task.scores)
+        if scorable and len(set(task.labels[train & ~held].ravel().tolist())) >= 2:
+            return held
+    raise ValueError(
+        f"no draw of {task.group_kind}s gives a validation split that can be trained and scored"
+    )
+
+
+def validation_task(task, fraction=VALIDATION_FRACTION, seed=VALIDATION_SEED):
+    """``task`` with each fold replaced by a validation fold carved from its training samples.
+
+    With cross-validation (three folds or more, each fold's training set holding the next fold's
+    test set), validation fold ``k`` tests on fold ``k + 1``'s test samples and trains on the
+    rest of fold ``k``'s training samples (nested rotation: every sample is validated once).
+    With one fold, it holds out ``fraction`` of the training samples: whole groups (records,
+    speakers) where there are at least :data:`MIN_VALIDATION_GROUPS`, else the last samples (a
+    text split). Either way the fold's own test samples are in neither part.
+
+    Parameters
+    ----------
+    task : TaskData
+    fraction : float
+        Of a single fold's training samples held out, in (0, 1).
+    seed : int
+        Draws the held-out groups (the same for every run seed).
+
+    Returns
+    -------
+    TaskData
+        Folds named ``<fold>/validation``; no paper numbers; ``attrs['split']`` says what it is.
+    """
+    if not 0 < fraction < 1:
+        raise ValueError(f"fraction must lie in (0, 1), got {fraction!r}")
+    folds, k = task.folds, len(task.folds)
+    split = task.attrs.get("split", "the task's folds")
+    rotation = k >= 3 and all(
+        not np.any(folds[(i + 1) % k].test & ~folds[i].train) for i in range(k)
+    )
+    if rotation:
+        held = [folds[(i + 1) % k].test for i in range(k)]
+        how = "each fold validated on the next fold's test samples (nested rotation)"
+    elif k == 1:
+        held = [_held_out(task, folds[0].train, np.random.default_rng(seed), fraction)]
+        how = f"{fraction:g} of the training samples held out (seed {seed})"
+    else:
+        raise ValueError(
+            f"cannot carve validation folds from {k} folds that are not a cross-validation"
+        )
+    new = tuple(
+        Fold(f"{fold.name}/validation", fold.train & ~out, out)
+        for fold, out in zip(folds, held, strict=True)
+    )
+    attrs = {**task.attrs, "split": f"validation: {how}, test samples unused; of {split}"}
+    return dataclasses.replace(task, folds=new, paper={}, attrs=attrs)
+
+
 def subsample(mask, n, rng):
     """At most ``n`` of the samples in ``mask``, drawn without replacement (order kept)."""
     chosen = np.flatnonzero(mask)
@@ -289,11 +387,12 @@ def run_task(task, configs, seeds, *, quick=None, first_folds=None, progress=Tru
         train_data, test_data = task.samples(train), task.samples(test)
         for name, config in configs.items():
             where = f"seed {seed}, fold {folds[k].name}"
+            model_rng = copy.deepcopy(rng)  # every model: the same draws (pairs)
             log(f"{where}: training {name} ...", flush=True)
             model = MODELS[name].build(task, config, seed)
             start = time.perf_counter()
             losses = [
-                model.fit_epoch(train_data, rng, progress)
+                model.fit_epoch(train_data, model_rng, progress)
                 for _ in tqdm(range(model.epochs), desc=f"{name} epochs",
                               disable=not progress or model.epochs < 2, leave=False)
             ]  # fmt: skip
@@ -486,6 +585,54 @@ def mean_sd(values, digits=3):
     return f"{values.mean():.{digits}f} ± {values.std(ddof=1):.{digits}f}"
 
 
+def paired_differences(ds, against, confidence=0.95):
+    """Each model's score minus ``against``'s in the same run (seed, fold and, where the results
+    have them, input variant), with a Student-t confidence interval of the mean difference.
+
+    Returns
+    -------
+    dict
+        ``{score: {model: (mean, low, high, n)}}`` for every model but ``against``; low and high
+        are NaN with fewer than two runs.
+    """
+    from scipy import stats
+
+    out = {}
+    for score in ds.attrs["scores"].split():
+        values = ds[score]
+        base = values.sel(model=against)
+        out[score] = {}
+        for m in ds.model.values:
+            if m == against:
+                continue
+            diff = (values.sel(model=m) - base).values.ravel()
+            diff = diff[np.isfinite(diff)]
+            n = len(diff)
+            mean = float(np.mean(diff)) if n else math.nan
+            low = high = math.nan
+            if n >= 2:
+                half = stats.t.ppf(0.5 + confidence / 2, n - 1) * np.std(diff, ddof=1) / np.sqrt(n)
+                low, high = mean - half, mean + half
+            out[score][str(m)] = (mean, low, high, n)
+    return out
+
+
+def paired_table(ds, against, confidence=0.95):
+    """:func:`paired_differences` as lines of text."""
+    lines = [
+        f"paired against {against} (same seeds, folds and data order): mean difference "
+        f"[{confidence:.0%} interval] over runs"
+    ]
+    for score, models in paired_differences(ds, against, confidence).items():
+        label = ds[score].attrs.get("column", score)
+        cells = [
+            f"{m} {mean:+.3f} [{low:+.3f}, {high:+.3f}] (n={n})"
+            for m, (mean, low, high, n) in models.items()
+        ]
+        lines.append(f"  {label}: " + "; ".join(cells))
+    return lines
+
+
 def table(ds):
     """The results in the form of the paper's tables: one row per model, mean ± s.d. over the
     runs (seeds × folds), the paper's numbers beside ours where the task has them."""
@@ -524,4 +671,6 @@ def table(ds):
     )
     if paper:
         lines.append(f"paper: {ds.attrs['paper_data']}")
+    if "bim_frozen" in ds.model.values and ds.sizes["model"] > 1:
+        lines += paired_table(ds, "bim_frozen")
     return "\n".join(lines)
