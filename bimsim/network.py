@@ -66,7 +66,8 @@ class BIMNetwork:
     bounds : WeightBounds, optional
         ``'none'`` (default) or ``'hard'``: the input weights clipped to ``[w_min, w_max]``.
     max_grad : float, optional
-        Clip each input synapse's gradient per readout step to ``[-max_grad, max_grad]``.
+        Clip each input synapse's gradient per readout step to ``[-max_grad, max_grad]`` (with
+        copies, the gradient pooled over the copies).
     optimizer, readout_optimizer : Optimizer, optional
         How the input synapses' and the readout's updates are made (default SGD; see
         :mod:`bimsim.plasticity.optimizers`).
@@ -122,8 +123,11 @@ class BIMNetwork:
         rng = np.random.default_rng(seed)
         self.n_inputs, self.n_hidden, self.eta = int(n_inputs), int(n_hidden), float(eta)
         self.copies = int(copies)
-        self.optimizer = optimizer or Optimizer()
-        self.readout_optimizer = readout_optimizer or Optimizer()
+        self.optimizer = Optimizer() if optimizer is None else optimizer
+        self.readout_optimizer = Optimizer() if readout_optimizer is None else readout_optimizer
+        for name, value in (("optimizer", optimizer), ("readout_optimizer", readout_optimizer)):
+            if value is not None and not isinstance(value, Optimizer):
+                raise TypeError(f"{name} must be an Optimizer, got {value!r}")
         if inputs is None:
             inputs = SpikeGeneratorGroup(copies * n_inputs, [], [] * ms, dt=dt, name="inputs")
         elif len(inputs) != copies * n_inputs:
@@ -171,10 +175,10 @@ class BIMNetwork:
         self.readout_learning_rate = float(readout_learning_rate)
         self.spikes = SpikeMonitor(self.layer, record=False)
         objects = [self.inputs, self.layer, self.synapses, self.readout.operation, self.spikes]
-        # the operations that learn, switched off when a run does not
-        self._learning = [
-            o for o in self.synapses.contained_objects if o.name == f"{self.synapses.name}_update"
-        ]
+        # the operations that learn, switched off when a run does not: the traces, the gradient's
+        # accumulation and pooling, the update and pruning
+        learning = {f"{self.synapses.name}_{part}" for part in ("trace", "grad", "update")}
+        self._learning = [o for o in self.synapses.contained_objects if o.name in learning]
         if copies > 1:
             # between the gradient's accumulation (order 1) and the update (order 3)
             pool = NetworkOperation(
@@ -187,6 +191,7 @@ class BIMNetwork:
             self.synapses.active = True
             self.pruning = AdaptivePruning(self.synapses, pruning, seed=seed, copies=copies)
             objects.append(self.pruning.operation)
+            self._learning.append(self.pruning.operation)
         self.network = Network(*objects)
         self._v_rest = self.layer.namespace["v_rest"]
         self._records = {"loss": [], "spikes": [], "sparsity": [], "weights": []}

@@ -148,9 +148,16 @@ BAD_INPUTS = [
     (
         ECG,
         ["--lam", "0.3", "--models", "bim_stdp"],
-        r"--lam has no effect on bim_stdp \(each fixes lam\); add bim to --models",
+        r"--lam has no effect on bim_stdp \(they fix lam, or η = 0\); add bim to --models",
     ),
     (ECG, ["--models", "bim_none"], r"argument --models: invalid choice: 'bim_none'"),
+    (ECG, ["--hidden", "8", "--models", "floor"], r"--hidden has no effect without a BIM model"),
+    (
+        ECG,
+        ["--weight-decay", "0.1", "--models", "bim_frozen"],
+        r"--weight-decay has no effect on bim_frozen \(they fix optimizer, or η = 0\)",
+    ),
+    (ECG, ["--baseline-epochs", "2", "--models", "bim"], r"--baseline-epochs has no effect"),
     (ECG, ["--hidden", "0"], r"argument --hidden: must be at least 1"),
     (
         ECG,

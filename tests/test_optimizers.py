@@ -134,3 +134,31 @@ def test_the_readout_steps_with_its_optimiser():
     assert set(adam.state) == set(params) and all(s["n"] == 20 for s in adam.state.values())
     assert nets["sgd"].readout.optimizer is None
     assert not np.allclose(params["W_out"], nets["sgd"].readout.ssm.params.W_out)
+
+
+@pytest.mark.slow
+def test_the_results_keep_the_schedule_and_the_optimisers_state(tmp_path):
+    from brian2 import ms
+    from test_runner import synthetic_task
+
+    from bimsim.io import check_dataset, read_dataset, write_dataset
+    from bimsim.tasks.config import BIMConfig
+    from bimsim.tasks.runner import run_task
+
+    config = BIMConfig(
+        epochs=2, hidden=4, copies=8, dt=1 * ms, readout_dt=2 * ms, lr_decay=0.5,
+        optimizer=Optimizer("adam"), readout_optimizer=Optimizer("momentum"),
+    )  # fmt: skip
+    ds = run_task(synthetic_task(), {"bim": config, "floor": None}, [0], first_folds=1,
+                  progress=False, log=lambda *a, **k: None)  # fmt: skip
+    ds = read_dataset(write_dataset(check_dataset(ds), tmp_path / "state.nc"))
+    bim = ds.sel(seed=0, fold="0", model="bim")
+    np.testing.assert_allclose(bim.eta, [0.0005, 0.00025])
+    np.testing.assert_allclose(bim.readout_learning_rate, [0.05, 0.025])
+    assert ds.sizes["synapse"] == 2 * 1 * 4  # up/down inputs of one channel, 4 neurons
+    steps = bim.layer_optimizer_n.values
+    assert np.all(steps == steps[0]) and steps[0] >= 2 * 7  # >= one step per minibatch
+    assert np.all(bim.layer_optimizer_v > 0) and np.all(np.isfinite(bim.layer_weight))
+    assert "readout_optimizer_m" in ds and "readout_optimizer_v" not in ds  # momentum: m only
+    assert np.all(np.isnan(ds.layer_weight.sel(model="floor")))
+    assert ds.layer_optimizer_m.attrs["nan_means"] == "the model keeps no such state"

@@ -218,6 +218,9 @@ def test_one_fold_holds_out_whole_training_groups_or_the_last_samples():
         validation_task(dataclasses.replace(task, folds=task.folds[:2]))
 
 
+DRAWS = []  # what Noisy models drew, in order
+
+
 class Noisy(Prior):
     """Prior with noise drawn from the runner's generator, so data order shows in its scores."""
 
@@ -226,7 +229,8 @@ class Noisy(Prior):
         return p / p.sum(axis=1, keepdims=True)
 
     def fit_epoch(self, data, rng, progress=False):
-        self.noise = np.random.default_rng(rng.integers(2**32))
+        DRAWS.append(rng.integers(2**32))
+        self.noise = np.random.default_rng(DRAWS[-1])
         return super().fit_epoch(data, rng)
 
 
@@ -234,13 +238,18 @@ def test_models_of_one_run_draw_the_same_random_numbers_and_compare_in_pairs(mon
     monkeypatch.setitem(models.MODELS, "a", ModelSpec(type(None), Noisy))
     monkeypatch.setitem(models.MODELS, "b", ModelSpec(type(None), Noisy))
     monkeypatch.setitem(models.MODELS, "prior", ModelSpec(type(None), Prior))
+    DRAWS.clear()
     ds = run_task(synthetic_task(), {"a": None, "prior": None, "b": None}, [0, 1], progress=False)
     np.testing.assert_array_equal(ds.probability.sel(model="a"), ds.probability.sel(model="b"))
+    # per seed, 3 folds x 2 epochs x (a, b): a and b draw alike, each fold goes on from the last
+    draws = np.array(DRAWS).reshape(2, 3, 2, 2)  # seed, fold, model, epoch
+    np.testing.assert_array_equal(draws[:, :, 0], draws[:, :, 1])
+    assert len(set(draws[:, :, 0].ravel().tolist())) == 12
     pairs = paired_differences(ds, "prior")
     mean, low, high, n = pairs["auc_roc"]["a"]
-    diff = (ds.auc_roc.sel(model="a") - ds.auc_roc.sel(model="prior")).values.ravel()
-    assert n == 6 and mean == pytest.approx(diff.mean())
-    half = scipy.stats.t.ppf(0.975, 5) * diff.std(ddof=1) / np.sqrt(6)
+    diff = (ds.auc_roc.sel(model="a") - ds.auc_roc.sel(model="prior")).values.mean(axis=1)
+    assert n == 2 and mean == pytest.approx(diff.mean())  # seeds, each averaged over folds
+    half = scipy.stats.t.ppf(0.975, 1) * diff.std(ddof=1) / np.sqrt(2)
     assert (low, high) == pytest.approx((mean - half, mean + half))
     assert pairs["auc_roc"]["b"] == pairs["auc_roc"]["a"] and "prior" not in pairs["auc_roc"]
 
@@ -261,3 +270,30 @@ def test_ablation_rows_fix_their_setting_over_flags_and_a_flag_without_effect_is
     attrs = as_attrs(bim, "bim")
     assert attrs["bim_optimizer_kind"] == "adam"
     assert attrs["bim_readout_optimizer_weight_decay"] == 0
+
+
+def test_validate_runs_the_validation_folds_and_writes_beside_the_results(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    command = TaskCommand(name="toy", description="toy", load=lambda args: synthetic_task())
+    ds = command.main(["--validate", "--models", "floor", "--no-progress"])
+    assert (tmp_path / "results" / "toy_validation.nc").exists()
+    assert not (tmp_path / "results" / "toy.nc").exists()
+    assert list(ds.fold.values) == ["0/validation", "1/validation", "2/validation"]
+    assert ds.attrs["split"].startswith("validation: each fold validated on the next fold's")
+    assert ds.attrs["param_validate"] == 1
+
+
+def test_a_task_s_own_validation_folds_are_used_and_checked():
+    task = synthetic_task()
+    single = dataclasses.replace(task, folds=task.folds[:1])
+    train = single.folds[0].train
+    first = np.flatnonzero(train)[:30]
+    held = np.zeros(90, bool)
+    held[first] = True
+    own = dataclasses.replace(single, validation=(Fold("mine", train & ~held, held),))
+    assert validation_task(own).folds == own.validation
+    assert validation_task(own).attrs["split"].startswith("validation: the task's own")
+    with pytest.raises(ValueError, match="validation fold leak: must split fold 0's training"):
+        dataclasses.replace(single, validation=(Fold("leak", train, single.folds[0].test),))
+    with pytest.raises(ValueError, match="1 validation folds for 3 folds"):
+        dataclasses.replace(task, validation=own.validation)

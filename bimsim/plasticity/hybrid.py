@@ -92,7 +92,9 @@ def hybrid_synapses(
     bounds = bounds or WeightBounds()
     if bounds.kind == "soft":
         raise ValueError("the hybrid rule takes 'none' or 'hard' bounds, not 'soft'")
-    optimizer = optimizer or Optimizer()
+    optimizer = Optimizer() if optimizer is None else optimizer
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError(f"optimizer must be an Optimizer, got {optimizer!r}")
     stdp = stdp_equations(rule, variable="omega")
     gradient = "grad"
     if max_grad is not None:

@@ -19,6 +19,7 @@ as the reference the synapses are tested against).
 """
 
 import math
+import numbers
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,7 +31,8 @@ KINDS = ("sgd", "momentum", "rmsprop", "adam")
 
 
 def _real(value):
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    number = isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_)
+    return number and math.isfinite(value)
 
 
 def _fraction(name, value):

@@ -3,6 +3,7 @@
 Each task module holds only its data adapter, split and scoring (a
 :class:`~bimsim.tasks.runner.TaskData`) and its command
 (:class:`~bimsim.tasks.command.TaskCommand`); the runner (:mod:`bimsim.tasks.runner`) trains and
-scores every model of :data:`bimsim.tasks.models.MODELS` (BIM, the BPTT baselines, the non-neural
-floor) on every fold and seed, with the settings of :mod:`bimsim.tasks.config`.
+scores the models asked for (:data:`bimsim.tasks.models.DEFAULT_MODELS`: BIM, the BPTT baselines,
+the non-neural floor; BIM's ablation rows on request) on every fold and seed, with the settings
+of :mod:`bimsim.tasks.config`.
 """

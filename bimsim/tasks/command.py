@@ -9,7 +9,8 @@ A task module describes itself with a :class:`TaskCommand` (its flags, its check
 ``--seed`` and ``--seeds N`` (seeds ``seed``
 to ``seed + N - 1``; the table gives mean ± s.d.), ``--quick`` (a smoke run on at most a few
 hundred samples per fold, shorter training), ``--data``, ``--out``, ``--no-progress``, BIM's
-``--epochs``, ``--hidden``, ``--copies``, ``--lam``, ``--eta``, ``--readout-lr``, ``--optimizer``,
+``--epochs``, ``--hidden``, ``--copies``, ``--lam``, ``--eta``, ``--readout-lr``, ``--lr-decay``,
+``--optimizer``,
 ``--weight-decay``, ``--readout-optimizer``, ``--readout-weight-decay``, and the baselines'
 ``--baseline-epochs``. Every flag is checked, and the run's memory bounded, before any data is
 read; what the user typed is never replaced by a default.
@@ -187,6 +188,12 @@ class TaskCommand:
             help="BIM's readout learning rate "
             f"({default(bim, quick_bim, 'readout_learning_rate')})",
         )
+        p.add_argument(
+            "--lr-decay",
+            type=real(maximum=1, above=0),
+            help="BIM's schedule: epoch e learns at both rates times LR_DECAY ** e "
+            f"({default(bim, quick_bim, 'lr_decay')}: constant)",
+        )
         for part, what in (("", "spiking layer's"), ("readout-", "readout's")):
             key = f"{part.replace('-', '_')}optimizer"
             current = getattr(bim, key)
@@ -211,7 +218,15 @@ class TaskCommand:
         """The config of every model ``args`` asks for: the task's defaults, ``--quick``'s
         changes, then what the user typed."""
         bim = dict(self.quick.bim) if args.quick else {}
-        for key in ("epochs", "hidden", "copies", "lam", "eta", "readout_learning_rate"):
+        for key in (
+            "epochs",
+            "hidden",
+            "copies",
+            "lam",
+            "eta",
+            "readout_learning_rate",
+            "lr_decay",
+        ):
             if getattr(args, key) is not None:
                 bim[key] = getattr(args, key)
         for part in ("", "readout_"):
@@ -222,7 +237,7 @@ class TaskCommand:
             typed = {name: value for name, value in typed.items() if value is not None}
             if typed:
                 key = f"{part}optimizer"
-                bim[key] = dataclasses.replace(getattr(self.bim, key), **typed)
+                bim[key] = dataclasses.replace(bim.get(key, getattr(self.bim, key)), **typed)
         baseline = dict(self.quick.baseline) if args.quick else {}
         if args.baseline_epochs is not None:
             baseline["epochs"] = args.baseline_epochs
@@ -253,15 +268,8 @@ class TaskCommand:
             configs = self.configs(args)
         except ValueError as err:
             p.error(str(err))
+        check_effect(p, args, configs)
         bims = [config for config in configs.values() if isinstance(config, BIMConfig)]
-        bim_names = [name for name in configs if isinstance(configs[name], BIMConfig)]
-        for flag, key in (("--lam", "lam"), ("--eta", "eta")):
-            fixed = all(key in MODELS[name].changes for name in bim_names)
-            if getattr(args, key) is not None and bim_names and fixed:
-                p.error(
-                    f"{flag} has no effect on {', '.join(bim_names)} (each fixes {key}); "
-                    "add bim to --models"
-                )
         if bims:
             from bimsim.readout import SelectiveSSM
 
@@ -321,6 +329,53 @@ class TaskCommand:
                 print(f"\ninputs: {variant}")
             print(table(result))
         return ds
+
+
+#: The flags that set BIM's config: their ``args`` attribute and the config field each sets.
+BIM_FLAGS = {
+    "--epochs": ("epochs", "epochs"),
+    "--hidden": ("hidden", "hidden"),
+    "--copies": ("copies", "copies"),
+    "--lam": ("lam", "lam"),
+    "--eta": ("eta", "eta"),
+    "--readout-lr": ("readout_learning_rate", "readout_learning_rate"),
+    "--lr-decay": ("lr_decay", "lr_decay"),
+    "--optimizer": ("optimizer", "optimizer"),
+    "--weight-decay": ("weight_decay", "optimizer"),
+    "--readout-optimizer": ("readout_optimizer", "readout_optimizer"),
+    "--readout-weight-decay": ("readout_weight_decay", "readout_optimizer"),
+}
+
+
+def _inert(config):
+    """Fields of a BIM config that do not act: the layer's rule and optimiser where η = 0, the
+    readout's optimiser where its rate is 0."""
+    inert = set()
+    if config.eta == 0:
+        inert |= {"lam", "optimizer"}
+    if config.readout_learning_rate == 0:
+        inert.add("readout_optimizer")
+    return inert
+
+
+def check_effect(p, args, configs):
+    """Refuse a typed flag that acts on none of the models asked for (a BIM flag without BIM,
+    ``--lam`` with only rows that fix λ or have η = 0, ``--baseline-epochs`` without a
+    baseline): the user would believe a setting that was not used."""
+    bims = {name: c for name, c in configs.items() if isinstance(c, BIMConfig)}
+    for flag, (dest, key) in BIM_FLAGS.items():
+        if getattr(args, dest) is None:
+            continue
+        if not bims:
+            p.error(f"{flag} has no effect without a BIM model in --models")
+        if all(key in MODELS[n].changes or key in _inert(c) for n, c in bims.items()):
+            p.error(
+                f"{flag} has no effect on {', '.join(bims)} (they fix {key}, or η = 0); "
+                "add bim to --models"
+            )
+    baselines = [c for c in configs.values() if isinstance(c, BaselineConfig)]
+    if args.baseline_epochs is not None and not baselines:
+        p.error("--baseline-epochs has no effect without a baseline (cnn, gru, snn, ssm)")
 
 
 def check_copies(configs, plans):

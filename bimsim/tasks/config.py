@@ -66,7 +66,10 @@ class BIMConfig:
         Step size of the readout's RTRL descent.
     optimizer, readout_optimizer : Optimizer
         How the spiking layer's and the readout's updates are made
-        (:mod:`bimsim.plasticity.optimizers`; default SGD). The rates are constant over training.
+        (:mod:`bimsim.plasticity.optimizers`; default SGD).
+    lr_decay : float
+        The schedule: epoch ``e`` (from 0) learns with both rates times ``lr_decay ** e``, in
+        (0, 1]; 1 (default) keeps them constant.
     max_grad_norm : float
         Clip of the readout's gradient per step (global norm).
     delta : Quantity
@@ -90,6 +93,7 @@ class BIMConfig:
     readout_learning_rate: float = READOUT_LEARNING_RATE
     optimizer: Optimizer = field(default_factory=Optimizer)
     readout_optimizer: Optimizer = field(default_factory=Optimizer)
+    lr_decay: float = 1.0
     max_grad_norm: float = 1.0
     delta: Quantity = field(default_factory=lambda: 0.05 * mV)
     feature_delta: float = 0.1
@@ -107,6 +111,7 @@ class BIMConfig:
         _real("eta", self.eta)
         _real("readout_learning_rate", self.readout_learning_rate)
         _real("max_grad_norm", self.max_grad_norm, above=True)
+        _real("lr_decay", self.lr_decay, 0.0, 1.0, above=True)
         _real("feature_delta", self.feature_delta, above=True)
         for name in ("optimizer", "readout_optimizer"):
             if not isinstance(getattr(self, name), Optimizer):

@@ -64,6 +64,9 @@ def mitdb_task(data, kind, seed):
     """Beats of MIT-BIH (shipped subset or ``data``), AAMI classes, ``kind`` split."""
     beats = load_beats(data)
     train, test = split(beats, kind, seed)
+    validation = ()
+    if kind == "inter":  # --validate: DS1 without the validation records, tested on those
+        validation = (Fold("DS2/validation", *split(beats, "validation", seed)),)
     signals, features, labels = prepare(beats)
     return TaskData(
         name="ecg",
@@ -89,6 +92,7 @@ def mitdb_task(data, kind, seed):
             "data_citation": beats.attrs["citation"],
         },
         paper=PAPER,
+        validation=validation,
     )
 
 

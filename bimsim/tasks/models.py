@@ -9,7 +9,10 @@ and then offers
 * ``predict(data, progress)``: class probabilities ``(samples, classes)``, or
   ``(samples, time, classes)`` where every step has a target, without learning;
 * ``costs()``: learned ``parameters``, and ``accumulates``, ``macs`` (multiply-accumulates) and
-  ``spike_sparsity`` per sample of the last prediction.
+  ``spike_sparsity`` per sample of the last prediction;
+* optionally ``state()``: what the results keep of the trained model, ``{name: (dim, values,
+  units, long_name)}`` with ``dim`` ``"epoch"``, another dimension's name, or ``None`` for a
+  number (BIM: the learning rates of each epoch, the final weights and optimiser state).
 
 The runner never asks which model it holds: a new model is one class and one :data:`MODELS`
 entry. The ablation rows of BIM (``bim_frozen``: η = 0; ``bim_stdp``: λ = 0; ``bim_mixed``:
@@ -51,6 +54,14 @@ class Samples:
     floor_features: np.ndarray
 
 
+#: What each optimiser state variable is (:mod:`bimsim.plasticity.optimizers`).
+OPTIMIZER_STATE = {
+    "m": "optimiser's momentum (mean direction) after training",
+    "v": "optimiser's mean squared direction after training",
+    "n": "optimiser's steps (Adam's bias correction) after training",
+}
+
+
 class BIMModel:
     """BIM trained online with the hybrid rule: signals by
     :class:`~bimsim.tasks.bim_classifier.BIMClassifier`, tokens by
@@ -59,6 +70,7 @@ class BIMModel:
     def __init__(self, task, config, seed):
         self.epochs = config.epochs
         self.config = config
+        self.rates = []  # (η, readout rate) of each epoch
         if task.tokens:
             from bimsim.tasks.bim_tokens import BIMTokenPredictor
 
@@ -81,9 +93,42 @@ class BIMModel:
         )
 
     def fit_epoch(self, data, rng, progress=False):
+        # the schedule: both rates times lr_decay ** (epochs before this one)
+        config, net = self.config, self.classifier.network
+        factor = config.lr_decay ** len(self.rates)
+        net.eta = config.eta * factor
+        net.readout_learning_rate = config.readout_learning_rate * factor
+        self.rates.append((net.eta, net.readout_learning_rate))
         return self.classifier.fit_epoch(
             data.signals, data.features, data.labels, rng, progress=progress
         )
+
+    def state(self):
+        """The rates of each epoch, the final input weights, and the optimisers' state: per input
+        synapse (of one copy) for the spiking layer, per readout parameter (flattened in the
+        order of their names) for the readout."""
+        net = self.classifier.network
+        shared = net.n_inputs * net.n_hidden
+        rates = np.array(self.rates).reshape(-1, 2)
+        out = {
+            "eta": ("epoch", rates[:, 0], "1", "η of the spiking layer in the epoch"),
+            "readout_learning_rate": ("epoch", rates[:, 1], "1", "readout rate in the epoch"),
+            "layer_weight": ("synapse", net.shared_weights(), "1", "final input weight (x w_unit)"),
+        }
+        for key in net.optimizer.state:
+            values = np.array(net.synapses.variables[f"opt_{key}"].get_value()[:shared])
+            out[f"layer_optimizer_{key}"] = ("synapse", values, "1", OPTIMIZER_STATE[key])
+        readout = net.readout.optimizer
+        if readout is not None and readout.state:
+            names = sorted(readout.state)
+            for key in net.readout_optimizer.state:
+                name, what = f"readout_optimizer_{key}", OPTIMIZER_STATE[key]
+                if key == "n":
+                    out[name] = (None, float(readout.state[names[0]]["n"]), "1", what)
+                else:
+                    values = np.concatenate([np.ravel(readout.state[n][key]) for n in names])
+                    out[name] = ("readout_parameter", values, "1", what)
+        return out
 
     def predict(self, data, progress=False):
         return self.classifier.predict_proba(data.signals, data.features, progress=progress)

@@ -1,14 +1,16 @@
 """The runner every benchmark task shares: one task's data, its models, seeds and folds, scores.
 
 A task module (``bimsim.tasks.ecg``, ``bimsim.tasks.eeg`` ...) holds only its data adapter, its
-split and its scoring, as a :class:`TaskData`; :func:`run_task` trains and tests every model of
-:data:`bimsim.tasks.models.MODELS` on every fold, for every seed, and returns one Dataset;
+split and its scoring, as a :class:`TaskData`; :func:`run_task` trains and tests the models it is
+given (any of :data:`bimsim.tasks.models.MODELS`) on every fold, for every seed, and returns one
+Dataset;
 :func:`table` prints it in the form of the paper's tables, mean ± s.d. over the runs.
 
 Randomness: for each seed the runner makes one ``numpy`` generator, which draws ``quick``'s
-subsample of every fold; every model of a run then draws from its own copy of that generator (BIM
+subsample of every fold; every model of a fold then draws from its own copy of that generator (BIM
 its minibatch order), so the models of one seed see the same data in the same order and their
-scores can be compared in pairs (:func:`paired_differences`). The baselines seed torch with the
+scores can be compared in pairs (:func:`paired_differences`); the next fold goes on from where the
+first model that drew left the generator. The baselines seed torch with the
 seed. The folds themselves are the task's and do not change with the seed, so every seed tests
 every sample once (with ``quick`` a subsample of them).
 
@@ -128,6 +130,9 @@ class TaskData:
     floor_model : callable, optional
         ``floor_model(task, config, seed)`` builds the floor (default: a logistic regression on
         ``floor_features``, :class:`~bimsim.tasks.models.LogisticFloor`).
+    validation : tuple of Fold, optional
+        The task's own validation folds, one per fold, each within that fold's training samples
+        (e.g. ECG's named records); default: :func:`validation_task` carves them.
     """
 
     name: str
@@ -149,6 +154,7 @@ class TaskData:
     paper: dict = field(default_factory=dict)
     tokens: bool = False
     floor_model: object = None
+    validation: tuple = ()
 
     @property
     def per_step(self):
@@ -199,6 +205,19 @@ class TaskData:
             tested += fold.test
         if np.any(tested > 1):
             raise ValueError("a sample is in the test sets of two folds")
+        if self.validation:
+            self._check_validation()
+
+    def _check_validation(self):
+        if len(self.validation) != len(self.folds):
+            raise ValueError(f"{len(self.validation)} validation folds for {len(self.folds)} folds")
+        for fold, inner in zip(self.folds, self.validation, strict=True):
+            outside = (inner.train | inner.test) & ~fold.train
+            if np.any(outside) or np.any(inner.train & inner.test) or not inner.test.any():
+                raise ValueError(
+                    f"validation fold {inner.name}: must split fold {fold.name}'s training "
+                    "samples into training and (non-empty) validation samples"
+                )
 
     def samples(self, mask):
         """The samples selected by ``mask``, as the models read them."""
@@ -259,6 +278,7 @@ def _held_out(task, train, rng, fraction):
 def validation_task(task, fraction=VALIDATION_FRACTION, seed=VALIDATION_SEED):
     """``task`` with each fold replaced by a validation fold carved from its training samples.
 
+    A task that defines its own validation folds (:attr:`TaskData.validation`) gets those.
     With cross-validation (three folds or more, each fold's training set holding the next fold's
     test set), validation fold ``k`` tests on fold ``k + 1``'s test samples and trains on the
     rest of fold ``k``'s training samples (nested rotation: every sample is validated once).
@@ -283,6 +303,12 @@ def validation_task(task, fraction=VALIDATION_FRACTION, seed=VALIDATION_SEED):
         raise ValueError(f"fraction must lie in (0, 1), got {fraction!r}")
     folds, k = task.folds, len(task.folds)
     split = task.attrs.get("split", "the task's folds")
+    if task.validation:
+        attrs = {**task.attrs, "split": f"validation: the task's own, test samples unused; of "
+                 f"{split}"}  # fmt: skip
+        return dataclasses.replace(
+            task, folds=task.validation, validation=(), paper={}, attrs=attrs
+        )
     rotation = k >= 3 and all(
         not np.any(folds[(i + 1) % k].test & ~folds[i].train) for i in range(k)
     )
@@ -291,7 +317,9 @@ def validation_task(task, fraction=VALIDATION_FRACTION, seed=VALIDATION_SEED):
         how = "each fold validated on the next fold's test samples (nested rotation)"
     elif k == 1:
         held = [_held_out(task, folds[0].train, np.random.default_rng(seed), fraction)]
-        how = f"{fraction:g} of the training samples held out (seed {seed})"
+        how = f"{fraction:g} of the training samples held out (whole {task.group_kind}s drawn "
+        f"with seed {seed}, or the last samples where there are fewer than "
+        f"{MIN_VALIDATION_GROUPS})"
     else:
         raise ValueError(
             f"cannot carve validation folds from {k} folds that are not a cross-validation"
@@ -318,7 +346,8 @@ def plan_runs(task, seeds, quick=None, first_folds=None):
     """The training and test masks of every (seed, fold) run, checked before any training.
 
     For each seed one generator draws ``quick``'s subsample of every fold; it is returned with the
-    masks, for the models to go on drawing from.
+    masks, for the models to go on drawing from (:func:`run_task`: each model of a fold draws
+    from a copy, and the next fold goes on from where the first model that drew left it).
 
     Raises
     ------
@@ -385,6 +414,7 @@ def run_task(task, configs, seeds, *, quick=None, first_folds=None, progress=Tru
     runs = {}
     for (seed, k), (train, test, rng) in plan.items():
         train_data, test_data = task.samples(train), task.samples(test)
+        start_state, drawn = rng.bit_generator.state, None
         for name, config in configs.items():
             where = f"seed {seed}, fold {folds[k].name}"
             model_rng = copy.deepcopy(rng)  # every model: the same draws (pairs)
@@ -409,7 +439,12 @@ def run_task(task, configs, seeds, *, quick=None, first_folds=None, progress=Tru
                 "train_time": seconds,
                 "train_samples": int(train.sum()),
                 **model.costs(),
+                "state": model.state() if hasattr(model, "state") else {},
             }
+            if drawn is None and model_rng.bit_generator.state != start_state:
+                drawn = model_rng.bit_generator.state
+        if drawn is not None:  # the next fold goes on from the first model that drew
+            rng.bit_generator.state = drawn
     return results_dataset(task, runs, list(seeds), list(configs), folds)
 
 
@@ -499,6 +534,8 @@ def results_dataset(task, runs, seeds, models, folds):
         if key == "spike_sparsity":
             attrs["nan_means"] = "the model has no spiking neurons"
         data[key] = (runs_dims + extra, array, attrs)
+    state, state_coords = model_state(runs, seeds, models, len(folds), epochs)
+    data.update(state)
     untested = "the seed's runs did not test this sample"
     if task.per_step:
         data["bits"] = (
@@ -550,6 +587,7 @@ def results_dataset(task, runs, seeds, models, folds):
     if task.per_step:
         coords["step"] = ("step", np.arange(task.labels.shape[1]),
                           {"units": "1", "long_name": "step of the sequence"})  # fmt: skip
+    coords.update(state_coords)
     ds = xr.Dataset(data, coords=coords)
     ds.attrs.update(
         {
@@ -574,6 +612,41 @@ def results_dataset(task, runs, seeds, models, folds):
     return ds
 
 
+def model_state(runs, seeds, models, n_folds, epochs):
+    """Variables of what the models' ``state()`` kept, over ``seed``, ``fold``, ``model`` and the
+    entry's own dimension (NaN for a run whose model keeps no such entry), and the coordinates of
+    those dimensions (but ``epoch``, which the results have)."""
+    entries = {}
+    for run in runs.values():
+        for name, (dim, values, units, long_name) in run["state"].items():
+            size = None if dim is None else epochs if dim == "epoch" else np.size(values)
+            known = entries.setdefault(name, (dim, size, units, long_name))
+            if known[:2] != (dim, size):
+                raise ValueError(f"state {name!r} changes its dimension or size between runs")
+    data, coords = {}, {}
+    for name, (dim, size, units, long_name) in entries.items():
+        shape = (len(seeds), n_folds, len(models)) + (() if dim is None else (size,))
+        array = np.full(shape, np.nan)
+        for (seed, k, model), run in runs.items():
+            if name in run["state"]:
+                values = np.asarray(run["state"][name][1], dtype=float)
+                where = (seeds.index(seed), k, models.index(model))
+                if dim is None:
+                    array[where] = values
+                else:
+                    array[where][: values.size] = values  # epochs: as many as were run
+        dims = ("seed", "fold", "model") + (() if dim is None else (dim,))
+        attrs = {
+            "units": units,
+            "long_name": long_name,
+            "nan_means": "the model keeps no such state",
+        }
+        data[name] = (dims, array, attrs)
+        if dim is not None and dim != "epoch":
+            coords[dim] = (dim, np.arange(size), {"units": "1", "long_name": f"{dim} index"})
+    return data, coords
+
+
 def mean_sd(values, digits=3):
     """``"m ± s"`` over the finite values (``"m"`` for one value, ``"-"`` for none)."""
     values = np.asarray(values, dtype=float).ravel()
@@ -586,14 +659,17 @@ def mean_sd(values, digits=3):
 
 
 def paired_differences(ds, against, confidence=0.95):
-    """Each model's score minus ``against``'s in the same run (seed, fold and, where the results
-    have them, input variant), with a Student-t confidence interval of the mean difference.
+    """Each model's score minus ``against``'s, paired by seed, with a Student-t interval.
+
+    The difference is taken in each run (seed, fold and, where the results have them, input
+    variant) and averaged over the folds of a seed first: folds of one seed share most of their
+    training data, so they are not independent, and the interval counts seeds (times variants).
 
     Returns
     -------
     dict
         ``{score: {model: (mean, low, high, n)}}`` for every model but ``against``; low and high
-        are NaN with fewer than two runs.
+        are NaN with fewer than two seeds.
     """
     from scipy import stats
 
@@ -605,7 +681,7 @@ def paired_differences(ds, against, confidence=0.95):
         for m in ds.model.values:
             if m == against:
                 continue
-            diff = (values.sel(model=m) - base).values.ravel()
+            diff = (values.sel(model=m) - base).mean("fold").values.ravel()
             diff = diff[np.isfinite(diff)]
             n = len(diff)
             mean = float(np.mean(diff)) if n else math.nan
@@ -621,14 +697,14 @@ def paired_table(ds, against, confidence=0.95):
     """:func:`paired_differences` as lines of text."""
     lines = [
         f"paired against {against} (same seeds, folds and data order): mean difference "
-        f"[{confidence:.0%} interval] over runs"
+        f"[{confidence:.0%} t interval] over seeds (folds averaged first)"
     ]
     for score, models in paired_differences(ds, against, confidence).items():
         label = ds[score].attrs.get("column", score)
-        cells = [
-            f"{m} {mean:+.3f} [{low:+.3f}, {high:+.3f}] (n={n})"
-            for m, (mean, low, high, n) in models.items()
-        ]
+        cells = []
+        for m, (mean, low, high, n) in models.items():
+            interval = f"[{low:+.3f}, {high:+.3f}]" if np.isfinite(low) else "(no interval)"
+            cells.append(f"{m} {mean:+.3f} {interval} (n={n})")
         lines.append(f"  {label}: " + "; ".join(cells))
     return lines
 
