@@ -47,15 +47,17 @@ def test_the_inter_patient_split_shares_no_patient():
 
 #: The quick run at seed 3 written by the ECG command before the shared runner (commit 2de4d56).
 BEFORE_THE_RUNNER = Path(__file__).with_name("data") / "ecg_quick_seed3_2de4d56.npz"
+#: BIM's settings then (the ECG defaults until validation chose Adam).
+SETTINGS_THEN = ("--optimizer", "sgd", "--eta", 0.0005, "--readout-optimizer", "sgd",
+                 "--readout-lr", 0.05)  # fmt: skip
 
 
 @pytest.mark.slow
 def test_quick_run_writes_dataset_table_and_figure_and_repeats_exactly(run_script, tmp_path):
     outputs = []
     for name in ("a.nc", "b.nc"):
-        result = run_script(
-            "bimsim/tasks/ecg.py", "--quick", "--no-progress", "--seed", 3, "--out", tmp_path / name
-        )
+        result = run_script("bimsim/tasks/ecg.py", "--quick", "--no-progress", "--seed", 3,
+                            *SETTINGS_THEN, "--out", tmp_path / name)  # fmt: skip
         assert result.returncode == 0, result.stderr
         outputs.append(read_dataset(tmp_path / name))
     assert "AUC-ROC" in result.stdout and "train: 3614 samples of records" in result.stdout
@@ -69,9 +71,10 @@ def test_quick_run_writes_dataset_table_and_figure_and_repeats_exactly(run_scrip
     assert ds.energy_per_sample.attrs["units"] == "pJ" and np.all(ds.energy_per_sample > 0)
     assert ds.attrs["energy_per_mac_pj"] == 4.6 and ds.attrs["split"] == "inter"
     assert ds.attrs["bim_eta"] == 0.0005 and ds.attrs["baseline_epochs"] == 1
+    assert ds.attrs["bim_optimizer_kind"] == "sgd" and ds.attrs["bim_readout_learning_rate"] == 0.05
     assert np.all(ds.test_samples == 256) and np.all(ds.train_samples == 256)
     np.testing.assert_array_equal(outputs[0].probability, outputs[1].probability)
-    # the shared runner changed no number of the command before it (same seed, same data)
+    # the shared runner changed no number of the command before it (same seed, data, settings)
     before = np.load(BEFORE_THE_RUNNER)
     models = list(before["model"])
     now = ds.sel(seed=3, fold="DS2", model=models)
