@@ -5,15 +5,14 @@ A task module describes itself with a :class:`TaskCommand` (its flags, its check
 :func:`run_command` on ``TASK.main``. The shared flags:
 
 ``--models`` (default: BIM, the baselines and the floor; the BIM ablations on request),
-``--validate`` (validation folds carved from the training samples, for choosing settings),
-``--seed`` and ``--seeds N`` (seeds ``seed``
-to ``seed + N - 1``; the table gives mean ± s.d.), ``--quick`` (a smoke run on at most a few
-hundred samples per fold, shorter training), ``--data``, ``--out``, ``--no-progress``, BIM's
-``--epochs``, ``--hidden``, ``--copies``, ``--lam``, ``--eta``, ``--readout-lr``, ``--lr-decay``,
-``--optimizer``,
-``--weight-decay``, ``--readout-optimizer``, ``--readout-weight-decay``, and the baselines'
-``--baseline-epochs``. Every flag is checked, and the run's memory bounded, before any data is
-read; what the user typed is never replaced by a default.
+``--validate`` (validation folds within the training samples, for choosing settings), ``--seed``
+and ``--seeds N`` (seeds ``seed`` to ``seed + N - 1``; the table gives mean ± s.d.), ``--quick``
+(a smoke run on at most a few hundred samples per fold, shorter training), ``--data``, ``--out``,
+``--no-progress``, BIM's ``--epochs``, ``--hidden``, ``--copies``, ``--lam``, ``--eta``,
+``--readout-lr``, ``--lr-decay``, ``--optimizer``, ``--weight-decay``, ``--readout-optimizer``,
+``--readout-weight-decay``, and the baselines' ``--baseline-epochs``. Every flag is checked, and
+the run's memory bounded, before any data is read; what the user typed is never replaced by a
+default, and a flag that acts on none of the models asked for is refused.
 """
 
 import dataclasses
@@ -131,8 +130,9 @@ class TaskCommand:
         p.add_argument(
             "--validate",
             action="store_true",
-            help=f"choose settings: train and score on validation folds carved from each fold's "
-            f"training samples ({VALIDATION_FRACTION:g} of them held out), never reading the test "
+            help="choose settings: train and score on validation folds within each fold's "
+            "training samples (the task's own, the next fold's test set for cross-validation, "
+            f"or {VALIDATION_FRACTION:g} of them held out), never reading that fold's test "
             f"samples; writes results/{self.name}_validation.nc unless --out says otherwise",
         )
         p.add_argument(
