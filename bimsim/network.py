@@ -24,7 +24,7 @@ from brian2 import Network, NetworkOperation, SpikeGeneratorGroup, SpikeMonitor,
 from bimsim.devices import Simulation
 from bimsim.neurons import lif_neurons
 from bimsim.plasticity.hybrid import check_mixing, hybrid_synapses
-from bimsim.plasticity.optimizers import Optimizer
+from bimsim.plasticity.optimizers import require_optimizer
 from bimsim.plasticity.pruning import AdaptivePruning
 from bimsim.plasticity.stdp import PAIR_DEFAULTS, pair_rule
 from bimsim.quantities import require, require_count
@@ -123,11 +123,8 @@ class BIMNetwork:
         rng = np.random.default_rng(seed)
         self.n_inputs, self.n_hidden, self.eta = int(n_inputs), int(n_hidden), float(eta)
         self.copies = int(copies)
-        self.optimizer = Optimizer() if optimizer is None else optimizer
-        self.readout_optimizer = Optimizer() if readout_optimizer is None else readout_optimizer
-        for name, value in (("optimizer", optimizer), ("readout_optimizer", readout_optimizer)):
-            if value is not None and not isinstance(value, Optimizer):
-                raise TypeError(f"{name} must be an Optimizer, got {value!r}")
+        self.optimizer = require_optimizer("optimizer", optimizer)
+        self.readout_optimizer = require_optimizer("readout_optimizer", readout_optimizer)
         if inputs is None:
             inputs = SpikeGeneratorGroup(copies * n_inputs, [], [] * ms, dt=dt, name="inputs")
         elif len(inputs) != copies * n_inputs:

@@ -20,7 +20,7 @@ import numpy as np
 from brian2 import ms, nA
 
 from bimsim.plasticity.eligibility import learning_synapses
-from bimsim.plasticity.optimizers import Optimizer, namespace, synapse_code
+from bimsim.plasticity.optimizers import namespace, require_optimizer, synapse_code
 from bimsim.plasticity.stdp import WeightBounds, stdp_equations, weight_update
 
 __all__ = ["check_mixing", "hybrid_synapses"]
@@ -92,9 +92,7 @@ def hybrid_synapses(
     bounds = bounds or WeightBounds()
     if bounds.kind == "soft":
         raise ValueError("the hybrid rule takes 'none' or 'hard' bounds, not 'soft'")
-    optimizer = Optimizer() if optimizer is None else optimizer
-    if not isinstance(optimizer, Optimizer):
-        raise TypeError(f"optimizer must be an Optimizer, got {optimizer!r}")
+    optimizer = require_optimizer("optimizer", optimizer)
     stdp = stdp_equations(rule, variable="omega")
     gradient = "grad"
     if max_grad is not None:

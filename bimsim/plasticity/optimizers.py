@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["KINDS", "NumpyOptimizer", "Optimizer", "namespace", "synapse_code"]
+__all__ = ["KINDS", "NumpyOptimizer", "Optimizer", "namespace", "require_optimizer", "synapse_code"]
 
 #: The optimisers, by name.
 KINDS = ("sgd", "momentum", "rmsprop", "adam")
@@ -94,6 +94,16 @@ class Optimizer:
         if self.weight_decay:
             parts.append(f"wd={self.weight_decay:g}")
         return f"{self.kind}({', '.join(parts)})" if parts else self.kind
+
+
+def require_optimizer(name, value):
+    """``value`` if it is an :class:`Optimizer`, SGD for None; a ``TypeError`` naming ``name``
+    for anything else."""
+    if value is None:
+        return Optimizer()
+    if not isinstance(value, Optimizer):
+        raise TypeError(f"{name} must be an Optimizer, got {value!r}")
+    return value
 
 
 def synapse_code(optimizer, direction, prefix="opt_"):

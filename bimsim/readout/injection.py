@@ -12,7 +12,7 @@ import numpy as np
 from brian2 import NetworkOperation, ms
 
 from bimsim.neurons.lif import require_learning_layer
-from bimsim.plasticity.optimizers import NumpyOptimizer, Optimizer
+from bimsim.plasticity.optimizers import NumpyOptimizer, require_optimizer
 from bimsim.quantities import require_count, require_positive
 
 __all__ = ["ReadoutInjection"]
@@ -79,9 +79,8 @@ class ReadoutInjection:
         self.ssm = ssm
         self.layer = layer
         self.learning_rate = float(learning_rate)
-        if optimizer is not None and not isinstance(optimizer, Optimizer):
-            raise TypeError(f"optimizer must be an Optimizer, got {optimizer!r}")
-        plain = optimizer is None or (optimizer.kind == "sgd" and not optimizer.weight_decay)
+        optimizer = require_optimizer("optimizer", optimizer)
+        plain = optimizer.kind == "sgd" and not optimizer.weight_decay
         self.optimizer = None if plain else NumpyOptimizer(optimizer)  # SGD: apply's own step
         self._targets = []
         self._step_index = 0

@@ -19,13 +19,30 @@ from bimsim.network import BIMNetwork
 from bimsim.quantities import require_positive
 from bimsim.tasks.config import BIMConfig
 
-__all__ = ["BIMClassifier", "BIMCosts", "softmax"]
+__all__ = ["BIMClassifier", "BIMCosts", "minibatches", "softmax"]
 
 
 def softmax(outputs):
     """Softmax over the last axis."""
     shifted = np.exp(outputs - outputs.max(axis=-1, keepdims=True))
     return shifted / shifted.sum(axis=-1, keepdims=True)
+
+
+def minibatches(n, copies, rng, progress=False, what="samples"):
+    """The minibatches of one epoch: indices of ``copies`` of the ``n`` samples at a time, in the
+    order of ``rng.permutation(n)``, the last partial minibatch dropped, with a progress bar.
+
+    Raises
+    ------
+    ValueError
+        If ``n < copies`` (no whole minibatch), naming ``what`` the samples are.
+    """
+    order = rng.permutation(n)
+    batches = n // copies
+    if batches == 0:
+        raise ValueError(f"fewer {what} ({n}) than copies ({copies})")
+    for k in tqdm(range(batches), desc="BIM train", disable=not progress, leave=False):
+        yield order[k * copies : (k + 1) * copies]
 
 
 class BIMCosts:
@@ -184,13 +201,8 @@ class BIMClassifier(BIMCosts):
         """
         signals, features = self._check(signals, features)
         labels = np.asarray(labels, dtype=int)
-        order = rng.permutation(len(signals))
-        batches = len(order) // self.copies
-        if batches == 0:
-            raise ValueError(f"fewer samples ({len(order)}) than copies ({self.copies})")
         losses = []
-        for k in tqdm(range(batches), desc="BIM train", disable=not progress, leave=False):
-            chosen = order[k * self.copies : (k + 1) * self.copies]
+        for chosen in minibatches(len(signals), self.copies, rng, progress):
             namespace = self._drive(signals[chosen], features[chosen])
             targets = [None] * self.n_steps
             for step in self.scored:

@@ -15,7 +15,7 @@ from tqdm.auto import tqdm
 
 from bimsim.network import BIMNetwork
 from bimsim.quantities import require_count, require_positive
-from bimsim.tasks.bim_classifier import BIMCosts, softmax
+from bimsim.tasks.bim_classifier import BIMCosts, minibatches, softmax
 from bimsim.tasks.config import BIMConfig
 
 __all__ = ["BIMTokenPredictor"]
@@ -115,13 +115,8 @@ class BIMTokenPredictor(BIMCosts):
         """
         codes = self._check(codes, targets, features)
         targets = np.asarray(targets, dtype=np.int64)
-        order = rng.permutation(len(codes))
-        batches = len(order) // self.copies
-        if batches == 0:
-            raise ValueError(f"fewer sequences ({len(order)}) than copies ({self.copies})")
         losses = []
-        for k in tqdm(range(batches), desc="BIM train", disable=not progress, leave=False):
-            chosen = order[k * self.copies : (k + 1) * self.copies]
+        for chosen in minibatches(len(codes), self.copies, rng, progress, "sequences"):
             indices, times = self._spikes(codes[chosen])
             steps = [None, *(targets[chosen, t] for t in range(self.length))]
             losses.append(self.network.run_sequence(indices, times, self.duration, steps))

@@ -183,16 +183,22 @@ class CharacterNGram:
             }
         return self
 
-    def probability(self, symbol, context):
-        """``p(symbol | context)``; only the last n - 1 symbols of ``context`` count."""
-        p = 1.0 / self.size
+    def _levels(self, context):
+        """From the empty context up to the last n - 1 symbols of ``context``, while the context
+        was seen in training: the counts of the symbols that followed it, their total and how
+        many distinct symbols they are."""
         context = tuple(context)
         for length in range(min(len(context), self.order - 1) + 1):
             key = context[len(context) - length :] if length else ()
             row = self.counts[length].get(key)
             if row is None:
-                break
-            total, distinct = self.totals[length][key]
+                return
+            yield row, *self.totals[length][key]
+
+    def probability(self, symbol, context):
+        """``p(symbol | context)``; only the last n - 1 symbols of ``context`` count."""
+        p = 1.0 / self.size
+        for row, total, distinct in self._levels(context):
             p = max(row.get(symbol, 0) - self.discount, 0) / total + (
                 self.discount * distinct / total * p
             )
@@ -201,13 +207,7 @@ class CharacterNGram:
     def distribution(self, context):
         """``p(· | context)`` over the whole vocabulary, ``(vocabulary_size,)``, summing to one."""
         p = np.full(self.size, 1.0 / self.size)
-        context = tuple(context)
-        for length in range(min(len(context), self.order - 1) + 1):
-            key = context[len(context) - length :] if length else ()
-            row = self.counts[length].get(key)
-            if row is None:
-                break
-            total, distinct = self.totals[length][key]
+        for row, total, distinct in self._levels(context):
             counts = np.zeros(self.size)
             counts[list(row)] = list(row.values())
             p = np.maximum(counts - self.discount, 0) / total + (
