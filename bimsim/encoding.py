@@ -14,8 +14,10 @@ most one spike per neuron and step). Both neurons of a channel keep their own co
 apply the same rule, the other neuron's crossing silently, so the copies stay equal.
 
 The signal is a :class:`brian2.TimedArray` of shape ``(time, copies * channels)``, each sample held
-until the next; the group holds ``copies`` independent copies, neuron ``2 * (c * channels + k) +
-s`` being channel ``k`` of copy ``c``, ``s = 0`` up and ``s = 1`` down.
+until the next, read from the time :meth:`DeltaModulator.set_signal` was called (``t_start``),
+so every run that follows a ``set_signal`` encodes its signal from the first sample, however long
+the network has run before. The group holds ``copies`` independent copies, neuron
+``2 * (c * channels + k) + s`` being channel ``k`` of copy ``c``, ``s = 0`` up and ``s = 1`` down.
 """
 
 import numpy as np
@@ -26,8 +28,9 @@ from bimsim.quantities import require, require_count, require_positive
 __all__ = ["DELTA_EQUATIONS", "DeltaModulator"]
 
 DELTA_EQUATIONS = """
-x = signal(t, column) : volt
+x = signal(t - t_start, column) : volt
 ref : volt
+t_start : second (shared)
 polarity : 1 (constant)
 column : integer (constant)
 """
@@ -84,7 +87,8 @@ class DeltaModulator:
         return len(self.group)
 
     def set_signal(self, values, sample_dt, start=None):
-        """Give the signals to encode next and set each reference level.
+        """Give the signals to encode from now on (the next run starts at their first sample) and
+        set each reference level.
 
         Parameters
         ----------
@@ -126,4 +130,6 @@ class DeltaModulator:
         held = np.floor(np.arange(steps) * float(dt / sample_dt) + 1e-9).astype(int)
         self.signal = TimedArray(flat[np.minimum(held, len(flat) - 1)] * volt, dt=dt)
         self.group.ref = np.repeat(first, 2) * volt
+        # the signal starts now: the network's clock goes on from run to run
+        self.group.t_start = self.group.t[:]
         return {"signal": self.signal}

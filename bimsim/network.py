@@ -57,6 +57,9 @@ class BIMNetwork:
         :data:`ETA`).
     readout_learning_rate : float
         Step size of the readout's own RTRL descent.
+    readout_scale : float
+        The readout reads the layer's filtered spike trains times this (default 1; see
+        :class:`~bimsim.readout.ReadoutInjection`'s ``input_scale``).
     max_grad_norm : float, optional
         Clip each readout step's gradient to this global norm.
     rule : STDPRule, optional
@@ -99,6 +102,7 @@ class BIMNetwork:
         lam=LAM,
         eta=ETA,
         readout_learning_rate=READOUT_LEARNING_RATE,
+        readout_scale=1.0,
         max_grad_norm=None,
         rule=None,
         w_unit=1 * nA,
@@ -167,6 +171,7 @@ class BIMNetwork:
             learning_rate=readout_learning_rate,
             max_grad_norm=max_grad_norm,
             optimizer=self.readout_optimizer,
+            input_scale=readout_scale,
             copies=copies,
         )
         self.readout_learning_rate = float(readout_learning_rate)

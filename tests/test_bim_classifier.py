@@ -38,7 +38,10 @@ def test_samples_in_a_batch_do_not_see_each_other_and_runs_repeat_exactly():
     losses = [first.fit_epoch(signals, features, labels, np.random.default_rng(1))]
     p = first.predict_proba(signals, features)
     assert p.shape == (9, 2) and np.allclose(p.sum(axis=1), 1)
-    assert first.counts["input_spikes"] > 5
+    # every sample is encoded whole, however long the network has run before (about one spike
+    # per 0.05 mV of the signal's total variation, the features' count code on top)
+    variation = np.abs(np.diff(signals[:, :, 0], axis=1)).sum(axis=1).mean()
+    assert first.counts["input_spikes"] > 0.7 * variation / 0.05
     # the same sample predicted in another position of another batch
     shuffled = np.roll(np.arange(9), 3)
     q = first.predict_proba(signals[shuffled], features[shuffled])
@@ -83,3 +86,26 @@ def test_configs_refuse_bad_settings_with_their_names():
         BIMConfig(readout_dt=0.5 * ms)
     with pytest.raises(ValueError, match="learning_rate"):
         BaselineConfig(learning_rate=0.0)
+
+
+@pytest.mark.parametrize("target", [5.0, 40.0])
+def test_input_scaling_brings_the_layer_to_the_target_rate(target):
+    from brian2 import Hz
+
+    from bimsim.tasks.rate_calibration import calibrate_rate, layer_rate
+
+    signals, features, _ = problem(8, np.random.default_rng(0))
+    clf = classifier()
+    initial = np.array(clf.network.synapses.w[:])
+    before = layer_rate(clf, signals[:4], features[:4])
+    factor, rate = calibrate_rate(clf, signals, features, target * Hz, np.random.default_rng(1))
+    # one factor on every weight of every copy; the rate it reaches is the layer's real rate
+    np.testing.assert_allclose(clf.network.synapses.w[:], initial * factor, rtol=1e-12)
+    assert float(rate / Hz) == pytest.approx(target, rel=0.15)
+    chosen = np.random.default_rng(1).choice(8, 4, replace=False)
+    assert layer_rate(clf, signals[chosen], features[chosen]) == rate
+    assert (factor > 1) == (before < target * Hz)
+    with pytest.raises(ValueError, match="target must be a rate above 0"):
+        calibrate_rate(clf, signals, features, 0 * Hz, np.random.default_rng(1))
+    with pytest.raises(Exception, match="target"):
+        calibrate_rate(clf, signals, features, 5.0, np.random.default_rng(1))

@@ -143,6 +143,10 @@ BAD_INPUTS = [
     (ECG, ["--lam", "nan"], r"argument --lam: must be a finite number"),
     (ECG, ["--readout-lr", "-0.1"], r"argument --readout-lr: must be at least 0"),
     (ECG, ["--optimizer", "lion"], r"argument --optimizer: invalid choice: 'lion'"),
+    (ECG, ["--readout-scale", "0"], r"argument --readout-scale: must be greater than 0"),
+    (ECG, ["--target-rate", "-5"], r"argument --target-rate: must be at least 0"),
+    (ECG, ["--target-rate", "nan"], r"argument --target-rate: must be a finite number"),
+    (ECG, ["--target-rate", "20", "--models", "cnn"], r"--target-rate has no effect without a"),
     (ECG, ["--weight-decay", "-1"], r"argument --weight-decay: must be at least 0"),
     (ECG, ["--readout-weight-decay", "inf"], r"argument --readout-weight-decay: must be a finite"),
     (

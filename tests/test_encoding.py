@@ -63,6 +63,28 @@ def test_a_constant_from_a_zero_start_is_a_count_code():
     assert list(monitor.count) == [5, 0, 2, 0]  # floor-ish(value / delta), up neurons only
 
 
+def test_every_run_encodes_its_own_signal_from_its_first_sample():
+    # the network's clock goes on from run to run; each run after a set_signal must still read
+    # its signal from the start (a signal read at the absolute time would, from the second run
+    # on, hold its last sample: one burst at the start and nothing of its shape)
+    rng = np.random.default_rng(1)
+    samples, sample_dt, delta, dt = 200, 1e-3, 0.05, 1e-3
+    encoder = DeltaModulator(1, delta * mV, copies=1, dt=dt * second)
+    monitor = SpikeMonitor(encoder.group)
+    net = Network(encoder.group, monitor)
+    for run in range(3):
+        signal = np.cumsum(rng.normal(0, 0.1, samples))[:, None, None]
+        namespace = encoder.set_signal(signal * mV, sample_dt * second)
+        start, before = net.t, monitor.num_spikes
+        net.run(samples * sample_dt * second, namespace=namespace)
+        steps = np.round((monitor.t[before:] - start) / (dt * second)).astype(int)
+        neurons = np.asarray(monitor.i[before:])
+        up, down = reference(signal[:, 0, 0], delta, samples, dt, sample_dt)
+        assert list(steps[neurons == 0]) == up, run
+        assert list(steps[neurons == 1]) == down, run
+        assert len(up) > 10 and len(down) > 10
+
+
 def test_bad_signals_are_refused():
     encoder = DeltaModulator(2, 0.1 * mV, copies=2)
     with pytest.raises(ValueError, match=r"shape \(samples, 2, 2\)"):

@@ -204,8 +204,15 @@ def test_one_fold_holds_out_whole_training_groups_or_the_last_samples():
     assert not set(task.groups[inner.test]) & set(task.groups[inner.train])  # groups whole
     assert 0.2 <= inner.test.sum() / fold.train.sum() < 0.3
     assert set(task.labels[inner.test]) == {0, 1}
-    again = validation_task(single, fraction=0.2).folds[0]
-    np.testing.assert_array_equal(again.test, inner.test)  # the same draw every time
+    again = validation_task(single, fraction=0.2)
+    np.testing.assert_array_equal(again.folds[0].test, inner.test)  # the same draw every time
+    assert again.attrs["split"].startswith(
+        "validation: at least 0.2 of the training samples held out (whole "
+    )
+    assert (
+        "drawn with seed 0, or the last samples where there are fewer than 5"
+        in again.attrs["split"]
+    )
     # a text split is one group: validation is its last fifth, contiguous
     text = dataclasses.replace(single, groups=np.array(["valid"] * 90))
     chosen = np.flatnonzero(fold.train)

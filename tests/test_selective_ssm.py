@@ -158,3 +158,32 @@ def test_a_batch_of_copies_pools_the_gradients_of_its_sequences_as_their_mean(lo
         np.testing.assert_allclose(grad, np.mean([g[name] for g in singles], axis=0), rtol=1e-10)
     with pytest.raises(ValueError, match=r"expected \(5, 4\)"):
         batched.step(inputs[0, 0], targets[0, 0])
+
+
+def test_a_scaled_readout_reads_the_scaled_layer_and_signals_through_the_scale():
+    from brian2 import ms
+
+    from bimsim.neurons import lif_neurons
+    from bimsim.readout import ReadoutInjection
+
+    rng = np.random.default_rng(7)
+    m, n, k, scale = 5, 3, 2, 0.125
+    params = SSMParameters.initial(m, n, k, rng)
+    layer = lif_neurons(m, learning=True)
+    copy = SSMParameters(**params.as_dict())
+    readout = ReadoutInjection(
+        SelectiveSSM(copy, loss="cross_entropy"), layer, dt=1 * ms, input_scale=scale
+    )
+    plain = SelectiveSSM(SSMParameters(**params.as_dict()), loss="cross_entropy")
+    readout.start_sequence([None, 1, 0])
+    for step, target in enumerate([None, 1, 0]):
+        u = rng.uniform(0, 20, m)  # a layer near its highest rate
+        layer.u_out = u
+        readout._step(step * ms)
+        output, _, signal = plain.step(scale * u, target)
+        np.testing.assert_allclose(readout.outputs[-1], output, rtol=1e-12)
+        # the learning signal is the derivative with respect to u_out itself
+        np.testing.assert_allclose(layer.L[:], scale * signal, rtol=1e-12)
+    for bad in (0, -1.0, float("nan"), True, "1"):
+        with pytest.raises(ValueError, match="input_scale must be a finite number above 0"):
+            ReadoutInjection(SelectiveSSM(params), layer, input_scale=bad)

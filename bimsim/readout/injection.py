@@ -1,9 +1,10 @@
 """The readout as a Brian2 network operation: it reads the spiking layer, learns, writes back L_i.
 
 Every readout step (its own clock, default 1 ms, at the end of the time step) the operation reads
-the layer's filtered spike trains ``u_out``, advances the selective SSM one step (with that step's
-target, if any), adds the step's RTRL gradient to the readout's parameters, and writes the learning
-signal ``L_i = ∂ℓ_t/∂u_out,i`` into the layer, where the synapses' eligibility traces pick it up.
+the layer's filtered spike trains ``u_out`` (times ``input_scale``), advances the selective SSM
+one step (with that step's target, if any), adds the step's RTRL gradient to the readout's
+parameters, and writes the learning signal ``L_i = ∂ℓ_t/∂u_out,i`` into the layer, where the
+synapses' eligibility traces pick it up.
 
 A network operation runs only on Brian2's ``runtime`` device; bimsim refuses to run one elsewhere.
 """
@@ -37,6 +38,10 @@ class ReadoutInjection:
     optimizer : Optimizer, optional
         How the readout's direction becomes its step (default SGD); its state is
         :attr:`optimizer`'s.
+    input_scale : float
+        The readout reads ``input_scale * u_out`` (a selective SSM's output grows with the cube
+        of its input's size, so a layer firing near its highest rate needs a scale below 1); the
+        learning signal is the derivative with respect to ``u_out`` itself.
     copies : int
         The layer holds this many copies of the readout's input, copy-major (``c * m + i``);
         the readout steps them as one batch.
@@ -58,6 +63,7 @@ class ReadoutInjection:
         learning_rate=0.0,
         max_grad_norm=None,
         optimizer=None,
+        input_scale=1.0,
         copies=1,
         name="readout",
     ):
@@ -74,6 +80,12 @@ class ReadoutInjection:
             raise ValueError(f"max_grad_norm must be positive, got {max_grad_norm!r}")
         self.max_grad_norm = max_grad_norm
         require_positive("dt", dt, "time")
+        number = isinstance(input_scale, int | float | np.number) and not isinstance(
+            input_scale, bool
+        )
+        if not (number and np.isfinite(input_scale) and input_scale > 0):
+            raise ValueError(f"input_scale must be a finite number above 0, got {input_scale!r}")
+        self.input_scale = float(input_scale)
         if not (np.isfinite(learning_rate) and learning_rate >= 0):
             raise ValueError(f"learning_rate must be a finite number >= 0, got {learning_rate!r}")
         self.ssm = ssm
@@ -105,11 +117,12 @@ class ReadoutInjection:
     def _step(self, t):
         k = self._step_index
         target = self._targets[k] if k < len(self._targets) else None
-        u = self.layer.variables["u_out"].get_value()
+        u = self.input_scale * self.layer.variables["u_out"].get_value()
         if self.copies > 1:
             u = u.reshape(self.copies, -1)
         output, loss, signal = self.ssm.step(u, target)
-        self.layer.variables["L"].set_value(np.ravel(signal))
+        # the chain rule through the scale: L = ∂ℓ/∂u_out
+        self.layer.variables["L"].set_value(self.input_scale * np.ravel(signal))
         if self.learning_rate and target is not None:
             self.ssm.apply(self.learning_rate, self.max_grad_norm, self.optimizer)
         else:

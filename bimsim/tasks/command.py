@@ -9,14 +9,17 @@ A task module describes itself with a :class:`TaskCommand` (its flags, its check
 and ``--seeds N`` (seeds ``seed`` to ``seed + N - 1``; the table gives mean ± s.d.), ``--quick``
 (a smoke run on at most a few hundred samples per fold, shorter training), ``--data``, ``--out``,
 ``--no-progress``, BIM's ``--epochs``, ``--hidden``, ``--copies``, ``--lam``, ``--eta``,
-``--readout-lr``, ``--lr-decay``, ``--optimizer``, ``--weight-decay``, ``--readout-optimizer``,
-``--readout-weight-decay``, and the baselines' ``--baseline-epochs``. Every flag is checked, and
-the run's memory bounded, before any data is read; what the user typed is never replaced by a
-default, and a flag that acts on none of the models asked for is refused.
+``--readout-lr``, ``--readout-scale``, ``--target-rate``, ``--lr-decay``, ``--optimizer``,
+``--weight-decay``, ``--readout-optimizer``, ``--readout-weight-decay``, and the baselines'
+``--baseline-epochs``. Every flag is checked, and the run's memory bounded, before any data is
+read; what the user typed is never replaced by a default, and a flag that acts on none of the
+models asked for is refused.
 """
 
 import dataclasses
 from dataclasses import dataclass, field
+
+from brian2 import Hz
 
 from bimsim.cli import (
     MAX_SEED,
@@ -189,6 +192,18 @@ class TaskCommand:
             f"({default(bim, quick_bim, 'readout_learning_rate')})",
         )
         p.add_argument(
+            "--readout-scale",
+            type=real(above=0),
+            help="BIM's readout reads the layer's filtered spike trains times this "
+            f"({default(bim, quick_bim, 'readout_scale')})",
+        )
+        p.add_argument(
+            "--target-rate",
+            type=real(minimum=0),
+            help="before training, BIM's input weights are scaled so that its layer fires at "
+            f"this mean rate, in Hz (0: no scaling; {default(bim, quick_bim, 'target_rate')})",
+        )
+        p.add_argument(
             "--lr-decay",
             type=real(maximum=1, above=0),
             help="BIM's schedule: epoch e learns at both rates times LR_DECAY ** e "
@@ -225,10 +240,13 @@ class TaskCommand:
             "lam",
             "eta",
             "readout_learning_rate",
+            "readout_scale",
             "lr_decay",
         ):
             if getattr(args, key) is not None:
                 bim[key] = getattr(args, key)
+        if args.target_rate is not None:
+            bim["target_rate"] = args.target_rate * Hz
         for part in ("", "readout_"):
             typed = {
                 "kind": getattr(args, f"{part}optimizer"),
@@ -339,6 +357,8 @@ BIM_FLAGS = {
     "--lam": ("lam", "lam"),
     "--eta": ("eta", "eta"),
     "--readout-lr": ("readout_learning_rate", "readout_learning_rate"),
+    "--readout-scale": ("readout_scale", "readout_scale"),
+    "--target-rate": ("target_rate", "target_rate"),
     "--lr-decay": ("lr_decay", "lr_decay"),
     "--optimizer": ("optimizer", "optimizer"),
     "--weight-decay": ("weight_decay", "optimizer"),

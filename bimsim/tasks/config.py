@@ -14,11 +14,11 @@ import dataclasses
 import math
 from dataclasses import dataclass, field, fields
 
-from brian2 import Quantity, ms, mV
+from brian2 import Hz, Quantity, ms, mV
 
 from bimsim.network import ETA, LAM, READOUT_LEARNING_RATE
 from bimsim.plasticity.optimizers import Optimizer
-from bimsim.quantities import require_positive
+from bimsim.quantities import require, require_positive
 
 __all__ = ["MAX_COPIES", "MAX_HIDDEN", "BIMConfig", "BaselineConfig", "as_attrs"]
 
@@ -64,6 +64,9 @@ class BIMConfig:
         The hybrid rule's λ (1: gradient only, 0: STDP only) and η of the input synapses.
     readout_learning_rate : float
         Step size of the readout's RTRL descent.
+    readout_scale : float
+        The readout reads the layer's filtered spike trains (+1 per spike, decaying with
+        ``tau_readout``) times this.
     optimizer, readout_optimizer : Optimizer
         How the spiking layer's and the readout's updates are made
         (:mod:`bimsim.plasticity.optimizers`; default SGD).
@@ -78,6 +81,10 @@ class BIMConfig:
         Feature units per spike of the features' count code.
     w_init : (float, float)
         Initial input weights, drawn uniformly.
+    target_rate : Quantity
+        Before training, all input weights are scaled by one factor so that the layer fires at
+        this mean rate on a minibatch of training samples
+        (:mod:`bimsim.tasks.rate_calibration`); 0 Hz: no scaling.
     dt, readout_dt : Quantity
         Simulation step, and the readout's step.
     tau_readout : Quantity
@@ -91,6 +98,7 @@ class BIMConfig:
     lam: float = LAM
     eta: float = ETA
     readout_learning_rate: float = READOUT_LEARNING_RATE
+    readout_scale: float = 1.0
     optimizer: Optimizer = field(default_factory=Optimizer)
     readout_optimizer: Optimizer = field(default_factory=Optimizer)
     lr_decay: float = 1.0
@@ -98,6 +106,7 @@ class BIMConfig:
     delta: Quantity = field(default_factory=lambda: 0.05 * mV)
     feature_delta: float = 0.1
     w_init: tuple = (0.0, 0.3)
+    target_rate: Quantity = field(default_factory=lambda: 0 * Hz)
     dt: Quantity = field(default_factory=lambda: 1 * ms)
     readout_dt: Quantity = field(default_factory=lambda: 10 * ms)
     tau_readout: Quantity = field(default_factory=lambda: 50 * ms)
@@ -110,6 +119,7 @@ class BIMConfig:
         _real("lam", self.lam, 0.0, 1.0)
         _real("eta", self.eta)
         _real("readout_learning_rate", self.readout_learning_rate)
+        _real("readout_scale", self.readout_scale, above=True)
         _real("max_grad_norm", self.max_grad_norm, above=True)
         _real("lr_decay", self.lr_decay, 0.0, 1.0, above=True)
         _real("feature_delta", self.feature_delta, above=True)
@@ -117,6 +127,9 @@ class BIMConfig:
             if not isinstance(getattr(self, name), Optimizer):
                 raise TypeError(f"{name} must be an Optimizer, got {getattr(self, name)!r}")
         require_positive("delta", self.delta, "voltage")
+        require("target_rate", self.target_rate, "frequency")
+        if not (math.isfinite(float(self.target_rate)) and float(self.target_rate) >= 0):
+            raise ValueError(f"target_rate must be a finite rate >= 0 Hz, got {self.target_rate}")
         for name in ("dt", "readout_dt", "tau_readout"):
             require_positive(name, getattr(self, name), "time")
         finite = len(self.w_init) == 2 and all(math.isfinite(w) for w in self.w_init)
@@ -136,6 +149,7 @@ class BIMConfig:
             "lam": self.lam,
             "eta": self.eta,
             "readout_learning_rate": self.readout_learning_rate,
+            "readout_scale": self.readout_scale,
             "optimizer": self.optimizer,
             "readout_optimizer": self.readout_optimizer,
             "max_grad_norm": self.max_grad_norm,

@@ -24,8 +24,10 @@ baseline is built.
 from dataclasses import dataclass, field, replace
 
 import numpy as np
+from brian2 import Hz
 
 from bimsim.tasks.config import BaselineConfig, BIMConfig
+from bimsim.tasks.rate_calibration import calibrate_rate
 
 __all__ = [
     "DEFAULT_MODELS",
@@ -71,6 +73,7 @@ class BIMModel:
         self.epochs = config.epochs
         self.config = config
         self.rates = []  # (η, readout rate) of each epoch
+        self.calibration = None  # (factor, rate) of the input scaling, where there is one
         if task.tokens:
             from bimsim.tasks.bim_tokens import BIMTokenPredictor
 
@@ -93,8 +96,13 @@ class BIMModel:
         )
 
     def fit_epoch(self, data, rng, progress=False):
-        # the schedule: both rates times lr_decay ** (epochs before this one)
         config, net = self.config, self.classifier.network
+        if not self.rates and config.target_rate > 0 * Hz:
+            # input scaling, before any learning, on training samples only
+            self.calibration = calibrate_rate(
+                self.classifier, data.signals, data.features, config.target_rate, rng
+            )
+        # the schedule: both rates times lr_decay ** (epochs before this one)
         factor = config.lr_decay ** len(self.rates)
         net.eta = config.eta * factor
         net.readout_learning_rate = config.readout_learning_rate * factor
@@ -115,6 +123,10 @@ class BIMModel:
             "readout_learning_rate": ("epoch", rates[:, 1], "1", "readout rate in the epoch"),
             "layer_weight": ("synapse", net.shared_weights(), "1", "final input weight (x w_unit)"),
         }
+        if self.calibration is not None:
+            factor, rate = self.calibration
+            out["input_weight_scale"] = (None, factor, "1", "factor of the initial input weights")
+            out["calibrated_rate"] = (None, float(rate / Hz), "Hz", "layer rate after scaling")
         for key in net.optimizer.state:
             values = np.array(net.synapses.variables[f"opt_{key}"].get_value()[:shared])
             out[f"layer_optimizer_{key}"] = ("synapse", values, "1", OPTIMIZER_STATE[key])

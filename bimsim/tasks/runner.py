@@ -317,9 +317,11 @@ def validation_task(task, fraction=VALIDATION_FRACTION, seed=VALIDATION_SEED):
         how = "each fold validated on the next fold's test samples (nested rotation)"
     elif k == 1:
         held = [_held_out(task, folds[0].train, np.random.default_rng(seed), fraction)]
-        how = f"{fraction:g} of the training samples held out (whole {task.group_kind}s drawn "
-        f"with seed {seed}, or the last samples where there are fewer than "
-        f"{MIN_VALIDATION_GROUPS})"
+        how = (
+            f"at least {fraction:g} of the training samples held out (whole {task.group_kind}s "
+            f"drawn with seed {seed}, or the last samples where there are fewer than "
+            f"{MIN_VALIDATION_GROUPS} {task.group_kind}s)"
+        )
     else:
         raise ValueError(
             f"cannot carve validation folds from {k} folds that are not a cross-validation"
