@@ -2,10 +2,12 @@
 
 import numpy as np
 import pytest
-from brian2 import DimensionMismatchError, ms, second
+from brian2 import DimensionMismatchError, Hz, ms, second
 
+from bimsim.plasticity.stdp import WeightBounds
 from bimsim.tasks.bim_classifier import BIMClassifier
 from bimsim.tasks.config import BaselineConfig, BIMConfig
+from bimsim.tasks.rate_calibration import calibrate_rate, layer_rate
 
 pytestmark = pytest.mark.slow
 
@@ -86,26 +88,48 @@ def test_configs_refuse_bad_settings_with_their_names():
         BIMConfig(readout_dt=0.5 * ms)
     with pytest.raises(ValueError, match="learning_rate"):
         BaselineConfig(learning_rate=0.0)
+    with pytest.raises(ValueError, match="readout_scale must be a finite number above 0"):
+        BIMConfig(readout_scale=0.0)
+    with pytest.raises(ValueError, match="target_rate must be one finite rate >= 0 Hz"):
+        BIMConfig(target_rate=-1 * Hz)
+    with pytest.raises(ValueError, match="target_rate must be one finite rate"):
+        BIMConfig(target_rate=[1, 2] * Hz)
+    with pytest.raises(ValueError, match=r"target_rate \(1. kHz\) must be below one spike per"):
+        BIMConfig(target_rate=1000 * Hz)
+    with pytest.raises(DimensionMismatchError):
+        BIMConfig(target_rate=20 * ms)
 
 
 @pytest.mark.parametrize("target", [5.0, 40.0])
 def test_input_scaling_brings_the_layer_to_the_target_rate(target):
-    from brian2 import Hz
-
-    from bimsim.tasks.rate_calibration import calibrate_rate, layer_rate
-
     signals, features, _ = problem(8, np.random.default_rng(0))
     clf = classifier()
     initial = np.array(clf.network.synapses.w[:])
-    before = layer_rate(clf, signals[:4], features[:4])
+    chosen = np.random.default_rng(1).choice(8, 4, replace=False)  # the minibatch it draws
+    before = layer_rate(clf, signals[chosen], features[chosen])
     factor, rate = calibrate_rate(clf, signals, features, target * Hz, np.random.default_rng(1))
     # one factor on every weight of every copy; the rate it reaches is the layer's real rate
     np.testing.assert_allclose(clf.network.synapses.w[:], initial * factor, rtol=1e-12)
     assert float(rate / Hz) == pytest.approx(target, rel=0.15)
-    chosen = np.random.default_rng(1).choice(8, 4, replace=False)
     assert layer_rate(clf, signals[chosen], features[chosen]) == rate
     assert (factor > 1) == (before < target * Hz)
+
+
+def test_input_scaling_refuses_what_it_cannot_reach_and_leaves_the_weights():
+    signals, features, _ = problem(8, np.random.default_rng(0))
+    clf = classifier()
+    initial = np.array(clf.network.synapses.w[:])
+    # 600 Hz is above what 2 ms of refractoriness allows (500 Hz)
+    with pytest.raises(RuntimeError, match=r"no input scaling between 2\*\*-12 and 2\*\*12 brings"):
+        calibrate_rate(clf, signals, features, 600 * Hz, np.random.default_rng(1))
+    np.testing.assert_array_equal(clf.network.synapses.w[:], initial)
     with pytest.raises(ValueError, match="target must be a rate above 0"):
         calibrate_rate(clf, signals, features, 0 * Hz, np.random.default_rng(1))
-    with pytest.raises(Exception, match="target"):
+    with pytest.raises(DimensionMismatchError):
         calibrate_rate(clf, signals, features, 5.0, np.random.default_rng(1))
+    bounded = BIMClassifier(
+        1, 1, 2, sample_dt=second / 360, samples=72, target_from=100 * ms,
+        config=BIMConfig(copies=4, hidden=8), bounds=WeightBounds("hard"),
+    )  # fmt: skip
+    with pytest.raises(ValueError, match="would move bounded weights out of their bounds"):
+        calibrate_rate(bounded, signals, features, 5 * Hz, np.random.default_rng(1))

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from brian2 import Hz
 
 from bimsim.data.mitdb import DS1, DS2, embedded_beats
 from bimsim.io import read_dataset
@@ -73,6 +74,12 @@ def test_quick_run_writes_dataset_table_and_figure_and_repeats_exactly(run_scrip
     assert ds.attrs["bim_optimizer_kind"] == BIM.optimizer.kind
     assert ds.attrs["bim_readout_learning_rate"] == BIM.readout_learning_rate
     assert np.all(ds.test_samples == 256) and np.all(ds.train_samples == 256)
+    # BIM's input scaling, before training, to ECG's layer rate; the other models keep none
+    assert ds.attrs["bim_target_rate"] == str(BIM.target_rate)
+    scaled = ds.sel(seed=3, model="bim").isel(fold=0)
+    assert float(scaled.calibrated_rate) == pytest.approx(float(BIM.target_rate / Hz), rel=0.2)
+    assert float(scaled.input_weight_scale) > 0
+    assert ds.input_weight_scale.sel(model="cnn").isnull().all()
     np.testing.assert_array_equal(outputs[0].probability, outputs[1].probability)
     # the shared runner changed no baseline's number of the command before it (same seed,
     # data, settings)

@@ -12,8 +12,6 @@ samples, without learning. It uses training samples only, and its factor and the
 are saved with the run.
 """
 
-import math
-
 import numpy as np
 from brian2 import Hz, second
 
@@ -27,7 +25,19 @@ MAX_OCTAVES = 12
 
 
 def layer_rate(model, signals, features):
-    """Mean firing rate of ``model``'s spiking layer on ``signals`` (no learning)."""
+    """Mean firing rate of ``model``'s spiking layer on ``signals``, without learning.
+
+    Parameters
+    ----------
+    model : BIMClassifier or BIMTokenPredictor
+    signals, features : array
+        Samples as ``model.predict_proba`` takes them.
+
+    Returns
+    -------
+    Quantity
+        Hidden spikes per neuron and second, averaged over the samples.
+    """
     model.predict_proba(signals, features)
     net = model.network
     return model.counts["hidden_spikes"] / (net.n_hidden * float(model.duration / second)) * Hz
@@ -52,44 +62,61 @@ def calibrate_rate(model, signals, features, target, rng):
     factor : float
         What the weights were multiplied by.
     rate : Quantity
-        The layer's mean rate on the minibatch after scaling.
+        The layer's mean rate on the minibatch after scaling (of the two factors the bisection
+        ends between, the one whose rate is nearer the target; a silent layer never).
+
+    Raises
+    ------
+    ValueError
+        For a target that is not a rate above 0, or a network with bounded weights (scaling
+        could move them out of their bounds).
+    RuntimeError
+        If no factor within ``2 ** ±MAX_OCTAVES`` brackets the target (a layer that stays below
+        it, silent or at its highest rate, or stays above it); the weights are left as they were.
     """
     require("target", target, "frequency")
-    if not (np.isfinite(float(target)) and float(target) > 0):
+    if np.ndim(target) or not (np.isfinite(float(target)) and float(target) > 0):
         raise ValueError(f"target must be a rate above 0, got {target}")
+    net = model.network
+    if net.bounds is not None and net.bounds.kind != "none":
+        raise ValueError("input scaling would move bounded weights out of their bounds")
     chosen = rng.choice(len(signals), min(model.copies, len(signals)), replace=False)
     batch = (signals[chosen], None if features is None else features[chosen])
-    synapses = model.network.synapses
+    synapses = net.synapses
     initial = np.array(synapses.w[:])
-
     rates = {}
 
     def rate_at(octaves):
         if octaves not in rates:
             synapses.w = initial * 2.0**octaves
-            rates[octaves] = layer_rate(model, *batch)
+            rates[octaves] = float(layer_rate(model, *batch) / Hz)
         return rates[octaves]
 
-    # bracket the target in octaves of the factor, then bisect
-    low, high = 0.0, 0.0
-    rate = rate_at(0.0)
-    if rate < target:
-        while rate < target and high < MAX_OCTAVES:
+    goal = float(target / Hz)
+    # bracket the target in octaves of the factor (low: below it, high: at or above it), then
+    # bisect
+    low = high = 0.0
+    if rate_at(0.0) < goal:
+        while rate_at(high) < goal and high < MAX_OCTAVES:
             low, high = high, high + 2
-            rate = rate_at(high)
     else:
-        while rate >= target and low > -MAX_OCTAVES:
+        while rate_at(low) >= goal and low > -MAX_OCTAVES:
             high, low = low, low - 2
-            rate = rate_at(low)
+    if not rate_at(low) < goal <= rate_at(high):
+        synapses.w = initial
+        reached = ", ".join(f"{rates[k]:.3g} Hz" for k in sorted(rates))
+        raise RuntimeError(
+            f"no input scaling between 2**-{MAX_OCTAVES} and 2**{MAX_OCTAVES} brings the layer to "
+            f"{target}: it fires at {reached} over that range"
+        )
     for _ in range(STEPS):
         middle = (low + high) / 2
-        if rate_at(middle) < target:
+        if rate_at(middle) < goal:
             low = middle
         else:
             high = middle
-    octaves = high if abs(rate_at(high) - target) <= abs(rate_at(low) - target) else low
+    below = rate_at(low)
+    nearer_low = below > 0 and goal - below < rate_at(high) - goal
+    octaves = low if nearer_low else high
     synapses.w = initial * 2.0**octaves
-    rate = rates[octaves]
-    if not math.isfinite(float(rate)):
-        raise RuntimeError("the layer's rate is not finite")
-    return 2.0**octaves, rate
+    return 2.0**octaves, rates[octaves] * Hz
