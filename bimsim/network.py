@@ -27,7 +27,7 @@ from bimsim.plasticity.hybrid import check_mixing, hybrid_synapses
 from bimsim.plasticity.optimizers import require_optimizer
 from bimsim.plasticity.pruning import AdaptivePruning
 from bimsim.plasticity.stdp import PAIR_DEFAULTS, pair_rule
-from bimsim.quantities import require, require_count
+from bimsim.quantities import require, require_count, require_real
 from bimsim.readout import ReadoutInjection, SelectiveSSM, SSMParameters
 
 __all__ = ["ETA", "LAM", "READOUT_LEARNING_RATE", "BIMNetwork"]
@@ -124,11 +124,7 @@ class BIMNetwork:
             require_count(name, value)
         check_mixing(lam, eta, max_grad)
         require("readout_dt", readout_dt, "time")
-        number = isinstance(readout_scale, int | float) and not isinstance(readout_scale, bool)
-        if not (number and np.isfinite(readout_scale) and readout_scale > 0):
-            raise ValueError(
-                f"readout_scale must be a finite number above 0, got {readout_scale!r}"
-            )
+        require_real("readout_scale", readout_scale, above=True)
         require("dt", dt, "time")
         rng = np.random.default_rng(seed)
         self.n_inputs, self.n_hidden, self.eta = int(n_inputs), int(n_hidden), float(eta)

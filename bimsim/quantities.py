@@ -4,13 +4,14 @@ Every public function that takes a time, a rate or a voltage checks it here, so 
 (``tau=0.02``) or a wrong unit (``tau=20*mV``) is refused with a message naming the parameter.
 """
 
+import math
 import re
 
 import brian2
 import numpy as np
 from brian2.units.fundamentalunits import DimensionMismatchError, get_dimensions
 
-__all__ = ["parse_quantity", "require", "require_count", "require_positive"]
+__all__ = ["parse_quantity", "require", "require_count", "require_positive", "require_real"]
 
 _DIMENSION_NAMES = {
     "time": brian2.second,
@@ -85,6 +86,17 @@ _UNITS = {
     "Mohm": brian2.Mohm,
 }
 _QUANTITY = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*\*?\s*([A-Za-z]*)\s*$")
+
+
+def require_real(name, value, minimum=0.0, maximum=math.inf, above=False):
+    """Check that ``value`` is a finite plain number in ``[minimum, maximum]`` (above ``minimum``
+    with ``above=True``) and return it; a ``ValueError`` naming ``name`` otherwise."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if not ok or value < minimum or value > maximum or (above and value == minimum):
+        bound = f"above {minimum}" if above else f"at least {minimum}"
+        upper = "" if maximum == math.inf else f" and at most {maximum}"
+        raise ValueError(f"{name} must be a finite number {bound}{upper}, got {value!r}")
+    return value
 
 
 def parse_quantity(text, kind, name=None):

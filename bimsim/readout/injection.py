@@ -14,7 +14,7 @@ from brian2 import NetworkOperation, ms
 
 from bimsim.neurons.lif import require_learning_layer
 from bimsim.plasticity.optimizers import NumpyOptimizer, require_optimizer
-from bimsim.quantities import require_count, require_positive
+from bimsim.quantities import require_count, require_positive, require_real
 
 __all__ = ["ReadoutInjection"]
 
@@ -80,12 +80,7 @@ class ReadoutInjection:
             raise ValueError(f"max_grad_norm must be positive, got {max_grad_norm!r}")
         self.max_grad_norm = max_grad_norm
         require_positive("dt", dt, "time")
-        number = isinstance(input_scale, int | float | np.number) and not isinstance(
-            input_scale, bool
-        )
-        if not (number and np.isfinite(input_scale) and input_scale > 0):
-            raise ValueError(f"input_scale must be a finite number above 0, got {input_scale!r}")
-        self.input_scale = float(input_scale)
+        self.input_scale = float(require_real("input_scale", input_scale, above=True))
         if not (np.isfinite(learning_rate) and learning_rate >= 0):
             raise ValueError(f"learning_rate must be a finite number >= 0, got {learning_rate!r}")
         self.ssm = ssm

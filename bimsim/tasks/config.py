@@ -18,7 +18,7 @@ from brian2 import Hz, Quantity, ms, mV
 
 from bimsim.network import ETA, LAM, READOUT_LEARNING_RATE
 from bimsim.plasticity.optimizers import Optimizer
-from bimsim.quantities import require, require_positive
+from bimsim.quantities import require, require_positive, require_real
 
 __all__ = ["MAX_COPIES", "MAX_HIDDEN", "BIMConfig", "BaselineConfig", "as_attrs"]
 
@@ -36,14 +36,6 @@ def _count(name, value, maximum):
     whole = isinstance(value, int | float) and not isinstance(value, bool)
     if not whole or not math.isfinite(value) or int(value) != value or not 1 <= value <= maximum:
         raise ValueError(f"{name} must be a whole number in [1, {maximum}], got {value!r}")
-
-
-def _real(name, value, minimum=0.0, maximum=math.inf, above=False):
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    if not ok or value < minimum or value > maximum or (above and value == minimum):
-        bound = f"above {minimum}" if above else f"at least {minimum}"
-        upper = "" if maximum == math.inf else f" and at most {maximum}"
-        raise ValueError(f"{name} must be a finite number {bound}{upper}, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -116,13 +108,13 @@ class BIMConfig:
         _count("hidden", self.hidden, MAX_HIDDEN)
         _count("states", self.states, 1024)
         _count("copies", self.copies, MAX_COPIES)
-        _real("lam", self.lam, 0.0, 1.0)
-        _real("eta", self.eta)
-        _real("readout_learning_rate", self.readout_learning_rate)
-        _real("readout_scale", self.readout_scale, above=True)
-        _real("max_grad_norm", self.max_grad_norm, above=True)
-        _real("lr_decay", self.lr_decay, 0.0, 1.0, above=True)
-        _real("feature_delta", self.feature_delta, above=True)
+        require_real("lam", self.lam, 0.0, 1.0)
+        require_real("eta", self.eta)
+        require_real("readout_learning_rate", self.readout_learning_rate)
+        require_real("readout_scale", self.readout_scale, above=True)
+        require_real("max_grad_norm", self.max_grad_norm, above=True)
+        require_real("lr_decay", self.lr_decay, 0.0, 1.0, above=True)
+        require_real("feature_delta", self.feature_delta, above=True)
         for name in ("optimizer", "readout_optimizer"):
             if not isinstance(getattr(self, name), Optimizer):
                 raise TypeError(f"{name} must be an Optimizer, got {getattr(self, name)!r}")
@@ -186,7 +178,7 @@ class BaselineConfig:
     def __post_init__(self):
         _count("epochs", self.epochs, MAX_BASELINE_EPOCHS)
         _count("batch", self.batch, 65_536)
-        _real("learning_rate", self.learning_rate, above=True)
+        require_real("learning_rate", self.learning_rate, above=True)
 
 
 def as_attrs(config, prefix):
