@@ -89,7 +89,8 @@ class BIMNetwork:
         A spike source of ``copies * n_inputs`` neurons to use instead of a SpikeGeneratorGroup
         (then drive it yourself and call :meth:`run`).
     **neuron_params
-        Passed to :func:`bimsim.neurons.lif_neurons`.
+        Passed to :func:`bimsim.neurons.lif_neurons`; a ``tau_m`` of ``n_hidden`` values gives
+        neuron ``i`` of every copy the ``i``-th.
     """
 
     def __init__(
@@ -140,6 +141,14 @@ class BIMNetwork:
                 f"{copies * n_inputs}"
             )
         self.inputs = inputs
+        tau_m = neuron_params.get("tau_m")
+        if np.ndim(tau_m) == 1:
+            if len(tau_m) != n_hidden:
+                raise ValueError(
+                    f"tau_m must be one time or {n_hidden} times (one per hidden neuron), got "
+                    f"{len(tau_m)}"
+                )
+            neuron_params["tau_m"] = np.tile(tau_m, copies)
         self.layer = lif_neurons(
             copies * n_hidden, learning=True, dt=dt, name="layer", **neuron_params
         )

@@ -58,19 +58,21 @@ def _constants(group):
             f"the BPTT reference has no refractory period: build {group.name!r} with "
             "refractory=0*ms"
         )
-    names = ("tau_m", "tau_syn", "R_m", "v_rest", "v_threshold", "v_reset", "v_gap", "tau_readout")
+    names = ("tau_syn", "R_m", "v_rest", "v_threshold", "v_reset", "v_gap", "tau_readout")
     constants = {name: float(np.asarray(ns[name])) for name in names}
+    constants["tau_m"] = np.asarray(group.tau_m[:] / second, dtype=float)  # one per neuron
     constants["pd_scale"] = float(ns["pd_scale"])
     constants["dt"] = float(group.dt / second)
     return constants
 
 
-def _propagator(c):
-    """Exact one-step map of ``(x_syn, I_syn, v - v_rest, I_ext)`` with ``I_ext`` constant."""
+def _propagator(c, tau_m):
+    """Exact one-step map of ``(x_syn, I_syn, v - v_rest, I_ext)`` with ``I_ext`` constant, for a
+    neuron of membrane time constant ``tau_m``."""
     m = np.zeros((4, 4))
     m[0, 0] = -1 / c["tau_syn"]
     m[1, 0], m[1, 1] = np.e / c["tau_syn"], -1 / c["tau_syn"]
-    m[2, 1], m[2, 2], m[2, 3] = c["R_m"] / c["tau_m"], -1 / c["tau_m"], c["R_m"] / c["tau_m"]
+    m[2, 1], m[2, 2], m[2, 3] = c["R_m"] / tau_m, -1 / tau_m, c["R_m"] / tau_m
     return expm(m * c["dt"])
 
 
@@ -123,7 +125,8 @@ def lif_layer_bptt(
     if current.shape != (steps, n):
         raise ValueError(f"i_ext must have shape ({steps}, {n}), got {current.shape}")
     v0 = np.zeros(n) if v_init is None else np.asarray((v_init - c["v_rest"] * volt) / volt)
-    p = torch.tensor(_propagator(c))
+    # (3, 4, n): row r of neuron i's propagator, as columns over neurons
+    p = torch.tensor(np.stack([_propagator(c, tau)[:3] for tau in c["tau_m"]], axis=-1))
     w = torch.tensor(w_in, requires_grad=True)
     rec = (
         None if w_rec is None else torch.tensor(np.asarray(w_rec, dtype=float), requires_grad=True)
@@ -137,7 +140,7 @@ def lif_layer_bptt(
     loss, spikes = torch.zeros((), dtype=torch.float64), []
     for k in range(steps):
         state = torch.stack([x, i_syn, v, drive[k]])
-        x, i_syn, v = (p[:3] @ state).unbind(0)
+        x, i_syn, v = (p * state).sum(1).unbind(0)
         u = u * decay
         z = _SurrogateSpike.apply(v, theta, height, c["v_gap"])
         x = x + unit * (w @ inputs[k])

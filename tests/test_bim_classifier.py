@@ -98,6 +98,20 @@ def test_configs_refuse_bad_settings_with_their_names():
         BIMConfig(target_rate=1000 * Hz)
     with pytest.raises(DimensionMismatchError):
         BIMConfig(target_rate=20 * ms)
+    with pytest.raises(DimensionMismatchError, match="tau_m low must be a time"):
+        BIMConfig(tau_m=(5.0, 20 * ms))
+    with pytest.raises(ValueError, match="tau_m high must be positive"):
+        BIMConfig(tau_m=(5 * ms, -20 * ms))
+    with pytest.raises(ValueError, match=r"tau_m must be \(low, high\), got"):
+        BIMConfig(tau_m=20 * ms)
+    with pytest.raises(ValueError, match=r"tau_m \(5. ms\) must differ from tau_syn"):
+        BIMConfig(hidden=5, tau_m=(5 * ms, 80 * ms))  # the first neuron's equals tau_syn
+
+
+def test_a_spread_of_membrane_time_constants_is_log_spaced_over_the_layer():
+    assert BIMConfig().membrane_time_constants() == 20 * ms  # one for all by default
+    taus = BIMConfig(hidden=5, tau_m=(10 * ms, 160 * ms)).membrane_time_constants()
+    np.testing.assert_allclose(np.asarray(taus / ms), [10, 20, 40, 80, 160])
 
 
 @pytest.mark.parametrize("target", [5.0, 40.0])

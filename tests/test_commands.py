@@ -147,6 +147,10 @@ BAD_INPUTS = [
     (ECG, ["--target-rate", "-5"], r"argument --target-rate: must be at least 0"),
     (ECG, ["--target-rate", "nan"], r"argument --target-rate: must be a finite number"),
     (ECG, ["--target-rate", "20", "--models", "cnn"], r"--target-rate has no effect without a"),
+    (ECG, ["--tau-m", "0"], r"argument --tau-m: must be greater than 0"),
+    (ECG, ["--tau-m", "5", "50", "500"], r"--tau-m takes one time or LOW HIGH, not 3"),
+    (ECG, ["--tau-m", "50", "5"], r"tau_m must be \(low, high\) with low <= high"),
+    (ECG, ["--tau-m", "20", "--models", "floor"], r"--tau-m has no effect without a BIM model"),
     (ECG, ["--weight-decay", "-1"], r"argument --weight-decay: must be at least 0"),
     (ECG, ["--readout-weight-decay", "inf"], r"argument --readout-weight-decay: must be a finite"),
     (

@@ -50,6 +50,19 @@ def test_a_layer_driven_by_current_and_starting_depolarised_is_exact_too():
     assert gradient_agreement(ours["grad_in"], reference["grad_in"])["max_relative"] < 1e-8
 
 
+def test_a_layer_of_unequal_membrane_time_constants_is_exact_too():
+    """Each trace filters through its own neuron's membrane (``tau_m_post``): a shared tau_m in
+    the traces, or in the reference, would change the gradient or the spikes."""
+    _, w_in, input_spikes, signal = random_problem(6)
+    neuron = {**NEURON, "tau_m": [4, 12, 30, 90] * ms}
+    ours = trace_gradients(w_in, input_spikes, signal, **neuron)
+    reference = lif_layer_bptt(ours["layer"], w_in, input_spikes, signal)
+    np.testing.assert_array_equal(ours["spikes"], reference["spikes"])
+    assert np.all(ours["spikes"].sum(axis=0) > 5)  # every neuron, fast or slow, fires
+    agreement = gradient_agreement(ours["grad_in"], reference["grad_in"])
+    assert agreement["max_relative"] < 1e-8 and agreement["norm_relative"] < 1e-9
+
+
 def test_recurrent_traces_are_exact_at_zero_recurrent_weight_and_approximate_otherwise():
     """With recurrent weights the local traces drop the paths through other neurons' spikes.
 

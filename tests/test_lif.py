@@ -58,8 +58,29 @@ def test_firing_rate_matches_lif_theory():
     np.testing.assert_allclose(measured, isi, atol=0.02)  # within two time steps
 
 
+def test_each_neuron_integrates_with_its_own_membrane_time_constant():
+    """The same current into neurons of τ_m = 10, 20 and 40 ms: each fires at its own LIF rate."""
+    taus = np.array([10.0, 20.0, 40.0])
+    neurons = lif_neurons(3, tau_m=taus * ms, refractory=2 * ms, dt=0.01 * ms)
+    neurons.I_ext = 0.3 * nA
+    spikes = SpikeMonitor(neurons)
+    Network(neurons, spikes).run(1 * second)
+    isi = 2.0 + taus * np.log(30.0 / (30.0 - 15.0))
+    measured = np.array([np.diff(spikes.spike_trains()[k] / ms).mean() for k in range(3)])
+    np.testing.assert_allclose(measured, isi, atol=0.02)
+
+
 def test_lif_parameters_need_units():
     with pytest.raises(brian2.DimensionMismatchError):
         lif_neurons(1, tau_m=0.02)
     with pytest.raises(ValueError, match="v_threshold"):
         lif_neurons(1, v_threshold=-70 * mV)
+    with pytest.raises(ValueError, match=r"tau_m must be one time or 2 times"):
+        lif_neurons(2, tau_m=[10, 20, 30] * ms)
+    with pytest.raises(ValueError, match="tau_m must be positive"):
+        lif_neurons(2, tau_m=[10, 0] * ms)
+    # the exact solution divides by tau_m - tau_syn: equal (or nearly) time constants are refused
+    # before Brian2 divides by zero or loses the response to rounding
+    with pytest.raises(ValueError, match=r"tau_m \(5.02 ms\) must differ from tau_syn \(5. ms\)"):
+        lif_neurons(2, tau_m=[20, 5.02] * ms, tau_syn=5 * ms)
+    lif_neurons(1, tau_m=5.06 * ms, tau_syn=5 * ms)  # 1.2 % apart: accepted

@@ -116,6 +116,7 @@ def test_lambda_zero_reproduces_the_pairing_protocol_stdp_curve():
         ({"lam": -0.1}, "lambda"),
         ({"eta": float("nan")}, "eta"),
         ({"n_hidden": 0}, "n_hidden"),
+        ({"tau_m": [5, 10] * ms}, r"tau_m must be one time or 3 times \(one per hidden neuron\)"),
     ],
 )
 def test_bad_network_parameters_are_refused(kwargs, match):
@@ -209,15 +210,18 @@ def small_network(copies, **kwds):
     )  # fmt: skip
 
 
-def test_copies_run_independently_without_learning():
+@pytest.mark.parametrize("neuron", [{}, {"tau_m": np.geomspace(8, 80, 8) * ms}])
+def test_copies_run_independently_without_learning(neuron):
     rng = np.random.default_rng(3)
     sequences = [recall_sequence(rng, label) for label in (0, 1, 1)]
-    batched = small_network(3)
+    batched = small_network(3, **neuron)
+    if neuron:  # neuron i of every copy has the i-th time constant
+        np.testing.assert_allclose(batched.layer.tau_m[:], np.tile(neuron["tau_m"], 3))
     batched.run(0 * ms, [])  # nothing; checks that an empty run is harmless
     batched.run_sequence(*in_copies(sequences, 20), learn=False)
     outputs = np.array(batched.readout.outputs)  # (steps, copies, k)
     for c, sequence in enumerate(sequences):
-        single = small_network(1)
+        single = small_network(1, **neuron)
         single.run_sequence(*sequence, learn=False)
         np.testing.assert_allclose(outputs[:, c], np.array(single.readout.outputs), rtol=1e-12)
 

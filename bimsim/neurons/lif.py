@@ -6,18 +6,54 @@
 The alpha kernel (peak 1 at ``s = tau_syn``) is written as two linear ODEs: a presynaptic spike adds
 its weight (a current) to ``x_syn``, which decays with ``tau_syn`` and drives ``I_syn``; the whole
 system is linear and integrated exactly. A neuron fires when ``v`` crosses ``v_threshold``, is reset
-to ``v_reset`` and holds there for the refractory period.
+to ``v_reset`` and holds there for the refractory period. ``tau_m`` is a constant of each neuron,
+so a layer may hold a spread of membrane time constants (as in Perez-Nieves et al. 2021).
 """
 
+import numpy as np
 from brian2 import Mohm, NeuronGroup, amp, check_units, ms, mV, ohm, second, volt
 
-__all__ = ["LEARNING_EQUATIONS", "LIF_EQUATIONS", "lif_neurons", "require_learning_layer"]
+from bimsim.quantities import require_positive
+
+__all__ = [
+    "LEARNING_EQUATIONS",
+    "LIF_EQUATIONS",
+    "MIN_TAU_GAP",
+    "TAU_M",
+    "TAU_SYN",
+    "lif_neurons",
+    "require_apart",
+    "require_learning_layer",
+]
+
+#: The default membrane and synaptic time constants.
+TAU_M = 20 * ms
+TAU_SYN = 5 * ms
+
+#: How far apart (relative to ``tau_syn``) every ``tau_m`` must be from ``tau_syn``: Brian2's
+#: exact solution of the membrane driven by the alpha kernel divides by ``tau_m - tau_syn``, and
+#: its rounding error grows as (1e-14 / gap²); at a 1 % gap it is about 4e-11 of the response
+#: (measured against the matrix exponential).
+MIN_TAU_GAP = 0.01
+
+
+def require_apart(tau_m, tau_syn):
+    """Check that every ``tau_m`` differs from ``tau_syn`` by at least :data:`MIN_TAU_GAP`."""
+    gap = np.abs(np.asarray(tau_m / tau_syn, dtype=float) - 1)
+    if np.any(gap < MIN_TAU_GAP):
+        near = np.atleast_1d(tau_m)[np.atleast_1d(gap) < MIN_TAU_GAP][0]
+        raise ValueError(
+            f"tau_m ({near}) must differ from tau_syn ({tau_syn}) by at least "
+            f"{MIN_TAU_GAP:.0%}: the exact solution of the membrane divides by their difference"
+        )
+
 
 LIF_EQUATIONS = """
 dv/dt = (v_rest - v + R_m * (I_syn + I_ext)) / tau_m : volt (unless refractory)
 dI_syn/dt = (exp(1) * x_syn - I_syn) / tau_syn : amp
 dx_syn/dt = -x_syn / tau_syn : amp
 I_ext : amp
+tau_m : second (constant)
 """
 
 #: Added with ``learning=True``: the filtered spike train ``u_out`` that a readout sees (+1 at each
@@ -44,12 +80,12 @@ psi = pd_scale / v_gap * clip(1 - abs(v - v_threshold) / v_gap, 0, 1) : 1/volt
 def lif_neurons(
     n,
     *,
-    tau_m=20 * ms,
+    tau_m=TAU_M,
     R_m=100 * Mohm,
     v_rest=-65 * mV,
     v_threshold=-50 * mV,
     v_reset=-65 * mV,
-    tau_syn=5 * ms,
+    tau_syn=TAU_SYN,
     refractory=2 * ms,
     learning=False,
     pd_scale=0.3,
@@ -63,8 +99,10 @@ def lif_neurons(
     ----------
     n : int
         Number of neurons.
-    tau_m, R_m : Quantity
-        Membrane time constant and resistance.
+    tau_m : Quantity
+        Membrane time constant: one for every neuron, or one per neuron (shape ``(n,)``).
+    R_m : Quantity
+        Membrane resistance.
     v_rest, v_threshold, v_reset : Quantity
         Resting, threshold and reset potentials.
     tau_syn : Quantity
@@ -87,8 +125,13 @@ def lif_neurons(
     -------
     brian2.NeuronGroup
         Variables ``v``, ``I_syn``, ``x_syn`` (add a synaptic weight in amperes here, e.g.
-        ``on_pre="x_syn_post += w * nA"``) and ``I_ext``; ``v`` starts at ``v_rest``.
+        ``on_pre="x_syn_post += w * nA"``), ``I_ext`` and ``tau_m``; ``v`` starts at ``v_rest``.
     """
+    require_positive("tau_m", tau_m, "time")
+    if np.ndim(tau_m) not in (0, 1) or (np.ndim(tau_m) == 1 and len(tau_m) != n):
+        raise ValueError(f"tau_m must be one time or {n} times (one per neuron), got {tau_m!r}")
+    require_positive("tau_syn", tau_syn, "time")
+    require_apart(tau_m, tau_syn)
     if v_threshold <= v_reset:
         raise ValueError(f"v_threshold ({v_threshold}) must be above v_reset ({v_reset})")
     if learning and v_threshold <= v_rest:
@@ -101,7 +144,6 @@ def lif_neurons(
         refractory=refractory,
         method="exact",
         namespace={
-            "tau_m": tau_m,
             "R_m": R_m,
             "v_rest": v_rest,
             "v_threshold": v_threshold,
@@ -115,13 +157,14 @@ def lif_neurons(
         **kwds,
     )
     group.v = v_rest
+    group.tau_m = tau_m
     group.I_ext = 0 * amp
     return group
 
 
 def require_learning_layer(group):
     """Check that ``group`` comes from ``lif_neurons(..., learning=True)``; name what it lacks."""
-    missing = [var for var in ("L", "psi", "u_out", "x_syn") if var not in group.variables]
+    missing = [var for var in ("L", "psi", "u_out", "x_syn", "tau_m") if var not in group.variables]
     if missing:
         raise ValueError(
             f"{group.name!r} lacks {', '.join(missing)}: build it with "

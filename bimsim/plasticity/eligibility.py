@@ -8,7 +8,7 @@ presynaptic spike train filtered through the same alpha kernel and membrane as t
 
     dx_e/dt = -x_e / tau_syn                 (x_e += 1 at each presynaptic spike)
     dI_e/dt = (e x_e - I_e) / tau_syn
-    dε/dt   = (R_m w_unit I_e - ε) / tau_m
+    dε/dt   = (R_m w_unit I_e - ε) / tau_m      (the postsynaptic neuron's tau_m)
 
 A readout sees the neuron's filtered spike train ``u_out`` (+1 at each spike, decaying with
 ``tau_readout``), so the trace is filtered the same way, every time step::
@@ -37,7 +37,7 @@ ELIGIBILITY_EQUATIONS = """
 w : 1
 dx_e/dt = -x_e / tau_syn : 1 (clock-driven)
 dI_e/dt = (exp(1) * x_e - I_e) / tau_syn : 1 (clock-driven)
-deps/dt = (R_m * w_unit * I_e - eps) / tau_m : volt (clock-driven)
+deps/dt = (R_m * w_unit * I_e - eps) / tau_m_post : volt (clock-driven)
 ebar : 1
 grad : 1
 """
@@ -67,7 +67,7 @@ def learning_synapses(
     brian2.Synapses
     """
     require_learning_layer(target)
-    # The neuron's constants (tau_m, tau_syn, R_m, tau_readout and those of psi_post).
+    # The neuron's constants (tau_syn, R_m, tau_readout and those of psi_post; tau_m is per neuron).
     namespace = {**target.namespace, "w_unit": w_unit}
     model, on_pre, on_post = ELIGIBILITY_EQUATIONS, "x_syn_post += w * w_unit\nx_e += 1", None
     if extra is not None:

@@ -19,7 +19,7 @@ models asked for is refused.
 import dataclasses
 from dataclasses import dataclass, field
 
-from brian2 import Hz
+from brian2 import Hz, ms
 
 from bimsim.cli import (
     MAX_SEED,
@@ -203,6 +203,15 @@ class TaskCommand:
             help="before training, BIM's input weights are scaled so that its layer fires at "
             f"this mean rate, in Hz (0: no scaling; {default(bim, quick_bim, 'target_rate')})",
         )
+        low, high = (float(t / ms) for t in bim.tau_m)
+        p.add_argument(
+            "--tau-m",
+            nargs="+",
+            type=real(above=0),
+            metavar="MS",
+            help="BIM's membrane time constant in ms, or LOW HIGH: time constants log-spaced over "
+            f"the layer's neurons (default {low:g}" + ("" if low == high else f" {high:g}") + ")",
+        )
         p.add_argument(
             "--lr-decay",
             type=real(maximum=1, above=0),
@@ -247,6 +256,11 @@ class TaskCommand:
                 bim[key] = getattr(args, key)
         if args.target_rate is not None:
             bim["target_rate"] = args.target_rate * Hz
+        if args.tau_m is not None:
+            if len(args.tau_m) > 2:
+                raise ValueError(f"--tau-m takes one time or LOW HIGH, not {len(args.tau_m)}")
+            low, high = args.tau_m[0], args.tau_m[-1]
+            bim["tau_m"] = (low * ms, high * ms)
         for part in ("", "readout_"):
             typed = {
                 "kind": getattr(args, f"{part}optimizer"),
@@ -359,6 +373,7 @@ BIM_FLAGS = {
     "--readout-lr": ("readout_learning_rate", "readout_learning_rate"),
     "--readout-scale": ("readout_scale", "readout_scale"),
     "--target-rate": ("target_rate", "target_rate"),
+    "--tau-m": ("tau_m", "tau_m"),
     "--lr-decay": ("lr_decay", "lr_decay"),
     "--optimizer": ("optimizer", "optimizer"),
     "--weight-decay": ("weight_decay", "optimizer"),

@@ -14,9 +14,11 @@ import dataclasses
 import math
 from dataclasses import dataclass, field, fields
 
+import numpy as np
 from brian2 import Hz, Quantity, ms, mV
 
 from bimsim.network import ETA, LAM, READOUT_LEARNING_RATE
+from bimsim.neurons import TAU_M, TAU_SYN, require_apart
 from bimsim.plasticity.optimizers import Optimizer
 from bimsim.quantities import require, require_positive, require_real
 
@@ -73,6 +75,12 @@ class BIMConfig:
         Feature units per spike of the features' count code.
     w_init : (float, float)
         Initial input weights, drawn uniformly.
+    tau_m : (Quantity, Quantity)
+        The layer's membrane time constants, ``(low, high)``: neuron ``i`` of ``hidden`` gets
+        ``low * (high / low) ** (i / (hidden - 1))`` (log-spaced, the same in every copy); equal
+        values (default, the LIF default twice) give one time constant to all. Each must differ
+        from the layer's ``tau_syn`` (5 ms) by at least 1 %
+        (:data:`bimsim.neurons.lif.MIN_TAU_GAP`).
     target_rate : Quantity
         Before training, all input weights are scaled by one factor so that the layer fires at
         this mean rate on a minibatch of training samples
@@ -98,6 +106,7 @@ class BIMConfig:
     delta: Quantity = field(default_factory=lambda: 0.05 * mV)
     feature_delta: float = 0.1
     w_init: tuple = (0.0, 0.3)
+    tau_m: tuple = (TAU_M, TAU_M)
     target_rate: Quantity = field(default_factory=lambda: 0 * Hz)
     dt: Quantity = field(default_factory=lambda: 1 * ms)
     readout_dt: Quantity = field(default_factory=lambda: 10 * ms)
@@ -133,11 +142,27 @@ class BIMConfig:
         finite = len(self.w_init) == 2 and all(math.isfinite(w) for w in self.w_init)
         if not finite or not self.w_init[0] <= self.w_init[1]:
             raise ValueError(f"w_init must be finite (low, high), low <= high, got {self.w_init!r}")
+        if not isinstance(self.tau_m, tuple) or len(self.tau_m) != 2:
+            raise ValueError(f"tau_m must be (low, high), got {self.tau_m!r}")
+        for name, value in zip(("tau_m low", "tau_m high"), self.tau_m, strict=True):
+            require_positive(name, value, "time")
+            if getattr(value, "shape", ()) != ():
+                raise ValueError(f"{name} must be one time, got {value!r}")
+        if not self.tau_m[0] <= self.tau_m[1]:
+            raise ValueError(f"tau_m must be (low, high) with low <= high, got {self.tau_m!r}")
+        require_apart(self.membrane_time_constants(), TAU_SYN)  # the layer's tau_syn
         ratio = float(self.readout_dt / self.dt)
         if ratio < 1 or abs(ratio - round(ratio)) > 1e-9:
             raise ValueError(
                 f"readout_dt ({self.readout_dt}) must be a whole multiple of dt ({self.dt})"
             )
+
+    def membrane_time_constants(self):
+        """``tau_m`` of each hidden neuron (one time where low = high)."""
+        low, high = self.tau_m
+        if low == high:
+            return low
+        return np.geomspace(float(low / ms), float(high / ms), self.hidden) * ms
 
     def network_arguments(self):
         """The arguments of :class:`bimsim.network.BIMNetwork` this config sets (the layer,
@@ -152,6 +177,7 @@ class BIMConfig:
             "readout_optimizer": self.readout_optimizer,
             "max_grad_norm": self.max_grad_norm,
             "w_init": self.w_init,
+            "tau_m": self.membrane_time_constants(),
             "dt": self.dt,
             "tau_readout": self.tau_readout,
         }
