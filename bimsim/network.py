@@ -39,7 +39,7 @@ ETA = 0.0005
 LAM = 1.0
 READOUT_LEARNING_RATE = 0.05
 
-_TRACES = ("x_e", "I_e", "eps", "ebar", "grad", "omega", "r1", "o1", "r2", "o2")
+_TRACES = ("x_e", "I_e", "eps", "eps_a", "ebar", "grad", "omega", "r1", "o1", "r2", "o2")
 
 
 class BIMNetwork:
@@ -218,10 +218,11 @@ class BIMNetwork:
             variable.set_value(np.tile(values.mean(axis=0), self.copies))
 
     def _reset_state(self):
-        """Each sequence starts from rest: membrane, currents and every trace."""
+        """Each sequence starts from rest: membrane, currents, adaptation and every trace."""
         self.layer.v = self._v_rest
-        for name in ("x_syn", "I_syn", "u_out", "L"):
-            self.layer.variables[name].set_value(0)
+        for name in ("x_syn", "I_syn", "u_out", "L", "a"):
+            if name in self.layer.variables:
+                self.layer.variables[name].set_value(0)
         for name in _TRACES:
             if name in self.synapses.variables:
                 self.synapses.variables[name].set_value(0)

@@ -5,13 +5,15 @@ rewritten as the discrete-time model that Brian2's exact integrator computes, st
 torch autograd differentiates it through the whole sequence. Per time step ``k``, in Brian2's order:
 
 1. ``groups``: the linear state ``(x_syn, I_syn, v - v_rest)`` advances exactly over ``dt`` with
-   ``I_ext`` held at its value for the step; ``u_out`` decays by ``exp(-dt / tau_readout)``;
-2. ``thresholds``: ``z = H(v - v_threshold)``, whose derivative is replaced by the neuron's
-   pseudo-derivative ``psi`` (a triangle of height ``pd_scale / v_gap``);
+   ``I_ext`` held at its value for the step; ``u_out`` decays by ``exp(-dt / tau_readout)``, an
+   adaptive neuron's ``a`` by ``exp(-dt / tau_adaptation)``;
+2. ``thresholds``: ``z = H(v - v_threshold - β a)`` (β = ``adaptation``, 0 for plain LIF), whose
+   derivative is replaced by the neuron's pseudo-derivative ``psi`` (a triangle of height
+   ``pd_scale / v_gap``);
 3. ``synapses``: ``x_syn += W_in s_k + W_rec z_k`` (input spikes of step ``k``, and the layer's own
    spikes of step ``k`` through recurrent synapses without delay), each weight times ``w_unit``;
 4. ``resets``: ``v -> v_reset`` where ``z = 1`` (a constant jump: no gradient flows through the
-   reset, as in e-prop), ``u_out += z``;
+   reset, as in e-prop), ``u_out += z``, ``a += z`` (with its gradient, as in e-prop's ALIF);
 5. ``end``: the loss gains ``signal_k · u_out``, i.e. ``signal_k = ∂ℓ/∂u_out(t_k)`` is the learning
    signal a readout writes at step ``k`` (zero at steps without a readout).
 
@@ -62,6 +64,9 @@ def _constants(group):
     constants = {name: float(np.asarray(ns[name])) for name in names}
     constants["tau_m"] = np.asarray(group.tau_m[:] / second, dtype=float)  # one per neuron
     constants["pd_scale"] = float(ns["pd_scale"])
+    # an adaptive threshold (ALIF): β and its decay; β = 0 for plain LIF
+    constants["adaptation"] = float(np.asarray(ns.get("adaptation", 0 * volt)))
+    constants["tau_adaptation"] = float(np.asarray(ns.get("tau_adaptation", 1 * second)))
     constants["dt"] = float(group.dt / second)
     return constants
 
@@ -134,6 +139,8 @@ def lif_layer_bptt(
     x, i_syn = torch.zeros(n, dtype=torch.float64), torch.zeros(n, dtype=torch.float64)
     v = torch.tensor(np.broadcast_to(v0, (n,)).astype(float))
     u = torch.zeros(n, dtype=torch.float64)
+    a = torch.zeros(n, dtype=torch.float64)  # the threshold's adaptation (ALIF)
+    beta, adapt_decay = c["adaptation"], np.exp(-c["dt"] / c["tau_adaptation"])
     theta, reset = c["v_threshold"] - c["v_rest"], c["v_reset"] - c["v_rest"]
     height, decay = c["pd_scale"] / c["v_gap"], np.exp(-c["dt"] / c["tau_readout"])
     inputs, drive, weights = torch.tensor(input_spikes), torch.tensor(current), torch.tensor(signal)
@@ -142,12 +149,14 @@ def lif_layer_bptt(
         state = torch.stack([x, i_syn, v, drive[k]])
         x, i_syn, v = (p * state).sum(1).unbind(0)
         u = u * decay
-        z = _SurrogateSpike.apply(v, theta, height, c["v_gap"])
+        a = a * adapt_decay
+        z = _SurrogateSpike.apply(v - beta * a, theta, height, c["v_gap"])
         x = x + unit * (w @ inputs[k])
         if rec is not None:
             x = x + unit * (rec @ z)
         v = v + z.detach() * (reset - v.detach())
         u = u + z
+        a = a + z  # the spike raises the threshold: gradient flows here, unlike the reset
         loss = loss + (weights[k] * u).sum()
         spikes.append(z.detach())
     loss.backward()

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from brian2 import DimensionMismatchError, Hz, ms, second
+from brian2 import DimensionMismatchError, Hz, ms, mV, second
 
 from bimsim.plasticity.stdp import WeightBounds
 from bimsim.tasks.bim_classifier import BIMClassifier
@@ -106,6 +106,12 @@ def test_configs_refuse_bad_settings_with_their_names():
         BIMConfig(tau_m=20 * ms)
     with pytest.raises(ValueError, match=r"tau_m \(5. ms\) must differ from tau_syn"):
         BIMConfig(hidden=5, tau_m=(5 * ms, 80 * ms))  # the first neuron's equals tau_syn
+    with pytest.raises(ValueError, match="adaptation must be one voltage >= 0 mV"):
+        BIMConfig(adaptation=-1 * mV)
+    with pytest.raises(DimensionMismatchError, match="adaptation must be a voltage"):
+        BIMConfig(adaptation=1 * ms)
+    with pytest.raises(ValueError, match="tau_adaptation must be positive"):
+        BIMConfig(tau_adaptation=0 * ms)
 
 
 def test_a_spread_of_membrane_time_constants_is_log_spaced_over_the_layer():

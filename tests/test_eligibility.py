@@ -63,6 +63,21 @@ def test_a_layer_of_unequal_membrane_time_constants_is_exact_too():
     assert agreement["max_relative"] < 1e-8 and agreement["norm_relative"] < 1e-9
 
 
+def test_an_adaptive_layer_alif_is_exact_too():
+    """ALIF: the traces carry the threshold's path (ε_a); dropping it, or the adaptation in the
+    reference, changes the gradient far beyond the tolerance."""
+    _, w_in, input_spikes, signal = random_problem(8, steps=3000)
+    neuron = {**NEURON, "adaptation": 3 * mV, "tau_adaptation": 60 * ms}
+    ours = trace_gradients(w_in, input_spikes, signal, **neuron)
+    reference = lif_layer_bptt(ours["layer"], w_in, input_spikes, signal)
+    np.testing.assert_array_equal(ours["spikes"], reference["spikes"])
+    plain = trace_gradients(w_in, input_spikes, signal, **NEURON)
+    assert ours["spikes"].sum() < 0.9 * plain["spikes"].sum()  # the adaptation acts
+    assert ours["spikes"].sum() > 20
+    agreement = gradient_agreement(ours["grad_in"], reference["grad_in"])
+    assert agreement["max_relative"] < 1e-8 and agreement["norm_relative"] < 1e-9
+
+
 def test_recurrent_traces_are_exact_at_zero_recurrent_weight_and_approximate_otherwise():
     """With recurrent weights the local traces drop the paths through other neurons' spikes.
 

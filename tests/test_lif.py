@@ -70,6 +70,26 @@ def test_each_neuron_integrates_with_its_own_membrane_time_constant():
     np.testing.assert_allclose(measured, isi, atol=0.02)
 
 
+def test_an_adaptive_threshold_lengthens_each_interval_until_it_settles():
+    """ALIF under constant current: the first interval is plain LIF's, each spike raises the
+    threshold by β (decaying with τ_a), so intervals lengthen; with β = 0 nothing changes."""
+    neurons = lif_neurons(
+        1, adaptation=2 * mV, tau_adaptation=100 * ms, refractory=2 * ms, dt=0.01 * ms
+    )
+    plain = lif_neurons(1, refractory=2 * ms, dt=0.01 * ms)
+    for group in (neurons, plain):
+        group.I_ext = 0.3 * nA
+    fired, fired_plain = SpikeMonitor(neurons), SpikeMonitor(plain)
+    Network(neurons, plain, fired, fired_plain).run(1 * second)
+    isi = np.diff(fired.spike_trains()[0] / ms)
+    isi_plain = np.diff(fired_plain.spike_trains()[0] / ms)
+    first_plain = np.asarray(fired_plain.spike_trains()[0] / ms)[0]
+    assert np.asarray(fired.spike_trains()[0] / ms)[0] == pytest.approx(first_plain)
+    assert np.all(np.diff(isi[:5]) > 0) and isi[-1] > 1.5 * isi_plain[-1]
+    np.testing.assert_allclose(isi_plain, isi_plain[0], atol=0.02)
+    assert float(neurons.a[0]) > 0 and "a" not in plain.variables
+
+
 def test_lif_parameters_need_units():
     with pytest.raises(brian2.DimensionMismatchError):
         lif_neurons(1, tau_m=0.02)
@@ -84,3 +104,7 @@ def test_lif_parameters_need_units():
     with pytest.raises(ValueError, match=r"tau_m \(5.02 ms\) must differ from tau_syn \(5. ms\)"):
         lif_neurons(2, tau_m=[20, 5.02] * ms, tau_syn=5 * ms)
     lif_neurons(1, tau_m=5.06 * ms, tau_syn=5 * ms)  # 1.2 % apart: accepted
+    with pytest.raises(brian2.DimensionMismatchError):
+        lif_neurons(1, adaptation=2.0)
+    with pytest.raises(ValueError, match="adaptation must be a finite voltage >= 0"):
+        lif_neurons(1, adaptation=-1 * mV)

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from brian2 import Hz, Network, SpikeGeneratorGroup, SpikeMonitor, Synapses, ms, nA
+from brian2 import Hz, Network, SpikeGeneratorGroup, SpikeMonitor, Synapses, ms, mV, nA, second
 from oracle import pair_sum
 
 from bimsim.network import BIMNetwork
@@ -210,20 +210,32 @@ def small_network(copies, **kwds):
     )  # fmt: skip
 
 
-@pytest.mark.parametrize("neuron", [{}, {"tau_m": np.geomspace(8, 80, 8) * ms}])
+@pytest.mark.parametrize(
+    "neuron",
+    [
+        {},
+        {"tau_m": np.geomspace(8, 80, 8) * ms},
+        {"adaptation": 2 * mV, "tau_adaptation": 1 * second},
+    ],
+)
 def test_copies_run_independently_without_learning(neuron):
     rng = np.random.default_rng(3)
     sequences = [recall_sequence(rng, label) for label in (0, 1, 1)]
     batched = small_network(3, **neuron)
-    if neuron:  # neuron i of every copy has the i-th time constant
+    if "tau_m" in neuron:  # neuron i of every copy has the i-th time constant
         np.testing.assert_allclose(batched.layer.tau_m[:], np.tile(neuron["tau_m"], 3))
     batched.run(0 * ms, [])  # nothing; checks that an empty run is harmless
     batched.run_sequence(*in_copies(sequences, 20), learn=False)
     outputs = np.array(batched.readout.outputs)  # (steps, copies, k)
+    if "adaptation" in neuron:
+        assert np.all(batched.layer.a[:] > 0)  # the thresholds adapted, and must be reset
     for c, sequence in enumerate(sequences):
         single = small_network(1, **neuron)
         single.run_sequence(*sequence, learn=False)
         np.testing.assert_allclose(outputs[:, c], np.array(single.readout.outputs), rtol=1e-12)
+    # every sequence starts from rest: a second run of the same inputs gives the same outputs
+    batched.run_sequence(*in_copies(sequences, 20), learn=False)
+    np.testing.assert_allclose(np.array(batched.readout.outputs), outputs, rtol=1e-12)
 
 
 def test_identical_copies_learn_exactly_what_one_network_learns():

@@ -7,7 +7,9 @@ The alpha kernel (peak 1 at ``s = tau_syn``) is written as two linear ODEs: a pr
 its weight (a current) to ``x_syn``, which decays with ``tau_syn`` and drives ``I_syn``; the whole
 system is linear and integrated exactly. A neuron fires when ``v`` crosses ``v_threshold``, is reset
 to ``v_reset`` and holds there for the refractory period. ``tau_m`` is a constant of each neuron,
-so a layer may hold a spread of membrane time constants (as in Perez-Nieves et al. 2021).
+so a layer may hold a spread of membrane time constants (as in Perez-Nieves et al. 2021). With
+``adaptation > 0`` the threshold adapts (ALIF): each spike raises it by ``adaptation``, decaying
+with ``tau_adaptation``.
 """
 
 import numpy as np
@@ -16,6 +18,8 @@ from brian2 import Mohm, NeuronGroup, amp, check_units, ms, mV, ohm, second, vol
 from bimsim.quantities import require_positive
 
 __all__ = [
+    "ADAPTATION_EQUATIONS",
+    "ADAPTIVE_THRESHOLD",
     "LEARNING_EQUATIONS",
     "LIF_EQUATIONS",
     "MIN_TAU_GAP",
@@ -59,12 +63,21 @@ tau_m : second (constant)
 #: Added with ``learning=True``: the filtered spike train ``u_out`` that a readout sees (+1 at each
 #: spike, decaying with ``tau_readout``), the learning signal ``L`` (∂ℓ/∂u_out, written by the
 #: readout) and the pseudo-derivative ``psi`` of Bellec et al. (2020), a triangle of height
-#: ``pd_scale / v_gap`` and half-width ``v_gap = v_threshold - v_rest`` centred on the threshold.
+#: ``pd_scale / v_gap`` and half-width ``v_gap = v_threshold - v_rest`` centred on the threshold
+#: (``{threshold}``: ``v_threshold``, or the adaptive threshold of :data:`ADAPTATION_EQUATIONS`).
 LEARNING_EQUATIONS = """
 du_out/dt = -u_out / tau_readout : 1
 L : 1
-psi = pd_scale / v_gap * clip(1 - abs(v - v_threshold) / v_gap, 0, 1) : 1/volt
+psi = pd_scale / v_gap * clip(1 - abs(v - {threshold}) / v_gap, 0, 1) : 1/volt
 """
+
+#: Added with ``adaptation > 0`` (an adaptive LIF, ALIF, as in the LSNN of Bellec et al. 2018 and
+#: e-prop): each spike adds 1 to ``a``, which decays with ``tau_adaptation`` and raises the
+#: threshold to ``v_threshold + adaptation * a``.
+ADAPTATION_EQUATIONS = """
+da/dt = -a / tau_adaptation : 1
+"""
+ADAPTIVE_THRESHOLD = "(v_threshold + adaptation * a)"
 
 
 @check_units(
@@ -76,6 +89,8 @@ psi = pd_scale / v_gap * clip(1 - abs(v - v_threshold) / v_gap, 0, 1) : 1/volt
     tau_syn=second,
     refractory=second,
     tau_readout=second,
+    adaptation=volt,
+    tau_adaptation=second,
 )
 def lif_neurons(
     n,
@@ -90,10 +105,12 @@ def lif_neurons(
     learning=False,
     pd_scale=0.3,
     tau_readout=10 * ms,
+    adaptation=0 * mV,
+    tau_adaptation=200 * ms,
     name="lif*",
     **kwds,
 ):
-    """Build ``n`` LIF neurons with alpha-kernel synaptic input.
+    """Build ``n`` LIF neurons with alpha-kernel synaptic input (adaptive, ALIF, if asked).
 
     Parameters
     ----------
@@ -116,6 +133,11 @@ def lif_neurons(
         Height of the pseudo-derivative in units of ``1 / (v_threshold - v_rest)``.
     tau_readout : Quantity
         Decay time of ``u_out``, the filtered spike train a readout sees.
+    adaptation : Quantity
+        Threshold increase per spike (0, the default: plain LIF); above 0, an adaptive threshold
+        (:data:`ADAPTATION_EQUATIONS`).
+    tau_adaptation : Quantity
+        Decay time of the threshold's increase.
     name : str
         Brian2 object name.
     **kwds
@@ -125,7 +147,8 @@ def lif_neurons(
     -------
     brian2.NeuronGroup
         Variables ``v``, ``I_syn``, ``x_syn`` (add a synaptic weight in amperes here, e.g.
-        ``on_pre="x_syn_post += w * nA"``), ``I_ext`` and ``tau_m``; ``v`` starts at ``v_rest``.
+        ``on_pre="x_syn_post += w * nA"``), ``I_ext``, ``tau_m``, and ``a`` when adaptive; ``v``
+        starts at ``v_rest``.
     """
     require_positive("tau_m", tau_m, "time")
     if np.ndim(tau_m) not in (0, 1) or (np.ndim(tau_m) == 1 and len(tau_m) != n):
@@ -136,11 +159,21 @@ def lif_neurons(
         raise ValueError(f"v_threshold ({v_threshold}) must be above v_reset ({v_reset})")
     if learning and v_threshold <= v_rest:
         raise ValueError(f"v_threshold ({v_threshold}) must be above v_rest ({v_rest})")
+    if not (np.isfinite(float(adaptation)) and adaptation >= 0 * mV):
+        raise ValueError(f"adaptation must be a finite voltage >= 0, got {adaptation!r}")
+    require_positive("tau_adaptation", tau_adaptation, "time")
+    adaptive = adaptation > 0 * mV
+    threshold = ADAPTIVE_THRESHOLD if adaptive else "v_threshold"
+    equations = LIF_EQUATIONS + (ADAPTATION_EQUATIONS if adaptive else "")
+    reset = ["v = v_reset"] + (["a += 1"] if adaptive else [])
+    if learning:
+        equations += LEARNING_EQUATIONS.format(threshold=threshold)
+        reset.append("u_out += 1")
     group = NeuronGroup(
         n,
-        LIF_EQUATIONS + (LEARNING_EQUATIONS if learning else ""),
-        threshold="v > v_threshold",
-        reset="v = v_reset\nu_out += 1" if learning else "v = v_reset",
+        equations,
+        threshold=f"v > {threshold}",
+        reset="\n".join(reset),
         refractory=refractory,
         method="exact",
         namespace={
@@ -152,6 +185,7 @@ def lif_neurons(
             "pd_scale": float(pd_scale),
             "v_gap": v_threshold - v_rest,
             "tau_readout": tau_readout,
+            **({"adaptation": adaptation, "tau_adaptation": tau_adaptation} if adaptive else {}),
         },
         name=name,
         **kwds,

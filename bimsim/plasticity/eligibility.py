@@ -23,6 +23,15 @@ on ``u_out`` at the same step (not through the readout's own memory). For one fe
 with such a loss, the trace gradient is exactly the gradient of the surrogate model (tested against
 torch autograd).
 
+Onto adaptive neurons (ALIF, ``adaptation`` β > 0), a spike also depends on the threshold's
+adaptation ``a`` (+1 per spike, decaying with ``tau_adaptation``), so each synapse carries
+``ε_a = ∂a_i/∂w_ij`` as well (Bellec et al. 2020, with the alpha-kernel membrane)::
+
+    e_ij = ψ_i (ε_ij - β ε_a,ij),    dε_a/dt = -ε_a / tau_adaptation,    ε_a += e_ij every step
+
+(the spike's pseudo-derivative acts whether or not it fires, as ``a`` gains the spike itself); the
+trace is again exactly the surrogate model's gradient for one feed-forward layer.
+
 Traces are read after the threshold and before the spikes of the same step are delivered and the
 neuron is reset (the ``thresholds`` slot); ``grad`` accumulates at the end of each readout step.
 """
@@ -31,7 +40,7 @@ from brian2 import Synapses, nA
 
 from bimsim.neurons.lif import require_learning_layer
 
-__all__ = ["ELIGIBILITY_EQUATIONS", "eligibility_synapses"]
+__all__ = ["ADAPTATION_TRACE", "ELIGIBILITY_EQUATIONS", "eligibility_synapses"]
 
 ELIGIBILITY_EQUATIONS = """
 w : 1
@@ -41,6 +50,9 @@ deps/dt = (R_m * w_unit * I_e - eps) / tau_m_post : volt (clock-driven)
 ebar : 1
 grad : 1
 """
+
+#: ``ε_a``, added onto adaptive neurons.
+ADAPTATION_TRACE = "deps_a/dt = -eps_a / tau_adaptation : 1 (clock-driven)"
 
 
 def learning_synapses(
@@ -75,6 +87,11 @@ def learning_synapses(
         model = f"{model}\n{extra.model}"
         on_pre = f"{on_pre}\n{extra.on_pre}"
         on_post = extra.on_post
+    trace = "ebar = ebar * exp(-dt / tau_readout) + psi_post * eps"
+    if "a" in target.variables:  # adaptive: the threshold's path, then a's own gain
+        model = f"{model}\n{ADAPTATION_TRACE}"
+        e = "psi_post * (eps - adaptation * eps_a)"
+        trace = f"ebar = ebar * exp(-dt / tau_readout) + {e}\neps_a += {e}"
     synapses = Synapses(
         source,
         target,
@@ -87,7 +104,7 @@ def learning_synapses(
         **kwds,
     )
     synapses.run_regularly(
-        "ebar = ebar * exp(-dt / tau_readout) + psi_post * eps",
+        trace,
         when="thresholds",
         order=1,
         name=f"{synapses.name}_trace",

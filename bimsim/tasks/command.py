@@ -19,7 +19,7 @@ models asked for is refused.
 import dataclasses
 from dataclasses import dataclass, field
 
-from brian2 import Hz, ms
+from brian2 import Hz, ms, mV
 
 from bimsim.cli import (
     MAX_SEED,
@@ -213,6 +213,20 @@ class TaskCommand:
             f"the layer's neurons (default {low:g}" + ("" if low == high else f" {high:g}") + ")",
         )
         p.add_argument(
+            "--adaptation",
+            type=real(minimum=0),
+            metavar="MV",
+            help="BIM's threshold adaptation (ALIF): each spike raises a neuron's threshold by "
+            f"this, in mV (default {float(bim.adaptation / mV):g}: plain LIF)",
+        )
+        p.add_argument(
+            "--tau-adaptation",
+            type=real(above=0),
+            metavar="MS",
+            help="decay time of the threshold's adaptation, in ms "
+            f"(default {float(bim.tau_adaptation / ms):g})",
+        )
+        p.add_argument(
             "--lr-decay",
             type=real(maximum=1, above=0),
             help="BIM's schedule: epoch e learns at both rates times LR_DECAY ** e "
@@ -256,6 +270,10 @@ class TaskCommand:
                 bim[key] = getattr(args, key)
         if args.target_rate is not None:
             bim["target_rate"] = args.target_rate * Hz
+        if args.adaptation is not None:
+            bim["adaptation"] = args.adaptation * mV
+        if args.tau_adaptation is not None:
+            bim["tau_adaptation"] = args.tau_adaptation * ms
         if args.tau_m is not None:
             if len(args.tau_m) > 2:
                 raise ValueError(f"--tau-m takes one time or LOW HIGH, not {len(args.tau_m)}")
@@ -374,6 +392,8 @@ BIM_FLAGS = {
     "--readout-scale": ("readout_scale", "readout_scale"),
     "--target-rate": ("target_rate", "target_rate"),
     "--tau-m": ("tau_m", "tau_m"),
+    "--adaptation": ("adaptation", "adaptation"),
+    "--tau-adaptation": ("tau_adaptation", "tau_adaptation"),
     "--lr-decay": ("lr_decay", "lr_decay"),
     "--optimizer": ("optimizer", "optimizer"),
     "--weight-decay": ("weight_decay", "optimizer"),
@@ -383,30 +403,39 @@ BIM_FLAGS = {
 
 
 def _inert(config):
-    """Fields of a BIM config that do not act: the layer's rule and optimiser where η = 0, the
-    readout's optimiser where its rate is 0."""
-    inert = set()
+    """Fields of a BIM config that do not act, and why: the layer's rule and optimiser where
+    η = 0, the readout's optimiser where its rate is 0, the adaptation's decay where there is
+    none."""
+    inert = {}
     if config.eta == 0:
-        inert |= {"lam", "optimizer"}
+        inert.update(lam="η = 0", optimizer="η = 0")
     if config.readout_learning_rate == 0:
-        inert.add("readout_optimizer")
+        inert["readout_optimizer"] = "the readout's rate is 0"
+    if config.adaptation == 0 * mV:
+        inert["tau_adaptation"] = "no --adaptation"
     return inert
 
 
 def check_effect(p, args, configs):
     """Refuse a typed flag that acts on none of the models asked for (a BIM flag without BIM,
-    ``--lam`` with only rows that fix λ or have η = 0, ``--baseline-epochs`` without a
-    baseline): the user would believe a setting that was not used."""
+    ``--lam`` with only rows that fix λ or have η = 0, ``--tau-adaptation`` without adaptation,
+    ``--baseline-epochs`` without a baseline): the user would believe a setting that was not
+    used."""
     bims = {name: c for name, c in configs.items() if isinstance(c, BIMConfig)}
     for flag, (dest, key) in BIM_FLAGS.items():
         if getattr(args, dest) is None:
             continue
         if not bims:
             p.error(f"{flag} has no effect without a BIM model in --models")
-        if all(key in MODELS[n].changes or key in _inert(c) for n, c in bims.items()):
+        why = {
+            f"they fix {key}" if key in MODELS[n].changes else _inert(c).get(key)
+            for n, c in bims.items()
+        }
+        if None not in why:
+            fixed = any(reason.startswith("they fix") for reason in why)
             p.error(
-                f"{flag} has no effect on {', '.join(bims)} (they fix {key}, or η = 0); "
-                "add bim to --models"
+                f"{flag} has no effect on {', '.join(bims)} ({'; '.join(sorted(why))})"
+                + ("; add bim to --models" if fixed else "")
             )
     baselines = [c for c in configs.values() if isinstance(c, BaselineConfig)]
     if args.baseline_epochs is not None and not baselines:

@@ -81,6 +81,9 @@ class BIMConfig:
         values (default, the LIF default twice) give one time constant to all. Each must differ
         from the layer's ``tau_syn`` (5 ms) by at least 1 %
         (:data:`bimsim.neurons.lif.MIN_TAU_GAP`).
+    adaptation, tau_adaptation : Quantity
+        The layer's threshold adaptation (ALIF): each spike raises a neuron's threshold by
+        ``adaptation``, decaying with ``tau_adaptation``; 0 mV (default): plain LIF.
     target_rate : Quantity
         Before training, all input weights are scaled by one factor so that the layer fires at
         this mean rate on a minibatch of training samples
@@ -107,6 +110,8 @@ class BIMConfig:
     feature_delta: float = 0.1
     w_init: tuple = (0.0, 0.3)
     tau_m: tuple = (TAU_M, TAU_M)
+    adaptation: Quantity = field(default_factory=lambda: 0 * mV)
+    tau_adaptation: Quantity = field(default_factory=lambda: 200 * ms)
     target_rate: Quantity = field(default_factory=lambda: 0 * Hz)
     dt: Quantity = field(default_factory=lambda: 1 * ms)
     readout_dt: Quantity = field(default_factory=lambda: 10 * ms)
@@ -151,6 +156,10 @@ class BIMConfig:
         if not self.tau_m[0] <= self.tau_m[1]:
             raise ValueError(f"tau_m must be (low, high) with low <= high, got {self.tau_m!r}")
         require_apart(self.membrane_time_constants(), TAU_SYN)  # the layer's tau_syn
+        require("adaptation", self.adaptation, "voltage")
+        if getattr(self.adaptation, "shape", ()) != () or self.adaptation < 0 * mV:
+            raise ValueError(f"adaptation must be one voltage >= 0 mV, got {self.adaptation}")
+        require_positive("tau_adaptation", self.tau_adaptation, "time")
         ratio = float(self.readout_dt / self.dt)
         if ratio < 1 or abs(ratio - round(ratio)) > 1e-9:
             raise ValueError(
@@ -178,6 +187,8 @@ class BIMConfig:
             "max_grad_norm": self.max_grad_norm,
             "w_init": self.w_init,
             "tau_m": self.membrane_time_constants(),
+            "adaptation": self.adaptation,
+            "tau_adaptation": self.tau_adaptation,
             "dt": self.dt,
             "tau_readout": self.tau_readout,
         }
