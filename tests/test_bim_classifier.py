@@ -6,7 +6,7 @@ from brian2 import DimensionMismatchError, Hz, ms, mV, second
 
 from bimsim.plasticity.stdp import WeightBounds
 from bimsim.tasks.bim_classifier import BIMClassifier
-from bimsim.tasks.config import BaselineConfig, BIMConfig
+from bimsim.tasks.config import BaselineConfig, BIMConfig, as_attrs
 from bimsim.tasks.rate_calibration import calibrate_rate, layer_rate
 
 pytestmark = pytest.mark.slow
@@ -118,6 +118,8 @@ def test_a_spread_of_membrane_time_constants_is_log_spaced_over_the_layer():
     assert BIMConfig().membrane_time_constants() == 20 * ms  # one for all by default
     taus = BIMConfig(hidden=5, tau_m=(10 * ms, 160 * ms)).membrane_time_constants()
     np.testing.assert_allclose(np.asarray(taus / ms), [10, 20, 40, 80, 160])
+    attrs = as_attrs(BIMConfig(tau_m=(10 * ms, 160 * ms)), "bim")  # provenance, in units
+    assert attrs["bim_tau_m"] == "(10. ms, 160. ms)" and attrs["bim_w_init"] == "(0.0, 0.3)"
 
 
 @pytest.mark.parametrize("target", [5.0, 40.0])

@@ -227,7 +227,9 @@ def as_attrs(config, prefix):
         if dataclasses.is_dataclass(value):
             attrs.update(as_attrs(value, f"{prefix}_{item.name}"))
             continue
-        if isinstance(value, Quantity) or isinstance(value, tuple):
+        if isinstance(value, tuple):  # (0.0, 0.3), (10. ms, 200. ms)
+            value = f"({', '.join(str(item) for item in value)})"
+        elif isinstance(value, Quantity):
             value = str(value)
         attrs[f"{prefix}_{item.name}"] = value
     return attrs
