@@ -19,7 +19,15 @@ The network holds network operations, so it runs on the ``runtime`` device.
 
 import numpy as np
 import xarray as xr
-from brian2 import Network, NetworkOperation, SpikeGeneratorGroup, SpikeMonitor, ms, nA
+from brian2 import (
+    Network,
+    NetworkOperation,
+    Quantity,
+    SpikeGeneratorGroup,
+    SpikeMonitor,
+    ms,
+    nA,
+)
 
 from bimsim.devices import Simulation
 from bimsim.neurons import lif_neurons
@@ -142,11 +150,12 @@ class BIMNetwork:
             )
         self.inputs = inputs
         tau_m = neuron_params.get("tau_m")
-        if np.ndim(tau_m) == 1:
-            if len(tau_m) != n_hidden:
+        if np.ndim(tau_m) > 0:
+            tau_m = Quantity(tau_m)  # a list of quantities keeps its units
+            if tau_m.shape != (n_hidden,):
                 raise ValueError(
                     f"tau_m must be one time or {n_hidden} times (one per hidden neuron), got "
-                    f"{len(tau_m)}"
+                    f"shape {tau_m.shape}"
                 )
             neuron_params["tau_m"] = np.tile(tau_m, copies)
         self.layer = lif_neurons(

@@ -51,7 +51,8 @@ class _SurrogateSpike(torch.autograd.Function):
 
 
 def _constants(group):
-    """The layer's constants in SI units (plain floats), checking what the model assumes."""
+    """The layer's constants in SI units (plain floats; ``tau_m`` an array, one per neuron),
+    checking what the model assumes."""
     require_learning_layer(group)
     ns = group.namespace
     refractory = group._refractory

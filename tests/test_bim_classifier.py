@@ -118,6 +118,12 @@ def test_a_spread_of_membrane_time_constants_is_log_spaced_over_the_layer():
     assert BIMConfig().membrane_time_constants() == 20 * ms  # one for all by default
     taus = BIMConfig(hidden=5, tau_m=(10 * ms, 160 * ms)).membrane_time_constants()
     np.testing.assert_allclose(np.asarray(taus / ms), [10, 20, 40, 80, 160])
+    with pytest.raises(ValueError, match=r"needs more than one hidden neuron"):
+        BIMConfig(hidden=1, tau_m=(10 * ms, 160 * ms))
+    # a setting the config makes cannot come in twice, as a neuron setting too
+    with pytest.raises(TypeError, match=r"tau_m come\(s\) from the BIMConfig: set them there"):
+        BIMConfig().network_with({"tau_m": 10 * ms, "pd_scale": 0.5})
+    assert BIMConfig().network_with({"pd_scale": 0.5})["pd_scale"] == 0.5
     attrs = as_attrs(BIMConfig(tau_m=(10 * ms, 160 * ms)), "bim")  # provenance, in units
     assert attrs["bim_tau_m"] == "(10. ms, 160. ms)" and attrs["bim_w_init"] == "(0.0, 0.3)"
 

@@ -153,7 +153,7 @@ BAD_INPUTS = [
     (ECG, ["--tau-m", "20", "--models", "floor"], r"--tau-m has no effect without a BIM model"),
     (ECG, ["--adaptation", "-1"], r"argument --adaptation: must be at least 0"),
     (ECG, ["--tau-adaptation", "0"], r"argument --tau-adaptation: must be greater than 0"),
-    (ECG, ["--tau-adaptation", "9"], r"--tau-adaptation has no effect on bim \(no --adaptation\) "),
+    (ECG, ["--tau-adaptation", "9"], r"--tau-adaptation has no effect on bim \(adaptation = 0 "),
     (ECG, ["--weight-decay", "-1"], r"argument --weight-decay: must be at least 0"),
     (ECG, ["--readout-weight-decay", "inf"], r"argument --readout-weight-decay: must be a finite"),
     (

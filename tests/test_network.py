@@ -117,6 +117,8 @@ def test_lambda_zero_reproduces_the_pairing_protocol_stdp_curve():
         ({"eta": float("nan")}, "eta"),
         ({"n_hidden": 0}, "n_hidden"),
         ({"tau_m": [5, 10] * ms}, r"tau_m must be one time or 3 times \(one per hidden neuron\)"),
+        ({"tau_m": [8 * ms, 9 * ms]}, r"3 times \(one per hidden neuron\), got shape \(2,\)"),
+        ({"adaptation": [1, 2] * mV}, r"adaptation must be one value for the whole group"),
     ],
 )
 def test_bad_network_parameters_are_refused(kwargs, match):

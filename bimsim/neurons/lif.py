@@ -153,6 +153,10 @@ def lif_neurons(
     require_positive("tau_m", tau_m, "time")
     if np.ndim(tau_m) not in (0, 1) or (np.ndim(tau_m) == 1 and len(tau_m) != n):
         raise ValueError(f"tau_m must be one time or {n} times (one per neuron), got {tau_m!r}")
+    for key, value in (("tau_syn", tau_syn), ("adaptation", adaptation),
+                       ("tau_adaptation", tau_adaptation)):  # fmt: skip
+        if np.ndim(value) != 0:
+            raise ValueError(f"{key} must be one value for the whole group, got {value!r}")
     require_positive("tau_syn", tau_syn, "time")
     require_apart(tau_m, tau_syn)
     if v_threshold <= v_reset:

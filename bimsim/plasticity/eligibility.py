@@ -142,8 +142,9 @@ def eligibility_synapses(
     Returns
     -------
     brian2.Synapses
-        Variables ``w`` (dimensionless), the traces ``x_e``, ``I_e``, ``eps``, ``ebar`` and ``grad``
-        (``∂L/∂w`` summed since it was last zeroed). Connect them, then set ``w``.
+        Variables ``w`` (dimensionless), the traces ``x_e``, ``I_e``, ``eps`` (and ``eps_a`` onto
+        adaptive neurons), ``ebar`` and ``grad`` (``∂L/∂w`` summed since it was last zeroed).
+        Connect them, then set ``w``.
     """
     return learning_synapses(
         source, target, w_unit=w_unit, readout_dt=readout_dt, name=name, **kwds

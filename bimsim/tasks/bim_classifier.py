@@ -54,15 +54,17 @@ class BIMCosts:
         """Synaptic accumulates and multiply-accumulates per sample, from the last prediction.
 
         Accumulates: every input spike reaches ``n_hidden`` synapses. Multiply-accumulates: the
-        LIF state update (3 per neuron and step, the exact linear propagator) and the readout's
-        dense step (``m² + 6 m N + m + k m`` per readout step).
+        LIF state update (3 per neuron and step, the exact linear propagator; 2 more for an
+        adaptive threshold, its decay and ``v_threshold + β a``) and the readout's dense step
+        (``m² + 6 m N + m + k m`` per readout step).
         """
         net = self.network
         m, n, k = net.readout.ssm.params.shapes
         steps = float(self.duration / net.layer.dt)
+        per_neuron = 5 if "a" in net.layer.variables else 3
         return {
             "accumulates": self.counts["input_spikes"] * net.n_hidden,
-            "neuron_macs": 3 * net.n_hidden * steps,
+            "neuron_macs": per_neuron * net.n_hidden * steps,
             "readout_macs": self.ticks * (m * m + 6 * m * n + m + k * m),
         }
 
@@ -97,7 +99,9 @@ class BIMClassifier(BIMCosts):
         Clip of each input synapse's gradient per readout step (default none).
     seed : int
     **neuron_params
-        Passed to :func:`bimsim.neurons.lif_neurons` (``tau_readout`` comes from ``config``).
+        Further settings of :func:`bimsim.neurons.lif_neurons` (those ``config`` makes, such as
+        ``tau_m``, ``adaptation`` and ``tau_readout``, are refused: see
+        :meth:`~bimsim.tasks.config.BIMConfig.network_with`).
     """
 
     def __init__(
@@ -155,8 +159,7 @@ class BIMClassifier(BIMCosts):
             seed=seed,
             copies=self.copies,
             inputs=self.encoder.group,
-            **config.network_arguments(),
-            **neuron_params,
+            **config.network_with(neuron_params),
         )
         self.input_spikes = SpikeMonitor(self.encoder.group, record=False, name="input_spikes")
         self.network.network.add(self.input_spikes)

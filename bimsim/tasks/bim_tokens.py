@@ -35,7 +35,8 @@ class BIMTokenPredictor(BIMCosts):
     config : BIMConfig, optional
     seed : int
     **neuron_params
-        Passed to :func:`bimsim.neurons.lif_neurons`.
+        Further settings of :func:`bimsim.neurons.lif_neurons` (not those ``config`` makes; see
+        :meth:`~bimsim.tasks.config.BIMConfig.network_with`).
     """
 
     def __init__(self, vocabulary, length, *, token_dt, config=None, seed=0, **neuron_params):
@@ -59,8 +60,7 @@ class BIMTokenPredictor(BIMCosts):
             readout_dt=token_dt,
             seed=seed,
             copies=self.copies,
-            **config.network_arguments(),
-            **neuron_params,
+            **config.network_with(neuron_params),
         )
         self.input_spikes = SpikeMonitor(self.network.inputs, record=False, name="token_spikes")
         self.network.network.add(self.input_spikes)

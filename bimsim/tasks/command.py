@@ -412,7 +412,7 @@ def _inert(config):
     if config.readout_learning_rate == 0:
         inert["readout_optimizer"] = "the readout's rate is 0"
     if config.adaptation == 0 * mV:
-        inert["tau_adaptation"] = "no --adaptation"
+        inert["tau_adaptation"] = "adaptation = 0 mV"
     return inert
 
 

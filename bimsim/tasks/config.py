@@ -77,8 +77,9 @@ class BIMConfig:
         Initial input weights, drawn uniformly.
     tau_m : (Quantity, Quantity)
         The layer's membrane time constants, ``(low, high)``: neuron ``i`` of ``hidden`` gets
-        ``low * (high / low) ** (i / (hidden - 1))`` (log-spaced, the same in every copy); equal
-        values (default, the LIF default twice) give one time constant to all. Each must differ
+        ``low * (high / low) ** (i / (hidden - 1))`` (log-spaced, the same in every copy; a
+        spread needs ``hidden`` > 1); equal values (default, the LIF default twice) give one
+        time constant to all. Each must differ
         from the layer's ``tau_syn`` (5 ms) by at least 1 %
         (:data:`bimsim.neurons.lif.MIN_TAU_GAP`).
     adaptation, tau_adaptation : Quantity
@@ -155,6 +156,8 @@ class BIMConfig:
                 raise ValueError(f"{name} must be one time, got {value!r}")
         if not self.tau_m[0] <= self.tau_m[1]:
             raise ValueError(f"tau_m must be (low, high) with low <= high, got {self.tau_m!r}")
+        if self.hidden == 1 and self.tau_m[0] != self.tau_m[1]:
+            raise ValueError(f"a spread of tau_m {self.tau_m!r} needs more than one hidden neuron")
         require_apart(self.membrane_time_constants(), TAU_SYN)  # the layer's tau_syn
         require("adaptation", self.adaptation, "voltage")
         if getattr(self.adaptation, "shape", ()) != () or self.adaptation < 0 * mV:
@@ -192,6 +195,20 @@ class BIMConfig:
             "dt": self.dt,
             "tau_readout": self.tau_readout,
         }
+
+    def network_with(self, neuron_params):
+        """:meth:`network_arguments` and further neuron settings for
+        :func:`bimsim.neurons.lif_neurons` (``v_threshold``, ``pd_scale``, ...); a setting this
+        config already makes (``tau_m``, ``adaptation``, ``dt``, ...) is refused, naming the field
+        to set instead."""
+        arguments = self.network_arguments()
+        taken = sorted(set(neuron_params) & set(arguments))
+        if taken:
+            raise TypeError(
+                f"{', '.join(taken)} come(s) from the BIMConfig: set them there "
+                "(dataclasses.replace(config, ...)), not as neuron settings"
+            )
+        return {**arguments, **neuron_params}
 
 
 @dataclass(frozen=True)
