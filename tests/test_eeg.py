@@ -87,6 +87,7 @@ def test_quick_run_writes_both_variants_and_the_figure(run_script, tmp_path):
     assert ds.attrs["bim_dt"] == "2. ms" and ds.attrs["windows_per_segment"] == 3
     # EEG's input scaling (chosen on validation): each variant's layer brought to 50 Hz
     assert ds.attrs["bim_target_rate"] == "50. Hz" and ds.attrs["bim_readout_scale"] == 0.4
+    assert ds.attrs["bim_lam"] == 0.5
     rates = ds.calibrated_rate.sel(model="bim").values
     np.testing.assert_allclose(rates, 50.0, rtol=0.2)
     figure = run_script("figures/eeg_roc.py", "--input", tmp_path / "e.nc", "--out", tmp_path / "f")
