@@ -76,6 +76,7 @@ def test_quick_run_writes_dataset_table_and_figure_and_repeats_exactly(run_scrip
     assert np.all(ds.test_samples == 256) and np.all(ds.train_samples == 256)
     # BIM's input scaling, before training, to ECG's layer rate; the other models keep none
     assert ds.attrs["bim_target_rate"] == str(BIM.target_rate)
+    assert ds.attrs["bim_readout_scale"] == BIM.readout_scale == 0.4
     scaled = ds.sel(seed=3, model="bim").isel(fold=0)
     assert float(scaled.calibrated_rate) == pytest.approx(float(BIM.target_rate / Hz), rel=0.2)
     assert float(scaled.input_weight_scale) > 0
