@@ -106,7 +106,7 @@ def test_configs_refuse_bad_settings_with_their_names():
         BIMConfig(tau_m=20 * ms)
     with pytest.raises(ValueError, match=r"tau_m \(5. ms\) must differ from tau_syn"):
         BIMConfig(hidden=5, tau_m=(5 * ms, 80 * ms))  # the first neuron's equals tau_syn
-    with pytest.raises(ValueError, match="adaptation must be one voltage >= 0 mV"):
+    with pytest.raises(ValueError, match="adaptation must be a finite voltage >= 0"):
         BIMConfig(adaptation=-1 * mV)
     with pytest.raises(DimensionMismatchError, match="adaptation must be a voltage"):
         BIMConfig(adaptation=1 * ms)

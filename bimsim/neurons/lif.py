@@ -15,7 +15,7 @@ with ``tau_adaptation``.
 import numpy as np
 from brian2 import Mohm, NeuronGroup, amp, check_units, ms, mV, ohm, second, volt
 
-from bimsim.quantities import require_positive
+from bimsim.quantities import require, require_positive
 
 __all__ = [
     "ADAPTATION_EQUATIONS",
@@ -26,6 +26,7 @@ __all__ = [
     "TAU_M",
     "TAU_SYN",
     "lif_neurons",
+    "require_adaptation",
     "require_apart",
     "require_learning_layer",
 ]
@@ -50,6 +51,22 @@ def require_apart(tau_m, tau_syn):
             f"tau_m ({near}) must differ from tau_syn ({tau_syn}) by at least "
             f"{MIN_TAU_GAP:.0%}: the exact solution of the membrane divides by their difference"
         )
+
+
+def _require_one(name, value):
+    if np.ndim(value) != 0:
+        raise ValueError(f"{name} must be one value for the whole group, got {value!r}")
+
+
+def require_adaptation(adaptation, tau_adaptation):
+    """Check an adaptive threshold's settings: ``adaptation`` one finite voltage >= 0 (0: plain
+    LIF) and ``tau_adaptation`` one positive time; an error names the culprit."""
+    require("adaptation", adaptation, "voltage")
+    require_positive("tau_adaptation", tau_adaptation, "time")
+    _require_one("adaptation", adaptation)
+    _require_one("tau_adaptation", tau_adaptation)
+    if adaptation < 0 * mV:
+        raise ValueError(f"adaptation must be a finite voltage >= 0, got {adaptation!r}")
 
 
 LIF_EQUATIONS = """
@@ -153,19 +170,14 @@ def lif_neurons(
     require_positive("tau_m", tau_m, "time")
     if np.ndim(tau_m) not in (0, 1) or (np.ndim(tau_m) == 1 and len(tau_m) != n):
         raise ValueError(f"tau_m must be one time or {n} times (one per neuron), got {tau_m!r}")
-    for key, value in (("tau_syn", tau_syn), ("adaptation", adaptation),
-                       ("tau_adaptation", tau_adaptation)):  # fmt: skip
-        if np.ndim(value) != 0:
-            raise ValueError(f"{key} must be one value for the whole group, got {value!r}")
+    _require_one("tau_syn", tau_syn)
     require_positive("tau_syn", tau_syn, "time")
     require_apart(tau_m, tau_syn)
     if v_threshold <= v_reset:
         raise ValueError(f"v_threshold ({v_threshold}) must be above v_reset ({v_reset})")
     if learning and v_threshold <= v_rest:
         raise ValueError(f"v_threshold ({v_threshold}) must be above v_rest ({v_rest})")
-    if not (np.isfinite(float(adaptation)) and adaptation >= 0 * mV):
-        raise ValueError(f"adaptation must be a finite voltage >= 0, got {adaptation!r}")
-    require_positive("tau_adaptation", tau_adaptation, "time")
+    require_adaptation(adaptation, tau_adaptation)
     adaptive = adaptation > 0 * mV
     threshold = ADAPTIVE_THRESHOLD if adaptive else "v_threshold"
     equations = LIF_EQUATIONS + (ADAPTATION_EQUATIONS if adaptive else "")

@@ -18,7 +18,7 @@ import numpy as np
 from brian2 import Hz, Quantity, ms, mV
 
 from bimsim.network import ETA, LAM, READOUT_LEARNING_RATE
-from bimsim.neurons import TAU_M, TAU_SYN, require_apart
+from bimsim.neurons import TAU_M, TAU_SYN, require_adaptation, require_apart
 from bimsim.plasticity.optimizers import Optimizer
 from bimsim.quantities import require, require_positive, require_real
 
@@ -79,9 +79,8 @@ class BIMConfig:
         The layer's membrane time constants, ``(low, high)``: neuron ``i`` of ``hidden`` gets
         ``low * (high / low) ** (i / (hidden - 1))`` (log-spaced, the same in every copy; a
         spread needs ``hidden`` > 1); equal values (default, the LIF default twice) give one
-        time constant to all. Each must differ
-        from the layer's ``tau_syn`` (5 ms) by at least 1 %
-        (:data:`bimsim.neurons.lif.MIN_TAU_GAP`).
+        time constant to all. Each must differ from the layer's ``tau_syn`` (5 ms) by at least
+        1 % (:data:`bimsim.neurons.lif.MIN_TAU_GAP`).
     adaptation, tau_adaptation : Quantity
         The layer's threshold adaptation (ALIF): each spike raises a neuron's threshold by
         ``adaptation``, decaying with ``tau_adaptation``; 0 mV (default): plain LIF.
@@ -159,10 +158,7 @@ class BIMConfig:
         if self.hidden == 1 and self.tau_m[0] != self.tau_m[1]:
             raise ValueError(f"a spread of tau_m {self.tau_m!r} needs more than one hidden neuron")
         require_apart(self.membrane_time_constants(), TAU_SYN)  # the layer's tau_syn
-        require("adaptation", self.adaptation, "voltage")
-        if getattr(self.adaptation, "shape", ()) != () or self.adaptation < 0 * mV:
-            raise ValueError(f"adaptation must be one voltage >= 0 mV, got {self.adaptation}")
-        require_positive("tau_adaptation", self.tau_adaptation, "time")
+        require_adaptation(self.adaptation, self.tau_adaptation)
         ratio = float(self.readout_dt / self.dt)
         if ratio < 1 or abs(ratio - round(ratio)) > 1e-9:
             raise ValueError(
