@@ -162,6 +162,17 @@ BAD_INPUTS = [
         r"--lam has no effect on bim_stdp \(they fix lam\); add bim to --models",
     ),
     (ECG, ["--models", "bim_none"], r"argument --models: invalid choice: 'bim_none'"),
+    (
+        ECG,
+        ["--hidden", "8", "--models", "probe_input"],
+        r"--hidden has no effect on probe_input \(probe_input reads the encoder, not the layer\)",
+    ),
+    (
+        ECG,
+        ["--epochs", "2", "--models", "probe_frozen", "probe_input"],
+        r"--epochs has no effect on probe_frozen, probe_input \(probes of an untrained stage do ",
+    ),
+    (LM, ["--models", "probe_trained"], r"--models: probes \(probe_trained\) classify whole "),
     (ECG, ["--hidden", "8", "--models", "floor"], r"--hidden has no effect without a BIM model"),
     (
         ECG,

@@ -248,7 +248,7 @@ def test_models_of_one_run_draw_the_same_random_numbers_and_compare_in_pairs(mon
     DRAWS.clear()
     ds = run_task(synthetic_task(), {"a": None, "prior": None, "b": None}, [0, 1], progress=False)
     np.testing.assert_array_equal(ds.probability.sel(model="a"), ds.probability.sel(model="b"))
-    # per seed, 3 folds x 2 epochs x (a, b): a and b draw alike, each fold goes on from the last
+    # per seed, 3 folds x 2 epochs x (a, b): a and b draw alike, each fold from its own generator
     draws = np.array(DRAWS).reshape(2, 3, 2, 2)  # seed, fold, model, epoch
     np.testing.assert_array_equal(draws[:, :, 0], draws[:, :, 1])
     assert len(set(draws[:, :, 0].ravel().tolist())) == 12
@@ -259,6 +259,22 @@ def test_models_of_one_run_draw_the_same_random_numbers_and_compare_in_pairs(mon
     half = scipy.stats.t.ppf(0.975, 1) * diff.std(ddof=1) / np.sqrt(2)
     assert (low, high) == pytest.approx((mean - half, mean + half))
     assert pairs["auc_roc"]["b"] == pairs["auc_roc"]["a"] and "prior" not in pairs["auc_roc"]
+
+
+def test_a_models_draws_do_not_depend_on_the_models_that_ran_before_it(monkeypatch):
+    monkeypatch.setitem(models.MODELS, "a", ModelSpec(type(None), Noisy))
+    monkeypatch.setitem(models.MODELS, "prior", ModelSpec(type(None), Prior))
+    task = synthetic_task()
+    DRAWS.clear()
+    alone = run_task(task, {"a": None}, [0, 1], progress=False)
+    beside = run_task(task, {"prior": None, "a": None}, [0, 1], progress=False)  # prior draws
+    draws = np.array(DRAWS).reshape(2, 2, 3, 2)  # run, seed, fold, epoch
+    np.testing.assert_array_equal(draws[0], draws[1])
+    for name in ("probability", "auc_roc"):
+        np.testing.assert_array_equal(alone[name].sel(model="a"), beside[name].sel(model="a"))
+    # the first fold of a seed draws from default_rng(seed), as it always has
+    first = np.random.default_rng(0)
+    assert draws[0, 0, 0, 0] == first.integers(2**32)
 
 
 def test_ablation_rows_fix_their_setting_over_flags_and_a_flag_without_effect_is_refused():

@@ -163,6 +163,7 @@ class BIMClassifier(BIMCosts):
         )
         self.input_spikes = SpikeMonitor(self.encoder.group, record=False, name="input_spikes")
         self.network.network.add(self.input_spikes)
+        self._recorders = None  # spike recorders of the encoder and the layer, made when asked
         self.losses = []
 
     def _drive(self, signals, features):
@@ -240,3 +241,62 @@ class BIMClassifier(BIMCosts):
             hidden_spikes += int(self.network.spikes.num_spikes) - before_hidden
         self.counts = {"input_spikes": input_spikes / n, "hidden_spikes": hidden_spikes / n}
         return probabilities
+
+    def spike_counts(self, signals, features=None, bins=10, progress=False):
+        """Spikes of every input neuron and every layer neuron per sample in ``bins`` equal time
+        bins over the sample, without learning (what a probe reads of each stage).
+
+        Returns
+        -------
+        inputs : ndarray
+            ``(n, bins, 2 * (channels + n_features))``: the encoder's up and down neurons of each
+            channel, then of each feature.
+        layer : ndarray
+            ``(n, bins, hidden)``.
+
+        Also sets :attr:`counts` and :attr:`ticks`, as :meth:`predict_proba` does.
+        """
+        signals, features = self._check(signals, features)
+        bins = int(bins)
+        if bins < 1:
+            raise ValueError(f"bins must be a positive whole number, got {bins}")
+        net = self.network
+        if self._recorders is None:
+            self._recorders = tuple(
+                SpikeMonitor(group, name=f"{name}_recorder")
+                for group, name in ((self.encoder.group, "input"), (net.layer, "layer"))
+            )
+            net.network.add(*self._recorders)
+        n, sizes = len(signals), (net.n_inputs, net.n_hidden)
+        out = [np.zeros((n, bins, size)) for size in sizes]
+        input_spikes = hidden_spikes = 0
+        for recorder in self._recorders:
+            recorder.active = True
+        try:
+            batches = range(0, n, self.copies)
+            for start in tqdm(batches, desc="BIM spikes", disable=not progress, leave=False):
+                chosen = np.arange(start, min(start + self.copies, n))
+                namespace = self._drive(signals[chosen], features[chosen])
+                before = [int(r.num_spikes) for r in self._recorders]
+                t0 = net.network.t
+                net.run(self.duration, [], learn=False, namespace=namespace)
+                self.ticks = len(net.readout.outputs)
+                for recorder, first, size, counts in zip(
+                    self._recorders, before, sizes, out, strict=True
+                ):
+                    i = np.asarray(recorder.i[first:])
+                    # whole time steps since the run's start: bins independent of the clock
+                    dt = recorder.source.clock.dt
+                    step = np.round(np.asarray((recorder.t[first:] - t0) / dt)).astype(int)
+                    total = round(float(self.duration / dt))
+                    copy, unit = i // size, i % size
+                    keep = copy < len(chosen)  # padding copies saw a flat zero signal
+                    which = np.minimum(step * bins // total, bins - 1)
+                    np.add.at(counts, (chosen[copy[keep]], which[keep], unit[keep]), 1)
+                input_spikes += int(self._recorders[0].num_spikes) - before[0]
+                hidden_spikes += int(self._recorders[1].num_spikes) - before[1]
+        finally:
+            for recorder in self._recorders:
+                recorder.active = False
+        self.counts = {"input_spikes": input_spikes / n, "hidden_spikes": hidden_spikes / n}
+        return out[0], out[1]

@@ -41,7 +41,7 @@ from bimsim.tasks.config import (
     BIMConfig,
     as_attrs,
 )
-from bimsim.tasks.models import DEFAULT_MODELS, MODELS
+from bimsim.tasks.models import DEFAULT_MODELS, MODELS, PROBES
 from bimsim.tasks.runner import (
     VALIDATION_FRACTION,
     ModelFailure,
@@ -96,6 +96,9 @@ class TaskCommand:
     quick : Quick
     data_help : str
         What ``--data`` names.
+    targets_per_step : bool
+        The task has a target at every step (language): the probes, which classify whole
+        samples, are refused.
     """
 
     name: str
@@ -108,6 +111,7 @@ class TaskCommand:
     baseline: BaselineConfig = field(default_factory=BaselineConfig)
     quick: Quick = field(default_factory=Quick)
     data_help: str = "the dataset's folder"
+    targets_per_step: bool = False
 
     def parser(self):
         p = ArgumentParser(description=self.description)
@@ -122,7 +126,8 @@ class TaskCommand:
             help="models to train and test, in the table's order, from "
             f"{', '.join(MODELS)} (default: {' '.join(DEFAULT_MODELS)}); the bim_* rows are BIM "
             "with η = 0 (frozen), λ = 0 (STDP), λ = 0.5 (mixed) or λ = 1 (gradient), whatever "
-            "--eta or --lam say",
+            "--eta or --lam say; the probe_* rows fit a logistic regression to the spikes of the "
+            "encoder, the untrained layer or the trained layer (not for language)",
         )
         add_run_arguments(
             p,
@@ -313,6 +318,12 @@ class TaskCommand:
             p.error(
                 f"--seed + --seeds - 1 must be at most {MAX_SEED}, got {args.seed + args.seeds - 1}"
             )
+        probes = [m for m in args.models if m in PROBES]
+        if probes and self.targets_per_step:
+            p.error(
+                f"--models: probes ({', '.join(probes)}) classify whole samples; {self.name} has "
+                "a target at every step"
+            )
         self.check(p, args)
         try:
             configs = self.configs(args)
@@ -428,7 +439,9 @@ def check_effect(p, args, configs):
         if not bims:
             p.error(f"{flag} has no effect without a BIM model in --models")
         why = {
-            f"they fix {key}" if key in MODELS[n].changes else _inert(c).get(key)
+            f"they fix {key}"
+            if key in MODELS[n].changes
+            else {**_inert(c), **MODELS[n].inert}.get(key)
             for n, c in bims.items()
         }
         if None not in why:

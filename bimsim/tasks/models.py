@@ -16,9 +16,10 @@ and then offers
 
 The runner never asks which model it holds: a new model is one class and one :data:`MODELS`
 entry. The ablation rows of BIM (``bim_frozen``: η = 0; ``bim_stdp``: λ = 0; ``bim_mixed``:
-λ = 0.5; ``bim_gradient``: λ = 1) are BIM with one setting fixed (:attr:`ModelSpec.changes`); a
-command runs :data:`DEFAULT_MODELS` unless told otherwise. Torch is imported only when a
-baseline is built.
+λ = 0.5; ``bim_gradient``: λ = 1) are BIM with one setting fixed (:attr:`ModelSpec.changes`); the
+linear probes (``probe_input``, ``probe_frozen``, ``probe_trained``, :mod:`bimsim.tasks.probes`)
+read what one stage of BIM carries; a command runs :data:`DEFAULT_MODELS` unless told otherwise.
+Torch is imported only when a baseline is built.
 """
 
 from dataclasses import dataclass, field, replace
@@ -32,12 +33,14 @@ from bimsim.tasks.rate_calibration import calibrate_rate
 __all__ = [
     "DEFAULT_MODELS",
     "MODELS",
+    "PROBES",
     "BIMModel",
     "LogisticFloor",
     "ModelSpec",
     "NGramFloor",
     "Samples",
     "TorchModel",
+    "cross_entropy",
 ]
 
 
@@ -95,13 +98,18 @@ class BIMModel:
             seed=seed,
         )
 
+    def calibrate(self, data, rng):
+        """Scale the input weights to ``config.target_rate`` on training samples (once, before
+        any learning; nothing where the rate is 0)."""
+        if self.calibration is None and self.config.target_rate > 0 * Hz:
+            self.calibration = calibrate_rate(
+                self.classifier, data.signals, data.features, self.config.target_rate, rng
+            )
+
     def fit_epoch(self, data, rng, progress=False):
         config, net = self.config, self.classifier.network
-        if not self.rates and config.target_rate > 0 * Hz:
-            # input scaling, before any learning, on training samples only
-            self.calibration = calibrate_rate(
-                self.classifier, data.signals, data.features, config.target_rate, rng
-            )
+        if not self.rates:
+            self.calibrate(data, rng)
         # the schedule: both rates times lr_decay ** (epochs before this one)
         factor = config.lr_decay ** len(self.rates)
         net.eta = config.eta * factor
@@ -122,11 +130,8 @@ class BIMModel:
             "eta": ("epoch", rates[:, 0], "1", "η of the spiking layer in the epoch"),
             "readout_learning_rate": ("epoch", rates[:, 1], "1", "readout rate in the epoch"),
             "layer_weight": ("synapse", net.shared_weights(), "1", "final input weight (x w_unit)"),
+            **self.calibration_state(),
         }
-        if self.calibration is not None:
-            factor, rate = self.calibration
-            out["input_weight_scale"] = (None, factor, "1", "factor of the initial input weights")
-            out["calibrated_rate"] = (None, float(rate / Hz), "Hz", "layer rate after scaling")
         for key in net.optimizer.state:
             values = np.array(net.synapses.variables[f"opt_{key}"].get_value()[:shared])
             out[f"layer_optimizer_{key}"] = ("synapse", values, "1", OPTIMIZER_STATE[key])
@@ -141,6 +146,16 @@ class BIMModel:
                     values = np.concatenate([np.ravel(readout.state[n][key]) for n in names])
                     out[name] = ("readout_parameter", values, "1", what)
         return out
+
+    def calibration_state(self):
+        """The input scaling's factor and the rate it reached, where there was one."""
+        if self.calibration is None:
+            return {}
+        factor, rate = self.calibration
+        return {
+            "input_weight_scale": (None, factor, "1", "factor of the initial input weights"),
+            "calibrated_rate": (None, float(rate / Hz), "Hz", "layer rate after scaling"),
+        }
 
     def predict(self, data, progress=False):
         return self.classifier.predict_proba(data.signals, data.features, progress=progress)
@@ -202,7 +217,7 @@ class LogisticFloor:
         from bimsim.tasks.floors import fit_logistic_regression
 
         self.model = fit_logistic_regression(data.floor_features, data.labels, seed=self.seed)
-        return float(_cross_entropy(self.predict(data), data.labels))
+        return float(cross_entropy(self.predict(data), data.labels))
 
     def predict(self, data, progress=False):
         known = self.model.predict_proba(data.floor_features)
@@ -265,7 +280,8 @@ class NGramFloor:
         return {"parameters": stored, "accumulates": 0.0, "macs": macs, "spike_sparsity": np.nan}
 
 
-def _cross_entropy(probability, labels):
+def cross_entropy(probability, labels):
+    """Mean −log p of each sample's class (nats)."""
     picked = probability[np.arange(len(labels)), labels]
     return -np.mean(np.log(np.clip(picked, 1e-300, None)))
 
@@ -274,13 +290,15 @@ def _cross_entropy(probability, labels):
 class ModelSpec:
     """How to build a model: its config class (``type(None)`` for none), its builder
     ``build(task, config, seed)``, the prefix of its config's attributes in the results (default:
-    the model's name), and ``changes``: fields of the config this model always sets (an ablation),
-    over the defaults and what the user typed."""
+    the model's name), ``changes``: fields of the config this model always sets (an ablation),
+    over the defaults and what the user typed, and ``inert``: fields of the config that do not act
+    on this model, each with the reason."""
 
     config: type
     build: object
     prefix: str = ""
     changes: dict = field(default_factory=dict)
+    inert: dict = field(default_factory=dict)
 
     def configure(self, config):
         """This model's config, given the config its kind would have."""
@@ -296,6 +314,30 @@ def _torch(name):
     return lambda task, config, seed: TorchModel(name, task, config, seed)
 
 
+def _probe(stage):
+    def build(task, config, seed):
+        from bimsim.tasks.probes import LinearProbe
+
+        return LinearProbe(stage, task, config, seed)
+
+    return build
+
+
+#: Fields of BIM's config that do not act on a probe of an untrained stage, and why.
+_UNTRAINED = dict.fromkeys(
+    (
+        "epochs", "lam", "eta", "readout_learning_rate", "readout_scale", "lr_decay",
+        "optimizer", "readout_optimizer",
+    ),
+    "probes of an untrained stage do not train",
+)  # fmt: skip
+#: Fields that act only on the spiking layer, which ``probe_input`` does not read.
+_NO_LAYER = dict.fromkeys(
+    ("hidden", "target_rate", "tau_m", "adaptation", "tau_adaptation"),
+    "probe_input reads the encoder, not the layer",
+)
+
+
 #: Every model a task can run, in the table's order.
 MODELS = {
     "bim": ModelSpec(BIMConfig, BIMModel, "bim"),
@@ -308,7 +350,13 @@ MODELS = {
     "snn": ModelSpec(BaselineConfig, _torch("snn"), "baseline"),
     "ssm": ModelSpec(BaselineConfig, _torch("ssm"), "baseline"),
     "floor": ModelSpec(type(None), _floor),
+    "probe_input": ModelSpec(BIMConfig, _probe("input"), inert={**_UNTRAINED, **_NO_LAYER}),
+    "probe_frozen": ModelSpec(BIMConfig, _probe("frozen"), inert=_UNTRAINED),
+    "probe_trained": ModelSpec(BIMConfig, _probe("trained")),
 }
+
+#: The linear probes (:mod:`bimsim.tasks.probes`): they classify whole samples only.
+PROBES = ("probe_input", "probe_frozen", "probe_trained")
 
 #: What a command runs by default: BIM, the baselines and the floor (not the ablations).
 DEFAULT_MODELS = ("bim", "cnn", "gru", "snn", "ssm", "floor")

@@ -6,13 +6,13 @@ given (any of :data:`bimsim.tasks.models.MODELS`) on every fold, for every seed,
 Dataset;
 :func:`table` prints it in the form of the paper's tables, mean ± s.d. over the runs.
 
-Randomness: for each seed the runner makes one ``numpy`` generator, which draws ``quick``'s
-subsample of every fold; every model of a fold then draws from its own copy of that generator (BIM
-its minibatch order), so the models of one seed see the same data in the same order and their
-scores can be compared in pairs (:func:`paired_differences`); the next fold goes on from where the
-first model that drew left the generator. The baselines seed torch with the
-seed. The folds themselves are the task's and do not change with the seed, so every seed tests
-every sample once (with ``quick`` a subsample of them).
+Randomness: each fold of each seed has its own ``numpy`` generator, made from the seed and the
+fold alone (:func:`fold_generator`), which draws ``quick``'s subsample of the fold; every model of
+the fold then draws from its own copy of that generator (BIM its minibatch order), so the models
+of one seed see the same data in the same order and their scores can be compared in pairs
+(:func:`paired_differences`), and a model's result does not depend on which other models ran
+beside it. The baselines seed torch with the seed. The folds themselves are the task's and do not
+change with the seed, so every seed tests every sample once (with ``quick`` a subsample of them).
 
 Settings are chosen on validation folds, never on the test split: :func:`validation_task` gives
 the task with each fold replaced by one carved from that fold's training samples only
@@ -38,6 +38,7 @@ __all__ = [
     "ModelFailure",
     "Score",
     "TaskData",
+    "fold_generator",
     "paired_differences",
     "run_task",
     "table",
@@ -344,12 +345,24 @@ def subsample(mask, n, rng):
     return out
 
 
+def fold_generator(seed, fold):
+    """The random generator of fold number ``fold`` (from 0) of ``seed``: ``default_rng(seed)``
+    for the first fold, ``default_rng([seed, fold])`` for the others.
+
+    It depends on nothing else, so a model's draws in a fold do not depend on the models that ran
+    before it. (Until 2026-11-24 the folds after the first went on from where the fold before's
+    first model that drew left one generator per seed, so BIM's later folds changed with the
+    models listed before it; the first fold draws as it did.)
+    """
+    return np.random.default_rng(seed if fold == 0 else [seed, fold])
+
+
 def plan_runs(task, seeds, quick=None, first_folds=None):
     """The training and test masks of every (seed, fold) run, checked before any training.
 
-    For each seed one generator draws ``quick``'s subsample of every fold; it is returned with the
-    masks, for the models to go on drawing from (:func:`run_task`: each model of a fold draws
-    from a copy, and the next fold goes on from where the first model that drew left it).
+    Each fold's generator (:func:`fold_generator`) draws ``quick``'s subsample of the fold; it is
+    returned with the masks, for the models to go on drawing from (:func:`run_task`: each model
+    of a fold draws from a copy).
 
     Raises
     ------
@@ -361,8 +374,8 @@ def plan_runs(task, seeds, quick=None, first_folds=None):
         raise ValueError(f"seeds must differ, got {list(seeds)}")
     plan = {}
     for seed in seeds:
-        rng = np.random.default_rng(seed)
         for k, fold in enumerate(task.folds[:first_folds]):
+            rng = fold_generator(seed, k)
             train, test = fold.train, fold.test
             if quick is not None:
                 train, test = subsample(train, quick, rng), subsample(test, quick, rng)
@@ -416,7 +429,6 @@ def run_task(task, configs, seeds, *, quick=None, first_folds=None, progress=Tru
     runs = {}
     for (seed, k), (train, test, rng) in plan.items():
         train_data, test_data = task.samples(train), task.samples(test)
-        start_state, drawn = rng.bit_generator.state, None
         for name, config in configs.items():
             where = f"seed {seed}, fold {folds[k].name}"
             model_rng = copy.deepcopy(rng)  # every model: the same draws (pairs)
@@ -443,10 +455,6 @@ def run_task(task, configs, seeds, *, quick=None, first_folds=None, progress=Tru
                 **model.costs(),
                 "state": model.state() if hasattr(model, "state") else {},
             }
-            if drawn is None and model_rng.bit_generator.state != start_state:
-                drawn = model_rng.bit_generator.state
-        if drawn is not None:  # the next fold goes on from the first model that drew
-            rng.bit_generator.state = drawn
     return results_dataset(task, runs, list(seeds), list(configs), folds)
 
 
