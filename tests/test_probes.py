@@ -8,6 +8,7 @@ import pytest
 from brian2 import Hz, ms, second
 from test_bim_classifier import classifier, problem
 
+from bimsim.tasks.bim_classifier import BIMClassifier
 from bimsim.tasks.config import BIMConfig
 from bimsim.tasks.models import MODELS
 from bimsim.tasks.probes import BINS, LinearProbe
@@ -22,11 +23,10 @@ def test_spike_counts_are_each_samples_own_in_time_order():
     clf = classifier(seed=1)
     inputs, layer = clf.spike_counts(signals, features, bins=4)
     assert inputs.shape == (6, 4, 4) and layer.shape == (6, 4, 8)
-    # the counts are the spikes the run made, per sample
-    assert inputs.sum() / 6 == pytest.approx(clf.counts["input_spikes"])
-    assert layer.sum() / 6 == pytest.approx(clf.counts["hidden_spikes"])
-    p = clf.predict_proba(signals, features)  # the same runs, counted by the other monitors
+    # the counts are the spikes the runs make, as the classifier's own monitors count them
+    p = clf.predict_proba(signals, features)
     assert inputs.sum() / 6 == pytest.approx(clf.counts["input_spikes"]) and p.shape == (6, 2)
+    assert layer.sum() / 6 == pytest.approx(clf.counts["hidden_spikes"])
     # the feature's count code: about feature / feature_delta up spikes, all at the start, and
     # none from its down neuron (neurons 2 and 3 of each copy)
     expected = np.floor(features[:, 0] / clf.feature_delta)
@@ -41,6 +41,22 @@ def test_spike_counts_are_each_samples_own_in_time_order():
     np.testing.assert_array_equal(again_layer, layer[order])
     with pytest.raises(ValueError, match="bins must be a positive whole number"):
         clf.spike_counts(signals, features, bins=0)
+
+
+def test_spike_counts_do_not_move_between_bins_where_a_sample_is_not_a_whole_number_of_steps():
+    rng = np.random.default_rng(1)
+    signals, features, _ = problem(5, rng)
+    signals = signals[:, :71]  # 71 / 360 s is 1972.2 steps of 0.1 ms: runs end between steps
+    config = BIMConfig(copies=2, hidden=8, readout_dt=5 * ms, tau_readout=30 * ms)
+    clf = BIMClassifier(
+        1, 1, 2, sample_dt=second / 360, samples=71, target_from=100 * ms, config=config
+    )
+    inputs, layer = clf.spike_counts(signals, features, bins=7)
+    for shift in (1, 2, 3):  # every sample in other batches, after runs of other lengths
+        order = np.roll(np.arange(5), shift)
+        again_inputs, again_layer = clf.spike_counts(signals[order], features[order], bins=7)
+        np.testing.assert_array_equal(again_inputs, inputs[order])
+        np.testing.assert_array_equal(again_layer, layer[order])
 
 
 def toy_task(n=48, seed=0):

@@ -11,7 +11,7 @@ readout's softmax averaged over the scored steps.
 """
 
 import numpy as np
-from brian2 import SpikeMonitor, mV
+from brian2 import SpikeMonitor, mV, second
 from tqdm.auto import tqdm
 
 from bimsim.encoding import DeltaModulator
@@ -163,7 +163,6 @@ class BIMClassifier(BIMCosts):
         )
         self.input_spikes = SpikeMonitor(self.encoder.group, record=False, name="input_spikes")
         self.network.network.add(self.input_spikes)
-        self._recorders = None  # spike recorders of the encoder and the layer, made when asked
         self.losses = []
 
     def _drive(self, signals, features):
@@ -261,42 +260,43 @@ class BIMClassifier(BIMCosts):
         if bins < 1:
             raise ValueError(f"bins must be a positive whole number, got {bins}")
         net = self.network
-        if self._recorders is None:
-            self._recorders = tuple(
-                SpikeMonitor(group, name=f"{name}_recorder")
-                for group, name in ((self.encoder.group, "input"), (net.layer, "layer"))
-            )
-            net.network.add(*self._recorders)
+        # made for this call and removed after it, so memory holds one call's spikes at most
+        # (the same names each time: Brian2 reuses the compiled code)
+        recorders = [
+            SpikeMonitor(group, name=f"{name}_recorder")
+            for group, name in ((self.encoder.group, "input"), (net.layer, "layer"))
+        ]
+        net.network.add(*recorders)
         n, sizes = len(signals), (net.n_inputs, net.n_hidden)
-        out = [np.zeros((n, bins, size)) for size in sizes]
-        input_spikes = hidden_spikes = 0
-        for recorder in self._recorders:
-            recorder.active = True
+        out = [np.zeros((n, bins, size), dtype=np.int32) for size in sizes]
         try:
             batches = range(0, n, self.copies)
             for start in tqdm(batches, desc="BIM spikes", disable=not progress, leave=False):
                 chosen = np.arange(start, min(start + self.copies, n))
                 namespace = self._drive(signals[chosen], features[chosen])
-                before = [int(r.num_spikes) for r in self._recorders]
-                t0 = net.network.t
+                before = [int(r.num_spikes) for r in recorders]
+                # a run starts at its clock's next whole step (the time the clock shows now), even
+                # where the run before ended between steps: steps count from there
+                starts = [float(r.source.clock.t / second) for r in recorders]
                 net.run(self.duration, [], learn=False, namespace=namespace)
                 self.ticks = len(net.readout.outputs)
-                for recorder, first, size, counts in zip(
-                    self._recorders, before, sizes, out, strict=True
+                for recorder, first, t0, size, counts in zip(
+                    recorders, before, starts, sizes, out, strict=True
                 ):
                     i = np.asarray(recorder.i[first:])
-                    # whole time steps since the run's start: bins independent of the clock
-                    dt = recorder.source.clock.dt
-                    step = np.round(np.asarray((recorder.t[first:] - t0) / dt)).astype(int)
-                    total = round(float(self.duration / dt))
+                    dt = float(recorder.source.clock.dt / second)
+                    step = np.round((np.asarray(recorder.t_[first:]) - t0) / dt).astype(int)
+                    # a run of a duration that is not a whole number of steps makes one step
+                    # more or less by where it starts: count the steps every run makes
+                    steps = int(np.floor(float(self.duration / second) / dt + 1e-9))
                     copy, unit = i // size, i % size
-                    keep = copy < len(chosen)  # padding copies saw a flat zero signal
-                    which = np.minimum(step * bins // total, bins - 1)
+                    keep = (copy < len(chosen)) & (step < steps)  # padding copies: no signal
+                    which = step * bins // steps
                     np.add.at(counts, (chosen[copy[keep]], which[keep], unit[keep]), 1)
-                input_spikes += int(self._recorders[0].num_spikes) - before[0]
-                hidden_spikes += int(self._recorders[1].num_spikes) - before[1]
         finally:
-            for recorder in self._recorders:
-                recorder.active = False
-        self.counts = {"input_spikes": input_spikes / n, "hidden_spikes": hidden_spikes / n}
+            net.network.remove(*recorders)
+        self.counts = {
+            "input_spikes": int(out[0].sum()) / n,
+            "hidden_spikes": int(out[1].sum()) / n,
+        }
         return out[0], out[1]

@@ -45,9 +45,15 @@ class LinearProbe(BIMModel):
     stage : {"input", "frozen", "trained"}
     task : TaskData
     config : BIMConfig
-        BIM's config; ``probe_trained`` trains with all of it, the others use its sizes, encoder,
-        input scaling and layer.
+        BIM's config: ``probe_trained`` trains with all of it, ``probe_frozen`` uses its encoder,
+        layer and input scaling, ``probe_input`` its encoder only.
     seed : int
+
+    Notes
+    -----
+    The training loss in the results is BIM's for ``probe_trained`` (the readout's cross-entropy
+    per scored step, each epoch) and the probe's own cross-entropy on the training samples for
+    the others (one "epoch").
     """
 
     def __init__(self, stage, task, config, seed):
@@ -78,15 +84,17 @@ class LinearProbe(BIMModel):
                 return loss
         elif self.stage == "frozen":
             self.calibrate(data, rng)
-        self.probe = fit_logistic_regression(
-            self._features(data, progress), data.labels, seed=self.seed
-        )
+        features = self._features(data, progress)
+        self.probe = fit_logistic_regression(features, data.labels, seed=self.seed)
         if self.stage == "trained":
             return loss
-        return float(cross_entropy(self.predict(data), data.labels))
+        return float(cross_entropy(self._probability(features), data.labels))
 
     def predict(self, data, progress=False):
-        known = self.probe.predict_proba(self._features(data, progress))
+        return self._probability(self._features(data, progress))
+
+    def _probability(self, features):
+        known = self.probe.predict_proba(features)
         probability = np.zeros((len(known), self.n_classes))
         probability[:, self.probe.classes_] = known  # a class absent in training gets 0
         return probability
