@@ -269,6 +269,10 @@ class BIMClassifier(BIMCosts):
         net.network.add(*recorders)
         n, sizes = len(signals), (net.n_inputs, net.n_hidden)
         out = [np.zeros((n, bins, size), dtype=np.int32) for size in sizes]
+        # a run of a duration that is not a whole number of steps makes one step more or less by
+        # where it starts: count the steps every run makes
+        dts = [float(r.source.clock.dt / second) for r in recorders]
+        steps = [int(np.floor(float(self.duration / second) / dt + 1e-9)) for dt in dts]
         try:
             batches = range(0, n, self.copies)
             for start in tqdm(batches, desc="BIM spikes", disable=not progress, leave=False):
@@ -280,18 +284,14 @@ class BIMClassifier(BIMCosts):
                 starts = [float(r.source.clock.t / second) for r in recorders]
                 net.run(self.duration, [], learn=False, namespace=namespace)
                 self.ticks = len(net.readout.outputs)
-                for recorder, first, t0, size, counts in zip(
-                    recorders, before, starts, sizes, out, strict=True
+                for recorder, first, t0, dt, whole, size, counts in zip(
+                    recorders, before, starts, dts, steps, sizes, out, strict=True
                 ):
                     i = np.asarray(recorder.i[first:])
-                    dt = float(recorder.source.clock.dt / second)
                     step = np.round((np.asarray(recorder.t_[first:]) - t0) / dt).astype(int)
-                    # a run of a duration that is not a whole number of steps makes one step
-                    # more or less by where it starts: count the steps every run makes
-                    steps = int(np.floor(float(self.duration / second) / dt + 1e-9))
                     copy, unit = i // size, i % size
-                    keep = (copy < len(chosen)) & (step < steps)  # padding copies: no signal
-                    which = step * bins // steps
+                    keep = (copy < len(chosen)) & (step < whole)  # padding copies: no signal
+                    which = step * bins // whole
                     np.add.at(counts, (chosen[copy[keep]], which[keep], unit[keep]), 1)
         finally:
             net.network.remove(*recorders)

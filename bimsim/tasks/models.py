@@ -40,7 +40,9 @@ __all__ = [
     "NGramFloor",
     "Samples",
     "TorchModel",
+    "class_probabilities",
     "cross_entropy",
+    "logistic_costs",
 ]
 
 
@@ -163,13 +165,18 @@ class BIMModel:
     def costs(self):
         clf = self.classifier
         ops = clf.operations_per_sample()
-        steps = float(clf.duration / clf.network.layer.dt)
         return {
             "parameters": clf.parameter_count(),
             "accumulates": ops["accumulates"],
             "macs": ops["neuron_macs"] + ops["readout_macs"],
-            "spike_sparsity": 1.0 - clf.counts["hidden_spikes"] / (self.config.hidden * steps),
+            "spike_sparsity": self.spike_sparsity(),
         }
+
+    def spike_sparsity(self):
+        """The fraction of the layer's neuron-steps without a spike, in the last prediction."""
+        clf = self.classifier
+        steps = float(clf.duration / clf.network.layer.dt)
+        return 1.0 - clf.counts["hidden_spikes"] / (self.config.hidden * steps)
 
 
 class TorchModel:
@@ -220,20 +227,33 @@ class LogisticFloor:
         return float(cross_entropy(self.predict(data), data.labels))
 
     def predict(self, data, progress=False):
-        known = self.model.predict_proba(data.floor_features)
-        probability = np.zeros((len(known), self.n_classes))
-        probability[:, self.model.classes_] = known  # a class absent in training gets 0
-        return probability
+        return class_probabilities(self.model, data.floor_features, self.n_classes)
 
     def costs(self):
-        n_features = self.model.n_features_in_
-        n_outputs = len(self.model.classes_) if len(self.model.classes_) > 2 else 1
-        return {
-            "parameters": (n_features + 1) * n_outputs,
-            "accumulates": 0.0,
-            "macs": float(n_features * n_outputs + 2 * n_features),  # and standardisation
-            "spike_sparsity": np.nan,
-        }
+        return logistic_costs(self.model)
+
+
+def class_probabilities(model, features, n_classes):
+    """A fitted scikit-learn classifier's probabilities ``(samples, n_classes)``: a class absent
+    in its training samples gets 0."""
+    known = model.predict_proba(features)
+    probability = np.zeros((len(known), n_classes))
+    probability[:, model.classes_] = known
+    return probability
+
+
+def logistic_costs(model):
+    """Costs per sample of a fitted logistic regression on standardised features: its
+    parameters and multiply-accumulates (the standardisation's included); no synaptic
+    accumulates, no spikes."""
+    n_features = model.n_features_in_
+    n_outputs = len(model.classes_) if len(model.classes_) > 2 else 1
+    return {
+        "parameters": (n_features + 1) * n_outputs,
+        "accumulates": 0.0,
+        "macs": float(n_features * n_outputs + 2 * n_features),
+        "spike_sparsity": np.nan,
+    }
 
 
 class NGramFloor:

@@ -20,9 +20,7 @@ information is lost. Probes classify whole samples; a task with a target at ever
 has none.
 """
 
-import numpy as np
-
-from bimsim.tasks.models import BIMModel, cross_entropy
+from bimsim.tasks.models import BIMModel, class_probabilities, cross_entropy, logistic_costs
 
 __all__ = ["BINS", "STAGES", "LinearProbe"]
 
@@ -94,10 +92,7 @@ class LinearProbe(BIMModel):
         return self._probability(self._features(data, progress))
 
     def _probability(self, features):
-        known = self.probe.predict_proba(features)
-        probability = np.zeros((len(known), self.n_classes))
-        probability[:, self.probe.classes_] = known  # a class absent in training gets 0
-        return probability
+        return class_probabilities(self.probe, features, self.n_classes)
 
     def state(self):
         """BIM's state where the layer trained; the input scaling where it was scaled."""
@@ -106,27 +101,17 @@ class LinearProbe(BIMModel):
         return self.calibration_state()
 
     def costs(self):
-        """The probe's parameters and multiply-accumulates (and standardisation), and, for the
-        layer's stages, the layer's accumulates, neuron updates, learned input weights and
-        sparsity (the readout's are not spent)."""
-        n_features = self.probe.n_features_in_
-        outputs = len(self.probe.classes_) if len(self.probe.classes_) > 2 else 1
-        parameters = (n_features + 1) * outputs
-        macs = float(n_features * outputs + 2 * n_features)
+        """The probe's parameters and multiply-accumulates, and, for the layer's stages, the
+        layer's accumulates, neuron updates, learned input weights and sparsity (the readout's
+        are not spent)."""
+        costs = logistic_costs(self.probe)
         if self.stage == "input":
-            return {
-                "parameters": parameters,
-                "accumulates": 0.0,
-                "macs": macs,
-                "spike_sparsity": np.nan,
-            }
-        clf = self.classifier
-        ops = clf.operations_per_sample()
-        steps = float(clf.duration / clf.network.layer.dt)
-        learned = len(clf.network.shared_weights()) if self.stage == "trained" else 0
+            return costs
+        ops = self.classifier.operations_per_sample()
+        learned = len(self.classifier.network.shared_weights()) if self.stage == "trained" else 0
         return {
-            "parameters": parameters + learned,
+            "parameters": costs["parameters"] + learned,
             "accumulates": ops["accumulates"],
-            "macs": ops["neuron_macs"] + macs,
-            "spike_sparsity": 1.0 - clf.counts["hidden_spikes"] / (self.config.hidden * steps),
+            "macs": ops["neuron_macs"] + costs["macs"],
+            "spike_sparsity": self.spike_sparsity(),
         }
