@@ -3,16 +3,20 @@
 The input layer is a ``SpikeGeneratorGroup`` (encoded spikes), the hidden layer LIF neurons
 (SPEC eq. 2) on hybrid synapses (SPEC eq. 3, with the eligibility traces of eq. 5 and the STDP term
 of eq. 4), the readout a selective SSM (eq. 1) that learns by exact RTRL and injects the learning
-signal through a network operation; optional adaptive pruning (eq. 6). Sequences stream through
+signal through a network operation; optional adaptive pruning (eq. 6) and optional recurrent
+synapses within the layer, learning by the same rule (their traces are e-prop's approximation:
+they leave out the paths through other neurons' spikes; how far that is from BPTT,
+:func:`bimsim.gradient_check.recurrent_trace_error` measures). Sequences stream through
 :meth:`BIMNetwork.run_sequence` (or :meth:`BIMNetwork.run` with an input group of the caller's,
 e.g. an ECG encoder), and :meth:`BIMNetwork.dataset` records what happened.
 
 Brian2's runtime device costs a fixed time per step however small the network, so a network can
 hold ``copies`` independent copies of input, layer and synapses that process different sequences
 at once: the readout steps them as one batch and pools its gradient as their mean, and before
-every update each input synapse's gradient and STDP term are replaced by their mean over the
-copies, so all copies make the same update and stay one model (minibatch learning, online within
-each sequence; an optimiser's state sees the pooled direction, as in minibatch training).
+every update each input (and recurrent) synapse's gradient and STDP term are replaced by their
+mean over the copies, so all copies make the same update and stay one model (minibatch learning,
+online within each sequence; an optimiser's state sees the pooled direction, as in minibatch
+training).
 
 The network holds network operations, so it runs on the ``runtime`` device.
 """
@@ -87,6 +91,12 @@ class BIMNetwork:
         Initial weights drawn uniformly from this range.
     pruning : PruningParameters, optional
         Adaptive pruning of the input synapses.
+    recurrent : float
+        Where above 0, recurrent synapses from every neuron of the layer to every other one of
+        its copy (none onto itself, no delay: a spike reaches the others in its own time step),
+        their initial weights drawn from a normal distribution of mean 0 and this standard
+        deviation (x ``w_unit``), learning by the hybrid rule with the input synapses' λ, η,
+        STDP rule, gradient clip and optimiser, without bounds; 0 (default): none.
     readout_dt, dt : Quantity
         The readout's step and the simulation's.
     seed : int
@@ -122,6 +132,7 @@ class BIMNetwork:
         readout_optimizer=None,
         w_init=(0.1, 0.4),
         pruning=None,
+        recurrent=0.0,
         readout_dt=1 * ms,
         dt=0.1 * ms,
         seed=0,
@@ -135,6 +146,9 @@ class BIMNetwork:
         require("readout_dt", readout_dt, "time")
         require_real("readout_scale", readout_scale, above=True)
         require("dt", dt, "time")
+        require_real("recurrent", recurrent)
+        if recurrent > 0 and n_hidden < 2:
+            raise ValueError("recurrent synapses need at least 2 hidden neurons")
         rng = np.random.default_rng(seed)
         self.n_inputs, self.n_hidden, self.eta = int(n_inputs), int(n_hidden), float(eta)
         self.bounds = bounds
@@ -161,21 +175,15 @@ class BIMNetwork:
         self.layer = lif_neurons(
             copies * n_hidden, learning=True, dt=dt, name="layer", **neuron_params
         )
+        rule = rule or pair_rule(**PAIR_DEFAULTS)
+        plastic = {
+            "lam": lam, "eta": eta, "w_unit": w_unit, "max_grad": max_grad,
+            "optimizer": self.optimizer, "readout_dt": readout_dt, "dt": dt,
+        }  # fmt: skip
         self.synapses = hybrid_synapses(
-            self.inputs,
-            self.layer,
-            rule or pair_rule(**PAIR_DEFAULTS),
-            lam=lam,
-            eta=eta,
-            w_unit=w_unit,
-            bounds=bounds,
-            max_grad=max_grad,
-            optimizer=self.optimizer,
-            readout_dt=readout_dt,
-            prunable=pruning is not None,
-            dt=dt,
-            name="hybrid",
-        )
+            self.inputs, self.layer, rule, bounds=bounds, prunable=pruning is not None,
+            name="hybrid", **plastic,
+        )  # fmt: skip
         # all-to-all within each copy, copy-major: synapse c * S + s is synapse s of copy c
         pre = np.repeat(np.arange(n_inputs), n_hidden)
         post = np.tile(np.arange(n_hidden), n_inputs)
@@ -185,6 +193,20 @@ class BIMNetwork:
         )
         self.synapses.w = np.tile(rng.uniform(*w_init, n_inputs * n_hidden), copies)
         ssm = SelectiveSSM(SSMParameters.initial(n_hidden, n_states, n_outputs, rng), loss=loss)
+        self.recurrent = None
+        self.plastic = [self.synapses]  # the synapses that learn
+        if recurrent > 0:
+            self.recurrent = hybrid_synapses(
+                self.layer, self.layer, rule, name="recurrent", **plastic
+            )
+            # every other neuron of the copy, copy-major as the input synapses; drawn after the
+            # readout, so the rest of the network is the same as without recurrent synapses
+            pre, post = np.nonzero(~np.eye(n_hidden, dtype=bool))
+            self.recurrent.connect(
+                i=(offsets * n_hidden + pre).ravel(), j=(offsets * n_hidden + post).ravel()
+            )
+            self.recurrent.w = np.tile(rng.normal(0, recurrent, len(pre)), copies)
+            self.plastic.append(self.recurrent)
         self.readout = ReadoutInjection(
             ssm,
             self.layer,
@@ -197,11 +219,15 @@ class BIMNetwork:
         )
         self.readout_learning_rate = float(readout_learning_rate)
         self.spikes = SpikeMonitor(self.layer, record=False)
-        objects = [self.inputs, self.layer, self.synapses, self.readout.operation, self.spikes]
+        objects = [self.inputs, self.layer, *self.plastic, self.readout.operation, self.spikes]
         # the operations that learn, switched off when a run does not: the traces, the gradient's
         # accumulation and pooling, the update and pruning
-        learning = {f"{self.synapses.name}_{part}" for part in ("trace", "grad", "update")}
-        self._learning = [o for o in self.synapses.contained_objects if o.name in learning]
+        self._learning = [
+            operation
+            for synapses in self.plastic
+            for operation in synapses.contained_objects
+            if operation.name in {f"{synapses.name}_{part}" for part in ("trace", "grad", "update")}
+        ]
         if copies > 1:
             # between the gradient's accumulation (order 1) and the update (order 3)
             pool = NetworkOperation(
@@ -221,10 +247,11 @@ class BIMNetwork:
 
     def _pool_gradients(self, t):
         """Give every copy the mean over the copies of each synapse's gradient and STDP term."""
-        for name in ("grad", "omega"):
-            variable = self.synapses.variables[name]
-            values = variable.get_value().reshape(self.copies, -1)
-            variable.set_value(np.tile(values.mean(axis=0), self.copies))
+        for synapses in self.plastic:
+            for name in ("grad", "omega"):
+                variable = synapses.variables[name]
+                values = variable.get_value().reshape(self.copies, -1)
+                variable.set_value(np.tile(values.mean(axis=0), self.copies))
 
     def _reset_state(self):
         """Each sequence starts from rest: membrane, currents, adaptation and every trace."""
@@ -232,9 +259,10 @@ class BIMNetwork:
         for name in ("x_syn", "I_syn", "u_out", "L", "a"):
             if name in self.layer.variables:
                 self.layer.variables[name].set_value(0)
-        for name in _TRACES:
-            if name in self.synapses.variables:
-                self.synapses.variables[name].set_value(0)
+        for synapses in self.plastic:
+            for name in _TRACES:
+                if name in synapses.variables:
+                    synapses.variables[name].set_value(0)
 
     def run_sequence(self, indices, times, duration, targets, learn=True, profile=False):
         """Stream one sequence (per copy) through the network, learning online unless told not.
@@ -297,7 +325,8 @@ class BIMNetwork:
         """
         require("duration", duration, "time")
         self._reset_state()
-        self.synapses.namespace["eta"] = self.eta if learn else 0.0
+        for synapses in self.plastic:
+            synapses.namespace["eta"] = self.eta if learn else 0.0
         for operation in self._learning:
             operation.active = bool(learn)
         self.readout.learning_rate = self.readout_learning_rate if learn else 0.0
@@ -317,6 +346,14 @@ class BIMNetwork:
     def shared_weights(self):
         """The input weights of copy 0 (all copies hold the same), ``n_inputs * n_hidden``."""
         return np.array(self.synapses.w[: self.n_inputs * self.n_hidden])
+
+    def recurrent_weights(self):
+        """The recurrent weights of copy 0 (all copies hold the same), ``n_hidden * (n_hidden -
+        1)`` in the order of ``numpy.nonzero`` of an off-diagonal mask (row: the presynaptic
+        neuron); empty without recurrent synapses."""
+        if self.recurrent is None:
+            return np.zeros(0)
+        return np.array(self.recurrent.w[: self.n_hidden * (self.n_hidden - 1)])
 
     def dataset(self):
         """Per sequence: loss, hidden spikes, sparsity and the weights; pruning history if any."""

@@ -154,6 +154,18 @@ BAD_INPUTS = [
     (ECG, ["--adaptation", "-1"], r"argument --adaptation: must be at least 0"),
     (ECG, ["--tau-adaptation", "0"], r"argument --tau-adaptation: must be greater than 0"),
     (ECG, ["--tau-adaptation", "9"], r"--tau-adaptation has no effect on bim \(adaptation = 0 "),
+    (ECG, ["--recurrent", "-0.1"], r"argument --recurrent: must be at least 0"),
+    (ECG, ["--recurrent", "nan"], r"argument --recurrent: "),
+    (
+        LM,
+        ["--recurrent", "0.1", "--hidden", "1"],
+        r"recurrent synapses need more than one hidden neuron",
+    ),
+    (
+        ECG,
+        ["--recurrent", "0.1", "--models", "probe_input"],
+        r"--recurrent has no effect on probe_input \(probe_input reads the encoder, not the lay",
+    ),
     (ECG, ["--weight-decay", "-1"], r"argument --weight-decay: must be at least 0"),
     (ECG, ["--readout-weight-decay", "inf"], r"argument --readout-weight-decay: must be a finite"),
     (
@@ -172,7 +184,6 @@ BAD_INPUTS = [
         ["--epochs", "2", "--models", "probe_frozen", "probe_input"],
         r"--epochs has no effect on probe_frozen, probe_input \(probes of an untrained stage do ",
     ),
-    (LM, ["--models", "probe_trained"], r"--models: probes \(probe_trained\) classify whole "),
     (ECG, ["--hidden", "8", "--models", "floor"], r"--hidden has no effect without a BIM model"),
     (
         ECG,

@@ -119,6 +119,8 @@ def test_lambda_zero_reproduces_the_pairing_protocol_stdp_curve():
         ({"tau_m": [5, 10] * ms}, r"tau_m must be one time or 3 times \(one per hidden neuron\)"),
         ({"tau_m": [8 * ms, 9 * ms]}, r"3 times \(one per hidden neuron\), got shape \(2,\)"),
         ({"adaptation": [1, 2] * mV}, r"adaptation must be one value for the whole group"),
+        ({"recurrent": -0.1}, r"recurrent must be a finite number at least 0.0, got -0.1"),
+        ({"recurrent": 0.1, "n_hidden": 1}, "recurrent synapses need at least 2 hidden neurons"),
     ],
 )
 def test_bad_network_parameters_are_refused(kwargs, match):
@@ -218,6 +220,7 @@ def small_network(copies, **kwds):
         {},
         {"tau_m": np.geomspace(8, 80, 8) * ms},
         {"adaptation": 2 * mV, "tau_adaptation": 1 * second},
+        {"recurrent": 0.5},
     ],
 )
 def test_copies_run_independently_without_learning(neuron):
@@ -253,6 +256,31 @@ def test_identical_copies_learn_exactly_what_one_network_learns():
         batched.readout.ssm.params.W_out, single.readout.ssm.params.W_out, rtol=1e-10
     )
     assert not np.allclose(single.shared_weights(), small_network(1).shared_weights())
+
+
+def test_recurrent_synapses_learn_within_each_copy_and_copies_stay_one_model():
+    rng = np.random.default_rng(6)
+    net = small_network(3, recurrent=0.5)
+    plain = small_network(3)
+    # every other neuron of the same copy, none onto itself
+    i, j = net.recurrent.i[:], net.recurrent.j[:]
+    assert len(i) == 3 * 8 * 7 and np.all(i != j) and np.all(i // 8 == j // 8)
+    # drawn after the rest: the input weights and the readout are those of the plain network
+    np.testing.assert_array_equal(net.shared_weights(), plain.shared_weights())
+    np.testing.assert_array_equal(net.readout.ssm.params.W_out, plain.readout.ssm.params.W_out)
+    initial = net.recurrent_weights()
+    assert initial.shape == (56,) and 0.3 < initial.std() < 0.7
+    sequences = in_copies([recall_sequence(rng, c % 2) for c in range(3)], 20)
+    net.run_sequence(*sequences, learn=False)
+    plain.run_sequence(*sequences, learn=False)
+    # the recurrent synapses carry the layer's spikes to the other neurons
+    assert not np.allclose(np.array(net.readout.outputs), np.array(plain.readout.outputs))
+    np.testing.assert_array_equal(net.recurrent_weights(), initial)  # learn=False: no change
+    for _ in range(2):
+        net.run_sequence(*in_copies([recall_sequence(rng, c % 2) for c in range(3)], 20))
+    w = net.recurrent.w[:].reshape(3, -1)
+    assert np.all(w == w[0])  # the copies' pooled updates keep them one model
+    assert not np.allclose(net.recurrent_weights(), initial)
 
 
 def test_different_copies_stay_one_model_with_pruning():

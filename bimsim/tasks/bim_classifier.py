@@ -19,7 +19,7 @@ from bimsim.network import BIMNetwork
 from bimsim.quantities import require_positive
 from bimsim.tasks.config import BIMConfig
 
-__all__ = ["BIMClassifier", "BIMCosts", "minibatches", "softmax"]
+__all__ = ["BIMClassifier", "BIMSequenceModel", "minibatches", "softmax"]
 
 
 def softmax(outputs):
@@ -45,15 +45,16 @@ def minibatches(n, copies, rng, progress=False, what="samples"):
         yield order[k * copies : (k + 1) * copies]
 
 
-class BIMCosts:
-    """Costs of a BIM model from its last prediction: needs ``network`` (a BIMNetwork),
-    ``duration`` (of one sample), ``ticks`` (readout steps per sample) and ``counts``
-    (``input_spikes`` per sample)."""
+class BIMSequenceModel:
+    """What BIM's sequence models share: the costs of the last prediction and the spikes of
+    each stage per sample. Needs ``network`` (a BIMNetwork), ``copies``, ``duration`` (of one
+    sample), ``ticks`` (readout steps per sample) and ``counts`` (``input_spikes`` per sample)."""
 
     def operations_per_sample(self):
         """Synaptic accumulates and multiply-accumulates per sample, from the last prediction.
 
-        Accumulates: every input spike reaches ``n_hidden`` synapses. Multiply-accumulates: the
+        Accumulates: every input spike reaches ``n_hidden`` synapses, and with recurrent
+        synapses every layer spike ``n_hidden - 1`` more. Multiply-accumulates: the
         LIF state update (3 per neuron and step, the exact linear propagator; 2 more for an
         adaptive threshold, its decay and ``v_threshold + β a``) and the readout's dense step
         (``m² + 6 m N + m + k m`` per readout step).
@@ -63,18 +64,96 @@ class BIMCosts:
         steps = float(self.duration / net.layer.dt)
         per_neuron = 5 if "a" in net.layer.variables else 3
         return {
-            "accumulates": self.counts["input_spikes"] * net.n_hidden,
+            "accumulates": self.counts["input_spikes"] * net.n_hidden
+            + self.counts["hidden_spikes"] * len(net.recurrent_weights()) / net.n_hidden,
             "neuron_macs": per_neuron * net.n_hidden * steps,
             "readout_macs": self.ticks * (m * m + 6 * m * n + m + k * m),
         }
 
     def parameter_count(self):
-        """Learned numbers: the input weights and the readout's parameters."""
-        params = self.network.readout.ssm.params.as_dict()
-        return len(self.network.shared_weights()) + sum(v.size for v in params.values())
+        """Learned numbers: the input and recurrent weights and the readout's parameters."""
+        net = self.network
+        params = net.readout.ssm.params.as_dict()
+        weights = len(net.shared_weights()) + len(net.recurrent_weights())
+        return weights + sum(v.size for v in params.values())
+
+    def count_spikes(self, n, test_run, bins, inputs, progress=False, layer_lag=0):
+        """Spikes of every neuron of ``inputs`` (the layer's input group) and of the layer per
+        sample in ``bins`` equal time bins of a sample's duration, without learning.
+
+        Parameters
+        ----------
+        n : int
+            Samples.
+        test_run : callable
+            ``test_run(chosen)`` runs the samples ``chosen`` (indices, at most ``copies``)
+            without learning, one per copy from the first.
+        bins : int
+            Equal bins of the time steps that every run of a sample makes.
+        inputs : NeuronGroup or SpikeGeneratorGroup
+            The layer's input group.
+        progress : bool
+            A progress bar over the minibatches.
+        layer_lag : int
+            Time steps by which the layer's bins trail the input's (0: the same bins; 1: each
+            of the layer's bins from one step after the input's to one step after its end, as a
+            spike takes one step to reach the layer).
+
+        Returns
+        -------
+        inputs, layer : ndarray
+            ``(n, bins, input neurons)`` and ``(n, bins, hidden)`` (int32).
+
+        Also sets :attr:`counts` and :attr:`ticks`, as a prediction does.
+        """
+        bins = int(bins)
+        if bins < 1:
+            raise ValueError(f"bins must be a positive whole number, got {bins}")
+        net = self.network
+        # made for this call and removed after it, so memory holds one call's spikes at most
+        # (the same names each time: Brian2 reuses the compiled code)
+        recorders = [
+            SpikeMonitor(group, name=f"{name}_recorder")
+            for group, name in ((inputs, "input"), (net.layer, "layer"))
+        ]
+        net.network.add(*recorders)
+        sizes = (net.n_inputs, net.n_hidden)
+        out = [np.zeros((n, bins, size), dtype=np.int32) for size in sizes]
+        # a run of a duration that is not a whole number of steps makes one step more or less by
+        # where it starts: count the steps every run makes
+        dts = [float(r.source.clock.dt / second) for r in recorders]
+        steps = [int(np.floor(float(self.duration / second) / dt + 1e-9)) for dt in dts]
+        lags = (0, int(layer_lag))
+        try:
+            batches = range(0, n, self.copies)
+            for start in tqdm(batches, desc="BIM spikes", disable=not progress, leave=False):
+                chosen = np.arange(start, min(start + self.copies, n))
+                before = [int(r.num_spikes) for r in recorders]
+                # a run starts at its clock's next whole step (the time the clock shows now), even
+                # where the run before ended between steps: steps count from there
+                starts = [float(r.source.clock.t / second) for r in recorders]
+                test_run(chosen)
+                self.ticks = len(net.readout.outputs)
+                for recorder, first, t0, dt, whole, lag, size, counts in zip(
+                    recorders, before, starts, dts, steps, lags, sizes, out, strict=True
+                ):
+                    i = np.asarray(recorder.i[first:])
+                    step = np.round((np.asarray(recorder.t_[first:]) - t0) / dt).astype(int) - lag
+                    copy, unit = i // size, i % size
+                    # padding copies get no input
+                    keep = (copy < len(chosen)) & (step >= 0) & (step < whole)
+                    which = step * bins // whole
+                    np.add.at(counts, (chosen[copy[keep]], which[keep], unit[keep]), 1)
+        finally:
+            net.network.remove(*recorders)
+        self.counts = {
+            "input_spikes": int(out[0].sum()) / n,
+            "hidden_spikes": int(out[1].sum()) / n,
+        }
+        return out[0], out[1]
 
 
-class BIMClassifier(BIMCosts):
+class BIMClassifier(BIMSequenceModel):
     """Delta-modulated signals into a BIM network trained online; see module docstring.
 
     Parameters
@@ -227,10 +306,9 @@ class BIMClassifier(BIMCosts):
         batches = range(0, n, self.copies)
         for start in tqdm(batches, desc="BIM test", disable=not progress, leave=False):
             chosen = np.arange(start, min(start + self.copies, n))
-            namespace = self._drive(signals[chosen], features[chosen])
             before_in = int(self.input_spikes.num_spikes)
             before_hidden = int(self.network.spikes.num_spikes)
-            self.network.run(self.duration, [], learn=False, namespace=namespace)
+            self._test_run(signals, features, chosen)
             per_tick = np.array(self.network.readout.outputs)  # (ticks, copies, classes)
             self.ticks = len(per_tick)
             outputs = per_tick[self.scored[0] :, : len(chosen)]
@@ -240,6 +318,11 @@ class BIMClassifier(BIMCosts):
             hidden_spikes += int(self.network.spikes.num_spikes) - before_hidden
         self.counts = {"input_spikes": input_spikes / n, "hidden_spikes": hidden_spikes / n}
         return probabilities
+
+    def _test_run(self, signals, features, chosen):
+        """Run the samples ``chosen`` (at most ``copies``) without learning."""
+        namespace = self._drive(signals[chosen], features[chosen])
+        self.network.run(self.duration, [], learn=False, namespace=namespace)
 
     def spike_counts(self, signals, features=None, bins=10, progress=False):
         """Spikes of every input neuron and every layer neuron per sample in ``bins`` equal time
@@ -256,47 +339,10 @@ class BIMClassifier(BIMCosts):
         Also sets :attr:`counts` and :attr:`ticks`, as :meth:`predict_proba` does.
         """
         signals, features = self._check(signals, features)
-        bins = int(bins)
-        if bins < 1:
-            raise ValueError(f"bins must be a positive whole number, got {bins}")
-        net = self.network
-        # made for this call and removed after it, so memory holds one call's spikes at most
-        # (the same names each time: Brian2 reuses the compiled code)
-        recorders = [
-            SpikeMonitor(group, name=f"{name}_recorder")
-            for group, name in ((self.encoder.group, "input"), (net.layer, "layer"))
-        ]
-        net.network.add(*recorders)
-        n, sizes = len(signals), (net.n_inputs, net.n_hidden)
-        out = [np.zeros((n, bins, size), dtype=np.int32) for size in sizes]
-        # a run of a duration that is not a whole number of steps makes one step more or less by
-        # where it starts: count the steps every run makes
-        dts = [float(r.source.clock.dt / second) for r in recorders]
-        steps = [int(np.floor(float(self.duration / second) / dt + 1e-9)) for dt in dts]
-        try:
-            batches = range(0, n, self.copies)
-            for start in tqdm(batches, desc="BIM spikes", disable=not progress, leave=False):
-                chosen = np.arange(start, min(start + self.copies, n))
-                namespace = self._drive(signals[chosen], features[chosen])
-                before = [int(r.num_spikes) for r in recorders]
-                # a run starts at its clock's next whole step (the time the clock shows now), even
-                # where the run before ended between steps: steps count from there
-                starts = [float(r.source.clock.t / second) for r in recorders]
-                net.run(self.duration, [], learn=False, namespace=namespace)
-                self.ticks = len(net.readout.outputs)
-                for recorder, first, t0, dt, whole, size, counts in zip(
-                    recorders, before, starts, dts, steps, sizes, out, strict=True
-                ):
-                    i = np.asarray(recorder.i[first:])
-                    step = np.round((np.asarray(recorder.t_[first:]) - t0) / dt).astype(int)
-                    copy, unit = i // size, i % size
-                    keep = (copy < len(chosen)) & (step < whole)  # padding copies: no signal
-                    which = step * bins // whole
-                    np.add.at(counts, (chosen[copy[keep]], which[keep], unit[keep]), 1)
-        finally:
-            net.network.remove(*recorders)
-        self.counts = {
-            "input_spikes": int(out[0].sum()) / n,
-            "hidden_spikes": int(out[1].sum()) / n,
-        }
-        return out[0], out[1]
+        return self.count_spikes(
+            len(signals),
+            lambda chosen: self._test_run(signals, features, chosen),
+            bins,
+            self.encoder.group,
+            progress,
+        )

@@ -15,13 +15,13 @@ from tqdm.auto import tqdm
 
 from bimsim.network import BIMNetwork
 from bimsim.quantities import require_count, require_positive
-from bimsim.tasks.bim_classifier import BIMCosts, minibatches, softmax
+from bimsim.tasks.bim_classifier import BIMSequenceModel, minibatches, softmax
 from bimsim.tasks.config import BIMConfig
 
 __all__ = ["BIMTokenPredictor"]
 
 
-class BIMTokenPredictor(BIMCosts):
+class BIMTokenPredictor(BIMSequenceModel):
     """One-hot token spikes into a BIM network with a target at every token; see module docstring.
 
     Parameters
@@ -124,6 +124,51 @@ class BIMTokenPredictor(BIMCosts):
         self.losses.append(float(np.mean(losses)))
         return self.losses[-1]
 
+    def _test_run(self, codes, chosen):
+        """Run the sequences ``chosen`` (at most ``copies``) without learning."""
+        indices, times = self._spikes(codes[chosen])
+        self.network.run_sequence(indices, times, self.duration, [], learn=False)
+        self._check_ticks()
+
+    def spike_counts(self, codes, features=None, progress=False):
+        """Spikes of every input neuron and every layer neuron in each token's interval of every
+        sequence, without learning (what a probe reads of each stage).
+
+        The interval of token ``t`` holds its spike, at ``t · token_dt``, and the layer's spikes
+        from the next time step (when that spike reaches the layer) to the readout's step that
+        predicts the token after it, at ``(t + 1) · token_dt``, which reads them: the spikes of
+        an interval have seen the tokens up to ``t`` and no later one.
+
+        Parameters
+        ----------
+        codes : array
+            ``(n, length)`` token codes.
+        features : None
+            Tokens carry no features (the classifiers' signature).
+        progress : bool
+            A progress bar over the minibatches.
+
+        Returns
+        -------
+        inputs : ndarray
+            ``(n, length, vocabulary)``: the one-hot tokens, as spikes.
+        layer : ndarray
+            ``(n, length, hidden)``.
+
+        Also sets :attr:`counts`, as :meth:`predict_proba` does.
+        """
+        codes = self._check(codes, None, features)
+        # one bin per token interval; the last, after the last token, predicts nothing
+        inputs, layer = self.count_spikes(
+            len(codes),
+            lambda chosen: self._test_run(codes, chosen),
+            self.length + 1,
+            self.network.inputs,
+            progress,
+            layer_lag=1,
+        )
+        return inputs[:, : self.length], layer[:, : self.length]
+
     def predict_proba(self, codes, features=None, progress=False):
         """Next-token probabilities ``(n, length, vocabulary)``, without learning.
 
@@ -136,11 +181,9 @@ class BIMTokenPredictor(BIMCosts):
         batches = range(0, n, self.copies)
         for start in tqdm(batches, desc="BIM test", disable=not progress, leave=False):
             chosen = np.arange(start, min(start + self.copies, n))
-            indices, times = self._spikes(codes[chosen])
             before = int(self.input_spikes.num_spikes)
             before_hidden = int(self.network.spikes.num_spikes)
-            self.network.run_sequence(indices, times, self.duration, [], learn=False)
-            self._check_ticks()
+            self._test_run(codes, chosen)
             per_tick = np.array(self.network.readout.outputs)  # (ticks, copies, vocabulary)
             outputs = per_tick[1:, : len(chosen)].transpose(1, 0, 2)
             probabilities[chosen] = softmax(outputs)

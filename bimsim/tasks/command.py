@@ -41,7 +41,7 @@ from bimsim.tasks.config import (
     BIMConfig,
     as_attrs,
 )
-from bimsim.tasks.models import DEFAULT_MODELS, MODELS, PROBES
+from bimsim.tasks.models import DEFAULT_MODELS, MODELS
 from bimsim.tasks.runner import (
     VALIDATION_FRACTION,
     ModelFailure,
@@ -96,9 +96,6 @@ class TaskCommand:
     quick : Quick
     data_help : str
         What ``--data`` names.
-    targets_per_step : bool
-        The task has a target at every step (language): the probes, which classify whole
-        samples, are refused.
     """
 
     name: str
@@ -111,7 +108,6 @@ class TaskCommand:
     baseline: BaselineConfig = field(default_factory=BaselineConfig)
     quick: Quick = field(default_factory=Quick)
     data_help: str = "the dataset's folder"
-    targets_per_step: bool = False
 
     def parser(self):
         p = ArgumentParser(description=self.description)
@@ -127,7 +123,7 @@ class TaskCommand:
             f"{', '.join(MODELS)} (default: {' '.join(DEFAULT_MODELS)}); the bim_* rows are BIM "
             "with η = 0 (frozen), λ = 0 (STDP), λ = 0.5 (mixed) or λ = 1 (gradient), whatever "
             "--eta or --lam say; the probe_* rows fit a logistic regression to the spikes of the "
-            "encoder, the untrained layer or the trained layer (not for language)",
+            "encoder, the untrained layer or the trained layer",
         )
         add_run_arguments(
             p,
@@ -218,6 +214,14 @@ class TaskCommand:
             f"the layer's neurons (default {low:g}" + ("" if low == high else f" {high:g}") + ")",
         )
         p.add_argument(
+            "--recurrent",
+            type=real(minimum=0),
+            metavar="STD",
+            help="recurrent synapses within BIM's layer, learning as its input synapses do, "
+            "their initial weights normal with mean 0 and this standard deviation "
+            f"(default {bim.recurrent:g}: none)",
+        )
+        p.add_argument(
             "--adaptation",
             type=real(minimum=0),
             metavar="MV",
@@ -270,6 +274,7 @@ class TaskCommand:
             "readout_learning_rate",
             "readout_scale",
             "lr_decay",
+            "recurrent",
         ):
             if getattr(args, key) is not None:
                 bim[key] = getattr(args, key)
@@ -317,12 +322,6 @@ class TaskCommand:
         if args.seed + args.seeds - 1 > MAX_SEED:
             p.error(
                 f"--seed + --seeds - 1 must be at most {MAX_SEED}, got {args.seed + args.seeds - 1}"
-            )
-        probes = [m for m in args.models if m in PROBES]
-        if probes and self.targets_per_step:
-            p.error(
-                f"--models: probes ({', '.join(probes)}) classify whole samples; {self.name} has "
-                "a target at every step"
             )
         self.check(p, args)
         try:
@@ -403,6 +402,7 @@ BIM_FLAGS = {
     "--readout-scale": ("readout_scale", "readout_scale"),
     "--target-rate": ("target_rate", "target_rate"),
     "--tau-m": ("tau_m", "tau_m"),
+    "--recurrent": ("recurrent", "recurrent"),
     "--adaptation": ("adaptation", "adaptation"),
     "--tau-adaptation": ("tau_adaptation", "tau_adaptation"),
     "--lr-decay": ("lr_decay", "lr_decay"),

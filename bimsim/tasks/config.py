@@ -81,6 +81,10 @@ class BIMConfig:
         spread needs ``hidden`` > 1); equal values (default, the LIF default twice) give one
         time constant to all. Each must differ from the layer's ``tau_syn`` (5 ms) by at least
         1 % (:data:`bimsim.neurons.lif.MIN_TAU_GAP`).
+    recurrent : float
+        Recurrent synapses within the layer, learning as the input synapses do, their initial
+        weights normal with mean 0 and this standard deviation (x ``w_unit``); 0 (default):
+        none (:class:`bimsim.network.BIMNetwork`'s ``recurrent``).
     adaptation, tau_adaptation : Quantity
         The layer's threshold adaptation (ALIF): each spike raises a neuron's threshold by
         ``adaptation``, decaying with ``tau_adaptation``; 0 mV (default): plain LIF.
@@ -110,6 +114,7 @@ class BIMConfig:
     feature_delta: float = 0.1
     w_init: tuple = (0.0, 0.3)
     tau_m: tuple = (TAU_M, TAU_M)
+    recurrent: float = 0.0
     adaptation: Quantity = field(default_factory=lambda: 0 * mV)
     tau_adaptation: Quantity = field(default_factory=lambda: 200 * ms)
     target_rate: Quantity = field(default_factory=lambda: 0 * Hz)
@@ -129,6 +134,9 @@ class BIMConfig:
         require_real("max_grad_norm", self.max_grad_norm, above=True)
         require_real("lr_decay", self.lr_decay, 0.0, 1.0, above=True)
         require_real("feature_delta", self.feature_delta, above=True)
+        require_real("recurrent", self.recurrent)
+        if self.recurrent > 0 and self.hidden == 1:
+            raise ValueError("recurrent synapses need more than one hidden neuron")
         for name in ("optimizer", "readout_optimizer"):
             if not isinstance(getattr(self, name), Optimizer):
                 raise TypeError(f"{name} must be an Optimizer, got {getattr(self, name)!r}")
@@ -186,6 +194,7 @@ class BIMConfig:
             "max_grad_norm": self.max_grad_norm,
             "w_init": self.w_init,
             "tau_m": self.membrane_time_constants(),
+            "recurrent": self.recurrent,
             "adaptation": self.adaptation,
             "tau_adaptation": self.tau_adaptation,
             "dt": self.dt,

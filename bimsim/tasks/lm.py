@@ -161,7 +161,6 @@ TASK = TaskCommand(
     bim=dataclasses.replace(BIMConfig(), dt=2 * ms, readout_dt=CHARACTER_DT),
     quick=Quick(samples=64),
     data_help="a WikiText folder (default: $BIMSIM_DATA/wikitext-2)",
-    targets_per_step=True,
 )
 
 main = TASK.main

@@ -33,7 +33,6 @@ from bimsim.tasks.rate_calibration import calibrate_rate
 __all__ = [
     "DEFAULT_MODELS",
     "MODELS",
-    "PROBES",
     "BIMModel",
     "LogisticFloor",
     "ModelSpec",
@@ -122,9 +121,9 @@ class BIMModel:
         )
 
     def state(self):
-        """The rates of each epoch, the final input weights, and the optimisers' state: per input
-        synapse (of one copy) for the spiking layer, per readout parameter (flattened in the
-        order of their names) for the readout."""
+        """The rates of each epoch, the final input (and recurrent) weights, and the optimisers'
+        state: per input (and recurrent) synapse of one copy for the spiking layer, per readout
+        parameter (flattened in the order of their names) for the readout."""
         net = self.classifier.network
         shared = net.n_inputs * net.n_hidden
         rates = np.array(self.rates).reshape(-1, 2)
@@ -137,6 +136,15 @@ class BIMModel:
         for key in net.optimizer.state:
             values = np.array(net.synapses.variables[f"opt_{key}"].get_value()[:shared])
             out[f"layer_optimizer_{key}"] = ("synapse", values, "1", OPTIMIZER_STATE[key])
+        if net.recurrent is not None:
+            recurrent = net.recurrent_weights()
+            what = "final recurrent weight (x w_unit)"
+            out["recurrent_weight"] = ("recurrent_synapse", recurrent, "1", what)
+            for key in net.optimizer.state:
+                variable = net.recurrent.variables[f"opt_{key}"]
+                values = np.array(variable.get_value()[: len(recurrent)])
+                name, what = f"recurrent_optimizer_{key}", OPTIMIZER_STATE[key]
+                out[name] = ("recurrent_synapse", values, "1", what)
         readout = net.readout.optimizer
         if readout is not None and readout.state:
             names = sorted(readout.state)
@@ -311,14 +319,17 @@ class ModelSpec:
     """How to build a model: its config class (``type(None)`` for none), its builder
     ``build(task, config, seed)``, the prefix of its config's attributes in the results (default:
     the model's name), ``changes``: fields of the config this model always sets (an ablation),
-    over the defaults and what the user typed, and ``inert``: fields of the config that do not act
-    on this model, each with the reason."""
+    over the defaults and what the user typed, ``inert``: fields of the config that do not act
+    on this model, each with the reason, and ``check``: ``check(task, config, samples)`` raises
+    ``ValueError`` where the model cannot fit or score ``samples`` of the task at once (e.g. they
+    would not fit in memory), called before any model trains."""
 
     config: type
     build: object
     prefix: str = ""
     changes: dict = field(default_factory=dict)
     inert: dict = field(default_factory=dict)
+    check: object = None
 
     def configure(self, config):
         """This model's config, given the config its kind would have."""
@@ -335,12 +346,19 @@ def _torch(name):
 
 
 def _probe(stage):
+    """A probe's builder and check."""
+
     def build(task, config, seed):
         from bimsim.tasks.probes import LinearProbe
 
         return LinearProbe(stage, task, config, seed)
 
-    return build
+    def check(task, config, samples):
+        from bimsim.tasks.probes import require_memory
+
+        require_memory(stage, task, config, samples)
+
+    return {"build": build, "check": check}
 
 
 #: Fields of BIM's config that do not act on a probe of an untrained stage, and why.
@@ -353,7 +371,7 @@ _UNTRAINED = dict.fromkeys(
 )  # fmt: skip
 #: Fields that act only on the spiking layer, which ``probe_input`` does not read.
 _NO_LAYER = dict.fromkeys(
-    ("hidden", "target_rate", "tau_m", "adaptation", "tau_adaptation"),
+    ("hidden", "target_rate", "tau_m", "adaptation", "tau_adaptation", "recurrent"),
     "probe_input reads the encoder, not the layer",
 )
 
@@ -370,13 +388,10 @@ MODELS = {
     "snn": ModelSpec(BaselineConfig, _torch("snn"), "baseline"),
     "ssm": ModelSpec(BaselineConfig, _torch("ssm"), "baseline"),
     "floor": ModelSpec(type(None), _floor),
-    "probe_input": ModelSpec(BIMConfig, _probe("input"), inert={**_UNTRAINED, **_NO_LAYER}),
-    "probe_frozen": ModelSpec(BIMConfig, _probe("frozen"), inert=_UNTRAINED),
-    "probe_trained": ModelSpec(BIMConfig, _probe("trained")),
+    "probe_input": ModelSpec(BIMConfig, **_probe("input"), inert={**_UNTRAINED, **_NO_LAYER}),
+    "probe_frozen": ModelSpec(BIMConfig, **_probe("frozen"), inert=_UNTRAINED),
+    "probe_trained": ModelSpec(BIMConfig, **_probe("trained")),
 }
-
-#: The linear probes (:mod:`bimsim.tasks.probes`): they classify whole samples only.
-PROBES = ("probe_input", "probe_frozen", "probe_trained")
 
 #: What a command runs by default: BIM, the baselines and the floor (not the ablations).
 DEFAULT_MODELS = ("bim", "cnn", "gru", "snn", "ssm", "floor")

@@ -420,11 +420,16 @@ def run_task(task, configs, seeds, *, quick=None, first_folds=None, progress=Tru
     Raises
     ------
     ValueError
-        Before any training, for a fold that cannot be trained or scored (:func:`plan_runs`).
+        Before any training, for a fold that cannot be trained or scored (:func:`plan_runs`), or
+        a model that cannot run on the task (:attr:`~bimsim.tasks.models.ModelSpec.check`).
     ModelFailure
         When a model's training loss or a test probability is not finite.
     """
     plan = plan_runs(task, seeds, quick, first_folds)
+    largest = max(int(mask.sum()) for train, test, _ in plan.values() for mask in (train, test))
+    for name, config in configs.items():
+        if MODELS[name].check is not None:
+            MODELS[name].check(task, config, largest)
     folds = task.folds[:first_folds]
     runs = {}
     for (seed, k), (train, test, rng) in plan.items():
