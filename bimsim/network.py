@@ -31,6 +31,7 @@ from brian2 import (
     SpikeMonitor,
     ms,
     nA,
+    second,
 )
 
 from bimsim.devices import Simulation
@@ -82,21 +83,22 @@ class BIMNetwork:
     bounds : WeightBounds, optional
         ``'none'`` (default) or ``'hard'``: the input weights clipped to ``[w_min, w_max]``.
     max_grad : float, optional
-        Clip each input synapse's gradient per readout step to ``[-max_grad, max_grad]`` (with
-        copies, the gradient pooled over the copies).
+        Clip each input (and recurrent) synapse's gradient per readout step to ``[-max_grad,
+        max_grad]`` (with copies, the gradient pooled over the copies).
     optimizer, readout_optimizer : Optimizer, optional
-        How the input synapses' and the readout's updates are made (default SGD; see
-        :mod:`bimsim.plasticity.optimizers`).
+        How the input (and recurrent) synapses' and the readout's updates are made (default
+        SGD; see :mod:`bimsim.plasticity.optimizers`).
     w_init : (float, float)
         Initial weights drawn uniformly from this range.
     pruning : PruningParameters, optional
         Adaptive pruning of the input synapses.
     recurrent : float
         Where above 0, recurrent synapses from every neuron of the layer to every other one of
-        its copy (none onto itself, no delay: a spike reaches the others in its own time step),
-        their initial weights drawn from a normal distribution of mean 0 and this standard
-        deviation (x ``w_unit``), learning by the hybrid rule with the input synapses' λ, η,
-        STDP rule, gradient clip and optimiser, without bounds; 0 (default): none.
+        its copy (none onto itself, no delay: a spike adds to the others' synaptic current in its
+        own time step, and their membranes feel it from the next, as with an input spike), their
+        initial weights drawn from a normal distribution of mean 0 and this standard deviation
+        (x ``w_unit``), learning by the hybrid rule with the input synapses' λ, η, STDP rule,
+        gradient clip and optimiser, without bounds and not pruned; 0 (default): none.
     readout_dt, dt : Quantity
         The readout's step and the simulation's.
     seed : int
@@ -254,8 +256,13 @@ class BIMNetwork:
                 variable.set_value(np.tile(values.mean(axis=0), self.copies))
 
     def _reset_state(self):
-        """Each sequence starts from rest: membrane, currents, adaptation and every trace."""
+        """Each sequence starts from rest: membrane, currents, adaptation, refractoriness and
+        every trace."""
         self.layer.v = self._v_rest
+        # as Brian2 makes a group: a spike in the last refractory period of the sequence before
+        # must not hold a neuron at the start of this one
+        self.layer.variables["lastspike"].set_value(-1e4 * second)
+        self.layer.variables["not_refractory"].set_value(True)
         for name in ("x_syn", "I_syn", "u_out", "L", "a"):
             if name in self.layer.variables:
                 self.layer.variables[name].set_value(0)
@@ -356,7 +363,8 @@ class BIMNetwork:
         return np.array(self.recurrent.w[: self.n_hidden * (self.n_hidden - 1)])
 
     def dataset(self):
-        """Per sequence: loss, hidden spikes, sparsity and the weights; pruning history if any."""
+        """Per sequence: loss, hidden spikes, sparsity and the input weights (not the recurrent
+        ones: :meth:`recurrent_weights` gives those at the end); pruning history if any."""
         r = self._records
         ds = xr.Dataset(
             {

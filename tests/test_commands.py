@@ -155,11 +155,11 @@ BAD_INPUTS = [
     (ECG, ["--tau-adaptation", "0"], r"argument --tau-adaptation: must be greater than 0"),
     (ECG, ["--tau-adaptation", "9"], r"--tau-adaptation has no effect on bim \(adaptation = 0 "),
     (ECG, ["--recurrent", "-0.1"], r"argument --recurrent: must be at least 0"),
-    (ECG, ["--recurrent", "nan"], r"argument --recurrent: "),
+    (ECG, ["--recurrent", "nan"], r"argument --recurrent: must be a finite number, got 'nan'"),
     (
         LM,
         ["--recurrent", "0.1", "--hidden", "1"],
-        r"recurrent synapses need more than one hidden neuron",
+        r"recurrent synapses need at least 2 hidden neurons",
     ),
     (
         ECG,

@@ -243,15 +243,19 @@ def test_copies_run_independently_without_learning(neuron):
     np.testing.assert_allclose(np.array(batched.readout.outputs), outputs, rtol=1e-12)
 
 
-def test_identical_copies_learn_exactly_what_one_network_learns():
-    """The pooled update of identical copies is each copy's update."""
+@pytest.mark.parametrize("recurrent", [0.0, 0.5])
+def test_identical_copies_learn_exactly_what_one_network_learns(recurrent):
+    """The pooled update of identical copies is each copy's update (and each sequence starts from
+    rest, recurrent traces included: otherwise the copies, which saw other sequences before, or
+    the single network would differ)."""
     rng = np.random.default_rng(4)
     sequences = [recall_sequence(rng, label) for label in (0, 1, 0)]
-    single, batched = small_network(1), small_network(3)
+    single, batched = small_network(1, recurrent=recurrent), small_network(3, recurrent=recurrent)
     for sequence in sequences:
         single.run_sequence(*sequence)
         batched.run_sequence(*in_copies([sequence] * 3, 20))
     np.testing.assert_allclose(batched.shared_weights(), single.shared_weights(), rtol=1e-10)
+    np.testing.assert_allclose(batched.recurrent_weights(), single.recurrent_weights(), rtol=1e-10)
     np.testing.assert_allclose(
         batched.readout.ssm.params.W_out, single.readout.ssm.params.W_out, rtol=1e-10
     )
@@ -259,12 +263,18 @@ def test_identical_copies_learn_exactly_what_one_network_learns():
 
 
 def test_recurrent_synapses_learn_within_each_copy_and_copies_stay_one_model():
+    from bimsim.plasticity.optimizers import Optimizer
+
     rng = np.random.default_rng(6)
-    net = small_network(3, recurrent=0.5)
+    net = small_network(3, recurrent=0.5, optimizer=Optimizer(kind="adam"))
     plain = small_network(3)
     # every other neuron of the same copy, none onto itself
     i, j = net.recurrent.i[:], net.recurrent.j[:]
     assert len(i) == 3 * 8 * 7 and np.all(i != j) and np.all(i // 8 == j // 8)
+    mask = np.nonzero(~np.eye(8, dtype=bool))  # copy 0's, in recurrent_weights()'s order
+    np.testing.assert_array_equal(i[:56], mask[0])
+    np.testing.assert_array_equal(j[:56], mask[1])
+    np.testing.assert_array_equal(i[56:] - 8, i[:-56])  # every copy the same, copy-major
     # drawn after the rest: the input weights and the readout are those of the plain network
     np.testing.assert_array_equal(net.shared_weights(), plain.shared_weights())
     np.testing.assert_array_equal(net.readout.ssm.params.W_out, plain.readout.ssm.params.W_out)
@@ -275,12 +285,26 @@ def test_recurrent_synapses_learn_within_each_copy_and_copies_stay_one_model():
     plain.run_sequence(*sequences, learn=False)
     # the recurrent synapses carry the layer's spikes to the other neurons
     assert not np.allclose(np.array(net.readout.outputs), np.array(plain.readout.outputs))
-    np.testing.assert_array_equal(net.recurrent_weights(), initial)  # learn=False: no change
+    # learn=False: no change, the optimiser's state included (its operations are off)
+    np.testing.assert_array_equal(net.recurrent_weights(), initial)
+    assert np.all(net.recurrent.variables["opt_m"].get_value() == 0)
+    assert np.all(net.recurrent.variables["grad"].get_value() == 0)
     for _ in range(2):
         net.run_sequence(*in_copies([recall_sequence(rng, c % 2) for c in range(3)], 20))
     w = net.recurrent.w[:].reshape(3, -1)
     assert np.all(w == w[0])  # the copies' pooled updates keep them one model
     assert not np.allclose(net.recurrent_weights(), initial)
+    assert np.any(net.recurrent.variables["opt_m"].get_value() != 0)
+    # each sequence starts from rest, the recurrent traces included, and no neuron refractory
+    # from a spike at the end of the sequence before (as there are here, the recurrent synapses
+    # keeping the layer active): a sequence run before does not change what the next one learns
+    first, second = (recall_sequence(rng, label) for label in (0, 1))
+    after, fresh = small_network(1, recurrent=0.5), small_network(1, recurrent=0.5)
+    after.run_sequence(*first, learn=False)
+    assert np.any(after.recurrent.variables["eps"].get_value() != 0)
+    after.run_sequence(*second)
+    fresh.run_sequence(*second)
+    np.testing.assert_array_equal(after.recurrent_weights(), fresh.recurrent_weights())
 
 
 def test_different_copies_stay_one_model_with_pruning():

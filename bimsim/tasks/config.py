@@ -136,7 +136,7 @@ class BIMConfig:
         require_real("feature_delta", self.feature_delta, above=True)
         require_real("recurrent", self.recurrent)
         if self.recurrent > 0 and self.hidden == 1:
-            raise ValueError("recurrent synapses need more than one hidden neuron")
+            raise ValueError("recurrent synapses need at least 2 hidden neurons")
         for name in ("optimizer", "readout_optimizer"):
             if not isinstance(getattr(self, name), Optimizer):
                 raise TypeError(f"{name} must be an Optimizer, got {getattr(self, name)!r}")

@@ -186,7 +186,7 @@ class LinearProbe(BIMModel):
     def costs(self):
         """The probe's parameters and multiply-accumulates (at every step, where every step has
         a target), and, for the layer's stages, the layer's accumulates, neuron updates, learned
-        input weights and sparsity (the readout's are not spent)."""
+        input (and recurrent) weights and sparsity (the readout's are not spent)."""
         costs = logistic_costs(self.probe)
         if self.per_step:
             costs["macs"] *= self.classifier.length

@@ -9,7 +9,9 @@ with the cube of its input's size, sees nothing or too much. :func:`calibrate_ra
 every input weight by one factor, found by bisection on its logarithm (the layer's mean rate
 grows with the factor), so that the layer fires at ``target`` on one minibatch of training
 samples, without learning. It uses training samples only, and its factor and the rate reached
-are saved with the run.
+are saved with the run. Recurrent synapses, where the layer has them, keep their weights: their
+excitation adds to the rate each factor gives (a target no factor within the range reaches is an
+error that says so).
 """
 
 import numpy as np
