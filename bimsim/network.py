@@ -43,7 +43,7 @@ from bimsim.plasticity.stdp import PAIR_DEFAULTS, pair_rule
 from bimsim.quantities import require, require_count, require_real
 from bimsim.readout import ReadoutInjection, SelectiveSSM, SSMParameters
 
-__all__ = ["ETA", "LAM", "READOUT_LEARNING_RATE", "BIMNetwork"]
+__all__ = ["ETA", "LAM", "READOUT_LEARNING_RATE", "BIMNetwork", "require_recurrent"]
 
 #: The learning defaults of every BIM network: the hybrid rule's η and λ, and the readout's
 #: learning rate (chosen for ECG on its validation split before the encoder's fix of 2026-11-24;
@@ -51,6 +51,15 @@ __all__ = ["ETA", "LAM", "READOUT_LEARNING_RATE", "BIMNetwork"]
 ETA = 0.0005
 LAM = 1.0
 READOUT_LEARNING_RATE = 0.05
+
+
+def require_recurrent(recurrent, n_hidden):
+    """Check a recurrent synapses' standard deviation (a finite number >= 0; 0: none) for a layer
+    of ``n_hidden`` neurons (recurrent synapses need 2 or more), naming the culprit."""
+    require_real("recurrent", recurrent)
+    if recurrent > 0 and n_hidden < 2:
+        raise ValueError("recurrent synapses need at least 2 hidden neurons")
+
 
 _TRACES = ("x_e", "I_e", "eps", "eps_a", "ebar", "grad", "omega", "r1", "o1", "r2", "o2")
 
@@ -148,9 +157,7 @@ class BIMNetwork:
         require("readout_dt", readout_dt, "time")
         require_real("readout_scale", readout_scale, above=True)
         require("dt", dt, "time")
-        require_real("recurrent", recurrent)
-        if recurrent > 0 and n_hidden < 2:
-            raise ValueError("recurrent synapses need at least 2 hidden neurons")
+        require_recurrent(recurrent, n_hidden)
         rng = np.random.default_rng(seed)
         self.n_inputs, self.n_hidden, self.eta = int(n_inputs), int(n_hidden), float(eta)
         self.bounds = bounds

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, fields
 import numpy as np
 from brian2 import Hz, Quantity, ms, mV
 
-from bimsim.network import ETA, LAM, READOUT_LEARNING_RATE
+from bimsim.network import ETA, LAM, READOUT_LEARNING_RATE, require_recurrent
 from bimsim.neurons import TAU_M, TAU_SYN, require_adaptation, require_apart
 from bimsim.plasticity.optimizers import Optimizer
 from bimsim.quantities import require, require_positive, require_real
@@ -134,9 +134,7 @@ class BIMConfig:
         require_real("max_grad_norm", self.max_grad_norm, above=True)
         require_real("lr_decay", self.lr_decay, 0.0, 1.0, above=True)
         require_real("feature_delta", self.feature_delta, above=True)
-        require_real("recurrent", self.recurrent)
-        if self.recurrent > 0 and self.hidden == 1:
-            raise ValueError("recurrent synapses need at least 2 hidden neurons")
+        require_recurrent(self.recurrent, self.hidden)
         for name in ("optimizer", "readout_optimizer"):
             if not isinstance(getattr(self, name), Optimizer):
                 raise TypeError(f"{name} must be an Optimizer, got {getattr(self, name)!r}")

@@ -125,7 +125,6 @@ class BIMModel:
         state: per input (and recurrent) synapse of one copy for the spiking layer, per readout
         parameter (flattened in the order of their names) for the readout."""
         net = self.classifier.network
-        shared = net.n_inputs * net.n_hidden
         rates = np.array(self.rates).reshape(-1, 2)
         out = {
             "eta": ("epoch", rates[:, 0], "1", "η of the spiking layer in the epoch"),
@@ -133,18 +132,16 @@ class BIMModel:
             "layer_weight": ("synapse", net.shared_weights(), "1", "final input weight (x w_unit)"),
             **self.calibration_state(),
         }
-        for key in net.optimizer.state:
-            values = np.array(net.synapses.variables[f"opt_{key}"].get_value()[:shared])
-            out[f"layer_optimizer_{key}"] = ("synapse", values, "1", OPTIMIZER_STATE[key])
+        groups = [("layer", net.synapses, "synapse", net.shared_weights())]
         if net.recurrent is not None:
             recurrent = net.recurrent_weights()
             what = "final recurrent weight (x w_unit)"
             out["recurrent_weight"] = ("recurrent_synapse", recurrent, "1", what)
+            groups.append(("recurrent", net.recurrent, "recurrent_synapse", recurrent))
+        for prefix, synapses, dim, weights in groups:  # copy 0's synapses come first
             for key in net.optimizer.state:
-                variable = net.recurrent.variables[f"opt_{key}"]
-                values = np.array(variable.get_value()[: len(recurrent)])
-                name, what = f"recurrent_optimizer_{key}", OPTIMIZER_STATE[key]
-                out[name] = ("recurrent_synapse", values, "1", what)
+                values = np.array(synapses.variables[f"opt_{key}"].get_value()[: len(weights)])
+                out[f"{prefix}_optimizer_{key}"] = (dim, values, "1", OPTIMIZER_STATE[key])
         readout = net.readout.optimizer
         if readout is not None and readout.state:
             names = sorted(readout.state)

@@ -38,7 +38,7 @@ from bimsim.tasks.models import (
     logistic_costs,
 )
 
-__all__ = ["BINS", "STAGES", "WINDOW", "LinearProbe", "recent", "require_memory"]
+__all__ = ["BINS", "STAGES", "WINDOW", "LinearProbe", "recent", "require_memory", "require_stage"]
 
 #: Equal time bins per sample in which a probe counts each neuron's spikes.
 BINS = 10
@@ -53,6 +53,12 @@ STAGES = {
     "frozen": "the spiking layer's spikes, as initialised (no learning)",
     "trained": "the spiking layer's spikes after BIM's training",
 }
+
+
+def require_stage(stage):
+    """Refuse a stage that is not one of :data:`STAGES`, naming them."""
+    if stage not in STAGES:
+        raise ValueError(f"stage must be one of {', '.join(STAGES)}, got {stage!r}")
 
 
 def require_memory(stage, task, config, sequences):
@@ -77,8 +83,7 @@ def require_memory(stage, task, config, sequences):
         For an unknown stage, or where the arrays would exceed
         :data:`bimsim.limits.MAX_BYTES` (:func:`bimsim.limits.require_bytes`), saying both.
     """
-    if stage not in STAGES:
-        raise ValueError(f"stage must be one of {', '.join(STAGES)}, got {stage!r}")
+    require_stage(stage)
     if not task.per_step:
         return
     length, classes = task.labels.shape[1], len(task.classes)
@@ -137,8 +142,7 @@ class LinearProbe(BIMModel):
     """
 
     def __init__(self, stage, task, config, seed):
-        if stage not in STAGES:
-            raise ValueError(f"stage must be one of {', '.join(STAGES)}, got {stage!r}")
+        require_stage(stage)
         self.per_step = task.per_step
         super().__init__(task, config, seed)
         self.stage, self.seed, self.n_classes = stage, seed, len(task.classes)
