@@ -1,11 +1,12 @@
-"""The loss gradient of a learning LIF layer from its online eligibility traces, and its accuracy.
+"""The loss gradient of a learning layer from its online eligibility traces, and its accuracy.
 
-:func:`trace_gradients` runs a layer of :func:`bimsim.neurons.lif_neurons` (``learning=True``) on
-given input spikes, with a given learning signal ``L(t) = ∂ℓ/∂u_out`` written into it each step, and
-returns the ``grad`` its eligibility synapses (:mod:`bimsim.plasticity.eligibility`) accumulated in
-generated code. :func:`bimsim.surrogate_bptt.lif_layer_bptt` computes the same gradient by torch
-autograd, and :func:`gradient_agreement` says how close the two are. :func:`recurrent_trace_error`
-measures the traces' error where they are not exact: a layer with recurrent synapses.
+:func:`trace_gradients` runs a learning layer of a neuron model (:mod:`bimsim.neurons`; LIF by
+default) on given input spikes, with a given learning signal ``L(t) = ∂ℓ/∂u_out`` written into it
+each step, and returns the ``grad`` its eligibility synapses (:mod:`bimsim.plasticity.eligibility`)
+accumulated in generated code. :func:`bimsim.surrogate_bptt.layer_bptt` computes the same gradient
+by torch autograd, and :func:`gradient_agreement` says how close the two are.
+:func:`recurrent_trace_error` measures the traces' error where they are not exact: a layer with
+recurrent synapses.
 """
 
 import numpy as np
@@ -17,17 +18,17 @@ from brian2 import (
     SpikeGeneratorGroup,
     SpikeMonitor,
     TimedArray,
-    amp,
+    get_dimensions,
     ms,
     mV,
-    nA,
     second,
 )
+from brian2.units.fundamentalunits import fail_for_dimension_mismatch
 
 from bimsim.devices import Simulation
-from bimsim.neurons import lif_neurons
+from bimsim.neurons import make_neuron, neuron_group
 from bimsim.plasticity.eligibility import eligibility_synapses
-from bimsim.quantities import require, require_positive
+from bimsim.quantities import require_positive
 
 __all__ = ["RECURRENT_LAYER", "gradient_agreement", "recurrent_trace_error", "trace_gradients"]
 
@@ -41,8 +42,10 @@ def trace_gradients(
     i_ext=None,
     v_init=None,
     mask=None,
-    w_unit=1 * nA,
+    w_unit=None,
     dt=0.1 * ms,
+    model=None,
+    tau_readout=10 * ms,
     **neuron_params,
 ):
     """Simulate the layer once and return the eligibility-trace gradient of every weight.
@@ -58,27 +61,39 @@ def trace_gradients(
     w_rec : array_like, shape (n, n), optional
         Recurrent weights, ``w_rec[i, j]`` from neuron ``j`` to ``i`` (no delay).
     i_ext : Quantity, shape (steps, n), optional
-        External current per step and neuron.
+        External input (``I_ext``, in the model's unit: a current for LIF) per step and neuron.
     v_init : Quantity, optional
-        Initial membrane potential (default ``v_rest``).
+        Initial membrane potential of an LIF layer (default ``v_rest``).
     mask : array_like of bool, shape (n, n_in), optional
         Which input synapses exist (default: all); the gradient is 0 where none does.
-    w_unit : Quantity
-        Current of a weight of 1.
+    w_unit : Quantity, optional
+        What a weight of 1 adds to the model's input variable (default: the model's).
     dt : Quantity
         Time step.
+    model : NeuronModel, optional
+        The layer's neuron model (default: LIF with ``neuron_params``).
+    tau_readout : Quantity
+        Decay time of ``u_out``.
     **neuron_params
-        Passed to :func:`bimsim.neurons.lif_neurons`.
+        The LIF model's settings, where no ``model`` is given.
 
     Returns
     -------
     dict
         ``grad_in`` (n, n_in), ``grad_rec`` ((n, n) or None), ``spikes`` ((steps, n) array) and
-        ``layer`` (the NeuronGroup, whose constants :func:`~bimsim.surrogate_bptt.lif_layer_bptt`
-        reads).
+        ``layer`` (the NeuronGroup, whose model and constants
+        :func:`~bimsim.surrogate_bptt.layer_bptt` reads).
     """
     require_positive("dt", dt, "time")
-    require("w_unit", w_unit, "current")
+    if model is None:
+        model = make_neuron("lif", neuron_params)
+    elif neuron_params:
+        raise TypeError(f"give the model or its settings, not both: {sorted(neuron_params)}")
+    w_unit = model.weight_unit if w_unit is None else w_unit
+    fail_for_dimension_mismatch(w_unit, get_dimensions(model.weight_unit), "w_unit {value}",
+                                value=w_unit)  # fmt: skip
+    if v_init is not None and "v" not in model.rest():
+        raise ValueError(f"v_init is the membrane of an LIF layer; the {model.name} starts at rest")
     w_in = np.asarray(w_in, dtype=float)
     input_spikes = np.asarray(input_spikes)
     signal = np.asarray(signal, dtype=float)
@@ -95,8 +110,11 @@ def trace_gradients(
     for name, value in (("w_in", w_in), ("signal", signal), ("w_rec", w_rec)):
         if value is not None and not np.all(np.isfinite(value)):
             raise ValueError(f"{name} holds NaN or inf")
-    current = np.zeros((steps, n)) * amp if i_ext is None else i_ext
-    require("i_ext", current, "current")
+    current = i_ext
+    if i_ext is None:
+        current = np.zeros((steps, n)) * (model.weight_unit / float(model.weight_unit))
+    fail_for_dimension_mismatch(current, get_dimensions(model.weight_unit),
+                                "i_ext must be in the unit of the model's input")  # fmt: skip
     if np.shape(current) != (steps, n):
         raise ValueError(f"i_ext must have shape ({steps}, {n}), got {np.shape(current)}")
 
@@ -104,7 +122,9 @@ def trace_gradients(
     inputs = SpikeGeneratorGroup(
         n_in, index_of_spike, step_of_spike * dt, dt=dt, name="check_inputs"
     )
-    layer = lif_neurons(n, learning=True, dt=dt, name="check_layer", **neuron_params)
+    layer = neuron_group(
+        model, n, learning=True, tau_readout=tau_readout, dt=dt, name="check_layer"
+    )
     if v_init is not None:
         layer.v = v_init
     drive = {"signal": TimedArray(signal, dt=dt), "current": TimedArray(current, dt=dt)}
@@ -220,7 +240,7 @@ def recurrent_trace_error(
         Over ``scale`` and ``seed``: for the input and the recurrent weights, ``norm_relative``,
         ``max_relative`` and ``cosine`` (traces vs BPTT); the gradient norms; the firing rate.
     """
-    from bimsim.surrogate_bptt import lif_layer_bptt
+    from bimsim.surrogate_bptt import layer_bptt
 
     require_positive("input_rate", input_rate, "frequency")
     neuron = {**RECURRENT_LAYER, **(neuron or {})}
@@ -241,7 +261,7 @@ def recurrent_trace_error(
         for a, scale in enumerate(scales):
             w_rec = scale * shape_rec
             ours = trace_gradients(w_in, input_spikes, signal, w_rec=w_rec, dt=dt, **neuron)
-            ref = lif_layer_bptt(ours["layer"], w_in, input_spikes, signal, w_rec=w_rec)
+            ref = layer_bptt(ours["layer"], w_in, input_spikes, signal, w_rec=w_rec)
             if not np.array_equal(ours["spikes"], ref["spikes"]):
                 raise RuntimeError("the BPTT reference's spikes differ from Brian2's")
             for kind, key in (("input", "grad_in"), ("recurrent", "grad_rec")):

@@ -207,11 +207,12 @@ def gradient_window(
     gradient = np.diag(ours["grad_in"]).reshape(shape)
     data = {}
     if bptt:
-        from bimsim.surrogate_bptt import lif_layer_bptt
+        from bimsim.surrogate_bptt import layer_bptt
 
-        reference = lif_layer_bptt(
-            ours["layer"], w_in, input_spikes, signal, i_ext=current, v_init=v_init, w_unit=w_unit
-        )
+        reference = layer_bptt(
+            ours["layer"], w_in, input_spikes, signal, drive=current, start={"v": v_init},
+            w_unit=w_unit,
+        )  # fmt: skip
         if not np.array_equal(reference["spikes"], ours["spikes"]):
             raise RuntimeError("the BPTT reference's spikes differ from Brian2's")
         gradient_bptt = np.diag(reference["grad_in"]).reshape(shape)

@@ -1,14 +1,14 @@
-"""A BIM network: input spikes -> LIF layer -> selective SSM readout -> loss -> learning signal.
+"""A BIM network: input spikes -> spiking layer -> selective SSM readout -> loss -> learning signal.
 
-The input layer is a ``SpikeGeneratorGroup`` (encoded spikes), the hidden layer LIF neurons
-(SPEC eq. 2) on hybrid synapses (SPEC eq. 3, with the eligibility traces of eq. 5 and the STDP term
-of eq. 4), the readout a selective SSM (eq. 1) that learns by exact RTRL and injects the learning
-signal through a network operation; optional adaptive pruning (eq. 6) and optional recurrent
-synapses within the layer, learning by the same rule (their traces are e-prop's approximation:
-they leave out the paths through other neurons' spikes; how far that is from BPTT,
-:func:`bimsim.gradient_check.recurrent_trace_error` measures). Sequences stream through
-:meth:`BIMNetwork.run_sequence` (or :meth:`BIMNetwork.run` with an input group of the caller's,
-e.g. an ECG encoder), and :meth:`BIMNetwork.dataset` records what happened.
+The input layer is a ``SpikeGeneratorGroup`` (encoded spikes), the hidden layer neurons of a neuron
+model (:mod:`bimsim.neurons`: LIF of SPEC eq. 2 by default, or TC-LIF) on hybrid synapses (SPEC eq.
+3, with the eligibility traces of eq. 5 and the STDP term of eq. 4), the readout a selective SSM
+(eq. 1) that learns by exact RTRL and injects the learning signal through a network operation;
+optional adaptive pruning (eq. 6) and optional recurrent synapses within the layer, learning by the
+same rule (their traces are e-prop's approximation: they leave out the paths through other neurons'
+spikes; how far that is from BPTT, :func:`bimsim.gradient_check.recurrent_trace_error` measures).
+Sequences stream through :meth:`BIMNetwork.run_sequence` (or :meth:`BIMNetwork.run` with an input
+group of the caller's, e.g. an ECG encoder), and :meth:`BIMNetwork.dataset` records what happened.
 
 Brian2's runtime device costs a fixed time per step however small the network, so a network can
 hold ``copies`` independent copies of input, layer and synapses that process different sequences
@@ -30,12 +30,10 @@ from brian2 import (
     SpikeGeneratorGroup,
     SpikeMonitor,
     ms,
-    nA,
-    second,
 )
 
 from bimsim.devices import Simulation
-from bimsim.neurons import lif_neurons
+from bimsim.neurons import make_neuron, model_of, neuron_group, neuron_kind, reset_group
 from bimsim.plasticity.hybrid import check_mixing, hybrid_synapses
 from bimsim.plasticity.optimizers import require_optimizer
 from bimsim.plasticity.pruning import AdaptivePruning
@@ -53,6 +51,22 @@ LAM = 1.0
 READOUT_LEARNING_RATE = 0.05
 
 
+def _tiled(neuron, settings, n_hidden, copies):
+    """``settings`` with each per-neuron setting of ``n_hidden`` values repeated for every copy."""
+    settings = dict(settings)
+    for name in neuron_kind(neuron).per_neuron:
+        value = settings.get(name)
+        if np.ndim(value) > 0:
+            value = Quantity(value)  # a list of quantities keeps its units
+            if value.shape != (n_hidden,):
+                raise ValueError(
+                    f"{name} must be one value or {n_hidden} values (one per hidden neuron), "
+                    f"got shape {value.shape}"
+                )
+            settings[name] = np.tile(value, copies)
+    return settings
+
+
 def require_recurrent(recurrent, n_hidden):
     """Check a recurrent synapses' standard deviation (a finite number >= 0; 0: none) for a layer
     of ``n_hidden`` neurons (recurrent synapses need 2 or more), naming the culprit."""
@@ -61,11 +75,13 @@ def require_recurrent(recurrent, n_hidden):
         raise ValueError("recurrent synapses need at least 2 hidden neurons")
 
 
-_TRACES = ("x_e", "I_e", "eps", "eps_a", "ebar", "grad", "omega", "r1", "o1", "r2", "o2")
+#: What every learning synapse holds (with its neuron's traces): the eligibility's filter, the
+#: gradient, and the STDP term and traces.
+_TRACES = ("ebar", "grad", "omega", "r1", "o1", "r2", "o2")
 
 
 class BIMNetwork:
-    """Input spikes, a learning LIF layer and a selective SSM readout, trained online.
+    """Input spikes, a learning spiking layer and a selective SSM readout, trained online.
 
     Parameters
     ----------
@@ -87,8 +103,9 @@ class BIMNetwork:
         Clip each readout step's gradient to this global norm.
     rule : STDPRule, optional
         The STDP term (default: the pair rule with :data:`PAIR_DEFAULTS`, all-to-all).
-    w_unit : Quantity
-        Current of a weight of 1.
+    w_unit : Quantity, optional
+        What a weight of 1 adds to the neuron's input variable (default: the neuron model's,
+        1 nA for LIF).
     bounds : WeightBounds, optional
         ``'none'`` (default) or ``'hard'``: the input weights clipped to ``[w_min, w_max]``.
     max_grad : float, optional
@@ -117,9 +134,15 @@ class BIMNetwork:
     inputs : brian2.Group, optional
         A spike source of ``copies * n_inputs`` neurons to use instead of a SpikeGeneratorGroup
         (then drive it yourself and call :meth:`run`).
+    neuron : str or type
+        The layer's neuron model: a name of :data:`bimsim.neurons.NEURONS` (``'lif'``, default;
+        ``'tc_lif'``) or a :class:`~bimsim.neurons.NeuronModel` class.
+    tau_readout : Quantity
+        Decay time of the filtered spike trains the readout reads.
     **neuron_params
-        Passed to :func:`bimsim.neurons.lif_neurons`; a ``tau_m`` of ``n_hidden`` values gives
-        neuron ``i`` of every copy the ``i``-th.
+        The neuron model's settings (e.g. LIF's ``tau_m``, ``v_threshold``); a setting that may
+        be one per neuron (LIF's ``tau_m``) given as ``n_hidden`` values gives neuron ``i`` of
+        every copy the ``i``-th.
     """
 
     def __init__(
@@ -136,7 +159,7 @@ class BIMNetwork:
         readout_scale=1.0,
         max_grad_norm=None,
         rule=None,
-        w_unit=1 * nA,
+        w_unit=None,
         bounds=None,
         max_grad=None,
         optimizer=None,
@@ -149,6 +172,8 @@ class BIMNetwork:
         seed=0,
         copies=1,
         inputs=None,
+        neuron="lif",
+        tau_readout=10 * ms,
         **neuron_params,
     ):
         for name, value in (("n_inputs", n_inputs), ("n_hidden", n_hidden), ("copies", copies)):
@@ -172,18 +197,11 @@ class BIMNetwork:
                 f"{copies * n_inputs}"
             )
         self.inputs = inputs
-        tau_m = neuron_params.get("tau_m")
-        if np.ndim(tau_m) > 0:
-            tau_m = Quantity(tau_m)  # a list of quantities keeps its units
-            if tau_m.shape != (n_hidden,):
-                raise ValueError(
-                    f"tau_m must be one time or {n_hidden} times (one per hidden neuron), got "
-                    f"shape {tau_m.shape}"
-                )
-            neuron_params["tau_m"] = np.tile(tau_m, copies)
-        self.layer = lif_neurons(
-            copies * n_hidden, learning=True, dt=dt, name="layer", **neuron_params
-        )
+        self.neuron = make_neuron(neuron, _tiled(neuron, neuron_params, n_hidden, copies))
+        self.layer = neuron_group(
+            self.neuron, copies * n_hidden, learning=True, tau_readout=tau_readout, dt=dt,
+            name="layer",
+        )  # fmt: skip
         rule = rule or pair_rule(**PAIR_DEFAULTS)
         plastic = {
             "lam": lam, "eta": eta, "w_unit": w_unit, "max_grad": max_grad,
@@ -251,7 +269,6 @@ class BIMNetwork:
             objects.append(self.pruning.operation)
             self._learning.append(self.pruning.operation)
         self.network = Network(*objects)
-        self._v_rest = self.layer.namespace["v_rest"]
         self._records = {"loss": [], "spikes": [], "sparsity": [], "weights": []}
 
     def _pool_gradients(self, t):
@@ -263,18 +280,12 @@ class BIMNetwork:
                 variable.set_value(np.tile(values.mean(axis=0), self.copies))
 
     def _reset_state(self):
-        """Each sequence starts from rest: membrane, currents, adaptation, refractoriness and
-        every trace."""
-        self.layer.v = self._v_rest
-        # as Brian2 makes a group: a spike in the last refractory period of the sequence before
-        # must not hold a neuron at the start of this one
-        self.layer.variables["lastspike"].set_value(-1e4 * second)
-        self.layer.variables["not_refractory"].set_value(True)
-        for name in ("x_syn", "I_syn", "u_out", "L", "a"):
-            if name in self.layer.variables:
-                self.layer.variables[name].set_value(0)
+        """Each sequence starts from the neuron model's rest (no neuron refractory, see
+        :func:`bimsim.neurons.reset_group`), with every trace at 0."""
+        reset_group(self.layer)
+        traces = (*_TRACES, *model_of(self.layer).eligibility().variables)
         for synapses in self.plastic:
-            for name in _TRACES:
+            for name in traces:
                 if name in synapses.variables:
                     synapses.variables[name].set_value(0)
 

@@ -13,7 +13,7 @@ from bimsim.gradient_check import (
 )
 from bimsim.neurons import lif_neurons
 from bimsim.plasticity.eligibility import eligibility_synapses
-from bimsim.surrogate_bptt import lif_layer_bptt
+from bimsim.surrogate_bptt import layer_bptt
 
 NEURON = {**RECURRENT_LAYER, "tau_readout": 8 * ms}
 
@@ -26,10 +26,13 @@ def random_problem(seed, n_pre=6, n_post=4, steps=2000):
     return rng, w_in, input_spikes, signal
 
 
-def both_ways(w_in, input_spikes, signal, **kwds):
-    ours = trace_gradients(w_in, input_spikes, signal, **kwds, **NEURON)
+def both_ways(w_in, input_spikes, signal, i_ext=None, v_init=None, **kwds):
+    ours = trace_gradients(w_in, input_spikes, signal, i_ext=i_ext, v_init=v_init, **kwds, **NEURON)
     kwds.pop("dt", None)
-    reference = lif_layer_bptt(ours["layer"], w_in, input_spikes, signal, **kwds)
+    start = None if v_init is None else {"v": v_init}
+    reference = layer_bptt(
+        ours["layer"], w_in, input_spikes, signal, drive=i_ext, start=start, **kwds
+    )
     np.testing.assert_array_equal(ours["spikes"], reference["spikes"])  # same forward pass
     return ours, reference
 
@@ -56,7 +59,7 @@ def test_a_layer_of_unequal_membrane_time_constants_is_exact_too():
     _, w_in, input_spikes, signal = random_problem(6)
     neuron = {**NEURON, "tau_m": [4, 12, 30, 90] * ms}
     ours = trace_gradients(w_in, input_spikes, signal, **neuron)
-    reference = lif_layer_bptt(ours["layer"], w_in, input_spikes, signal)
+    reference = layer_bptt(ours["layer"], w_in, input_spikes, signal)
     np.testing.assert_array_equal(ours["spikes"], reference["spikes"])
     assert np.all(ours["spikes"].sum(axis=0) > 5)  # every neuron, fast or slow, fires
     agreement = gradient_agreement(ours["grad_in"], reference["grad_in"])
@@ -69,7 +72,7 @@ def test_an_adaptive_layer_alif_is_exact_too():
     _, w_in, input_spikes, signal = random_problem(8, steps=3000)
     neuron = {**NEURON, "adaptation": 3 * mV, "tau_adaptation": 60 * ms}
     ours = trace_gradients(w_in, input_spikes, signal, **neuron)
-    reference = lif_layer_bptt(ours["layer"], w_in, input_spikes, signal)
+    reference = layer_bptt(ours["layer"], w_in, input_spikes, signal)
     np.testing.assert_array_equal(ours["spikes"], reference["spikes"])
     plain = trace_gradients(w_in, input_spikes, signal, **NEURON)
     assert ours["spikes"].sum() < 0.9 * plain["spikes"].sum()  # the adaptation acts
@@ -98,7 +101,7 @@ def test_recurrent_traces_are_exact_at_zero_recurrent_weight_and_approximate_oth
 def test_the_bptt_reference_refuses_a_refractory_layer():
     layer = lif_neurons(2, learning=True, refractory=2 * ms)
     with pytest.raises(ValueError, match="refractory"):
-        lif_layer_bptt(layer, np.ones((2, 1)), np.zeros((5, 1)), np.zeros((5, 2)))
+        layer_bptt(layer, np.ones((2, 1)), np.zeros((5, 1)), np.zeros((5, 2)))
 
 
 def test_trace_gradients_names_a_bad_input():

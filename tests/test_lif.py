@@ -95,7 +95,7 @@ def test_lif_parameters_need_units():
         lif_neurons(1, tau_m=0.02)
     with pytest.raises(ValueError, match="v_threshold"):
         lif_neurons(1, v_threshold=-70 * mV)
-    with pytest.raises(ValueError, match=r"tau_m must be one time or 2 times"):
+    with pytest.raises(ValueError, match=r"tau_m must be one value or 2 values"):
         lif_neurons(2, tau_m=[10, 20, 30] * ms)
     with pytest.raises(ValueError, match="tau_m must be positive"):
         lif_neurons(2, tau_m=[10, 0] * ms)

@@ -12,15 +12,21 @@ so a layer may hold a spread of membrane time constants (as in Perez-Nieves et a
 with ``tau_adaptation``.
 """
 
-import numpy as np
-from brian2 import Mohm, NeuronGroup, amp, check_units, ms, mV, ohm, second, volt
+from dataclasses import dataclass, field
 
-from bimsim.quantities import require, require_positive
+import numpy as np
+from brian2 import Mohm, Quantity, amp, check_units, ms, mV, nA, second, volt
+from scipy.linalg import expm
+
+from bimsim.neurons.model import Eligibility, NeuronModel, model_of, neuron_group, split_settings
+from bimsim.quantities import require, require_positive, require_real
 
 __all__ = [
     "ADAPTATION_EQUATIONS",
+    "ADAPTATION_TRACE",
     "ADAPTIVE_THRESHOLD",
-    "LEARNING_EQUATIONS",
+    "ELIGIBILITY_EQUATIONS",
+    "LIF",
     "LIF_EQUATIONS",
     "MIN_TAU_GAP",
     "TAU_M",
@@ -28,7 +34,6 @@ __all__ = [
     "lif_neurons",
     "require_adaptation",
     "require_apart",
-    "require_learning_layer",
 ]
 
 #: The default membrane and synaptic time constants.
@@ -77,17 +82,6 @@ I_ext : amp
 tau_m : second (constant)
 """
 
-#: Added with ``learning=True``: the filtered spike train ``u_out`` that a readout sees (+1 at each
-#: spike, decaying with ``tau_readout``), the learning signal ``L`` (∂ℓ/∂u_out, written by the
-#: readout) and the pseudo-derivative ``psi`` of Bellec et al. (2020), a triangle of height
-#: ``pd_scale / v_gap`` and half-width ``v_gap = v_threshold - v_rest`` centred on the threshold
-#: (``{threshold}``: ``v_threshold``, or the adaptive threshold of :data:`ADAPTATION_EQUATIONS`).
-LEARNING_EQUATIONS = """
-du_out/dt = -u_out / tau_readout : 1
-L : 1
-psi = pd_scale / v_gap * clip(1 - abs(v - {threshold}) / v_gap, 0, 1) : 1/volt
-"""
-
 #: Added with ``adaptation > 0`` (an adaptive LIF, ALIF, as in the LSNN of Bellec et al. 2018 and
 #: e-prop): each spike adds 1 to ``a``, which decays with ``tau_adaptation`` and raises the
 #: threshold to ``v_threshold + adaptation * a``.
@@ -97,42 +91,12 @@ da/dt = -a / tau_adaptation : 1
 ADAPTIVE_THRESHOLD = "(v_threshold + adaptation * a)"
 
 
-@check_units(
-    tau_m=second,
-    R_m=ohm,
-    v_rest=volt,
-    v_threshold=volt,
-    v_reset=volt,
-    tau_syn=second,
-    refractory=second,
-    tau_readout=second,
-    adaptation=volt,
-    tau_adaptation=second,
-)
-def lif_neurons(
-    n,
-    *,
-    tau_m=TAU_M,
-    R_m=100 * Mohm,
-    v_rest=-65 * mV,
-    v_threshold=-50 * mV,
-    v_reset=-65 * mV,
-    tau_syn=TAU_SYN,
-    refractory=2 * ms,
-    learning=False,
-    pd_scale=0.3,
-    tau_readout=10 * ms,
-    adaptation=0 * mV,
-    tau_adaptation=200 * ms,
-    name="lif*",
-    **kwds,
-):
-    """Build ``n`` LIF neurons with alpha-kernel synaptic input (adaptive, ALIF, if asked).
+@dataclass(frozen=True)
+class LIF(NeuronModel):
+    """An LIF neuron with alpha-kernel synaptic input (adaptive, ALIF, where ``adaptation > 0``).
 
     Parameters
     ----------
-    n : int
-        Number of neurons.
     tau_m : Quantity
         Membrane time constant: one for every neuron, or one per neuron (shape ``(n,)``).
     R_m : Quantity
@@ -143,22 +107,229 @@ def lif_neurons(
         Time to peak of the alpha kernel.
     refractory : Quantity
         Absolute refractory period.
-    learning : bool
-        Add the learning signal ``L`` and the pseudo-derivative ``psi`` (:data:`LEARNING_EQUATIONS`)
-        used by :mod:`bimsim.plasticity.eligibility`.
     pd_scale : float
         Height of the pseudo-derivative in units of ``1 / (v_threshold - v_rest)``.
-    tau_readout : Quantity
-        Decay time of ``u_out``, the filtered spike train a readout sees.
     adaptation : Quantity
         Threshold increase per spike (0, the default: plain LIF); above 0, an adaptive threshold
         (:data:`ADAPTATION_EQUATIONS`).
     tau_adaptation : Quantity
         Decay time of the threshold's increase.
+    """
+
+    name = "lif"
+    input_variable = "x_syn"
+    weight_unit = 1 * nA
+    per_neuron = ("tau_m",)
+
+    tau_m: Quantity = field(default_factory=lambda: TAU_M)
+    R_m: Quantity = field(default_factory=lambda: 100 * Mohm)
+    v_rest: Quantity = field(default_factory=lambda: -65 * mV)
+    v_threshold: Quantity = field(default_factory=lambda: -50 * mV)
+    v_reset: Quantity = field(default_factory=lambda: -65 * mV)
+    tau_syn: Quantity = field(default_factory=lambda: TAU_SYN)
+    refractory: Quantity = field(default_factory=lambda: 2 * ms)
+    pd_scale: float = 0.3
+    adaptation: Quantity = field(default_factory=lambda: 0 * mV)
+    tau_adaptation: Quantity = field(default_factory=lambda: 200 * ms)
+
+    def __post_init__(self):
+        require_positive("tau_m", self.tau_m, "time")
+        require_positive("R_m", self.R_m, "resistance")
+        for name in ("v_rest", "v_threshold", "v_reset"):
+            require(name, getattr(self, name), "voltage")
+            _require_one(name, getattr(self, name))
+        _require_one("tau_syn", self.tau_syn)
+        require_positive("tau_syn", self.tau_syn, "time")
+        require("refractory", self.refractory, "time")
+        _require_one("refractory", self.refractory)
+        if self.refractory < 0 * ms:
+            raise ValueError(f"refractory must be >= 0 ms, got {self.refractory!r}")
+        require_real("pd_scale", self.pd_scale)
+        require_apart(self.tau_m, self.tau_syn)
+        if self.v_threshold <= self.v_reset:
+            raise ValueError(
+                f"v_threshold ({self.v_threshold}) must be above v_reset ({self.v_reset})"
+            )
+        require_adaptation(self.adaptation, self.tau_adaptation)
+
+    @property
+    def adaptive(self):
+        return self.adaptation > 0 * mV
+
+    def _threshold_value(self):
+        return ADAPTIVE_THRESHOLD if self.adaptive else "v_threshold"
+
+    def check(self, n, learning):
+        super().check(n, learning)
+        if learning and self.v_threshold <= self.v_rest:
+            raise ValueError(
+                f"v_threshold ({self.v_threshold}) must be above v_rest ({self.v_rest})"
+            )
+
+    def equations(self, learning):
+        return LIF_EQUATIONS + (ADAPTATION_EQUATIONS if self.adaptive else "")
+
+    def threshold(self):
+        return f"v > {self._threshold_value()}"
+
+    def reset(self):
+        return ["v = v_reset"] + (["a += 1"] if self.adaptive else [])
+
+    def refractoriness(self):
+        return self.refractory
+
+    def namespace(self):
+        adaptive = {"adaptation": self.adaptation, "tau_adaptation": self.tau_adaptation}
+        return {
+            "R_m": self.R_m,
+            "v_rest": self.v_rest,
+            "v_threshold": self.v_threshold,
+            "v_reset": self.v_reset,
+            "tau_syn": self.tau_syn,
+            "pd_scale": float(self.pd_scale),
+            "v_gap": self.v_threshold - self.v_rest,
+            **(adaptive if self.adaptive else {}),
+        }
+
+    def initialise(self, group, learning):
+        group.tau_m = self.tau_m
+        group.I_ext = 0 * amp
+        self.start(group)
+
+    def rest(self):
+        return {"v": self.v_rest, "x_syn": 0, "I_syn": 0, "a": 0}
+
+    def pseudo_derivative(self):
+        psi = f"pd_scale / v_gap * clip(1 - abs(v - {self._threshold_value()}) / v_gap, 0, 1)"
+        return psi, "1/volt"
+
+    def eligibility(self):
+        if not self.adaptive:
+            return Eligibility(ELIGIBILITY_EQUATIONS, "x_e += 1", "psi_post * eps", _LIF_TRACES)
+        # the threshold's path, then a's own gain from the spike
+        return Eligibility(
+            f"{ELIGIBILITY_EQUATIONS}\n{ADAPTATION_TRACE}",
+            "x_e += 1",
+            "psi_post * (eps - adaptation * eps_a)",
+            (*_LIF_TRACES, "eps_a"),
+            after="eps_a += {e}",
+        )
+
+    def operations_per_step(self):
+        """3: the exact linear propagator of ``(x_syn, I_syn, v)``; 2 more for an adaptive
+        threshold (its decay and ``v_threshold + β a``)."""
+        return 5 if self.adaptive else 3
+
+    def reference(self, group):
+        return LIFReference(group)
+
+
+#: Synapses onto LIF neurons carry ``ε = ∂v/∂w`` through the same alpha kernel and membrane as the
+#: neuron's input (see :mod:`bimsim.plasticity.eligibility`); the weight is dimensionless and
+#: delivers ``w * w_unit`` to ``x_syn``.
+ELIGIBILITY_EQUATIONS = """
+dx_e/dt = -x_e / tau_syn : 1 (clock-driven)
+dI_e/dt = (exp(1) * x_e - I_e) / tau_syn : 1 (clock-driven)
+deps/dt = (R_m * w_unit * I_e - eps) / tau_m_post : volt (clock-driven)
+"""
+
+#: ``ε_a = ∂a/∂w``, added onto adaptive neurons.
+ADAPTATION_TRACE = "deps_a/dt = -eps_a / tau_adaptation : 1 (clock-driven)"
+
+_LIF_TRACES = ("x_e", "I_e", "eps")
+
+
+class LIFReference:
+    """The discrete-time LIF layer that Brian2's exact integrator computes, in torch (see
+    :mod:`bimsim.surrogate_bptt`): per step the linear state ``(x_syn, I_syn, v - v_rest)``
+    advances exactly over ``dt`` with ``I_ext`` held, ``a`` decays; the threshold reads
+    ``v - β a``; a spike resets ``v`` by a constant jump (no gradient, as in e-prop) and adds 1 to
+    ``a`` (with its gradient)."""
+
+    def __init__(self, group):
+        import torch
+
+        model = model_of(group)
+        if float(model.refractory) != 0:
+            raise ValueError(
+                f"the BPTT reference has no refractory period: build {group.name!r} with "
+                "refractory=0*ms"
+            )
+        self.torch = torch
+        self.model = model
+        self.dt = float(group.dt / second)
+        c = {name: float(getattr(model, name)) for name in ("tau_syn", "R_m")}
+        tau_m = np.asarray(group.tau_m[:] / second, dtype=float)  # one per neuron
+        # (3, 4, n): row r of neuron i's propagator, as columns over neurons
+        self.propagator = torch.tensor(
+            np.stack([self._propagator(c, tau)[:3] for tau in tau_m], axis=-1)
+        )
+        self.v_rest = float(model.v_rest)
+        self.theta = float(model.v_threshold - model.v_rest)
+        self.jump = float(model.v_reset - model.v_rest)
+        self.gap = float(model.v_threshold - model.v_rest)
+        self.height = float(model.pd_scale) / self.gap
+        self.beta = float(model.adaptation)
+        self.adapt_decay = float(np.exp(-self.dt / float(model.tau_adaptation)))
+
+    def _propagator(self, c, tau_m):
+        """Exact one-step map of ``(x_syn, I_syn, v - v_rest, I_ext)`` with ``I_ext`` constant."""
+        m = np.zeros((4, 4))
+        m[0, 0] = -1 / c["tau_syn"]
+        m[1, 0], m[1, 1] = np.e / c["tau_syn"], -1 / c["tau_syn"]
+        m[2, 1], m[2, 2], m[2, 3] = c["R_m"] / tau_m, -1 / tau_m, c["R_m"] / tau_m
+        return expm(m * self.dt)
+
+    def initial(self, n, start=None):
+        """The state at rest; ``start`` may set ``v`` (a Quantity of n voltages)."""
+        zeros = self.torch.zeros(n, dtype=self.torch.float64)
+        v = zeros.clone()
+        if start is not None and start.get("v") is not None:
+            v0 = np.asarray((start["v"] - self.model.v_rest) / volt, dtype=float)
+            v = self.torch.tensor(np.broadcast_to(v0, (n,)).astype(float))
+        return {"x": zeros.clone(), "i_syn": zeros.clone(), "v": v, "a": zeros.clone()}
+
+    def advance(self, s, drive):
+        state = self.torch.stack([s["x"], s["i_syn"], s["v"], drive])
+        x, i_syn, v = (self.propagator * state).sum(1).unbind(0)
+        return {"x": x, "i_syn": i_syn, "v": v, "a": s["a"] * self.adapt_decay}
+
+    def membrane(self, s):
+        return s["v"] - self.beta * s["a"], self.theta, self.height, self.gap
+
+    def observe(self, s):
+        """The state as the group's variables, in SI units."""
+        observed = {"v": s["v"] + self.v_rest, "x_syn": s["x"], "I_syn": s["i_syn"]}
+        return {**observed, **({"a": s["a"]} if self.beta else {})}
+
+    def deliver(self, s, current):
+        return {**s, "x": s["x"] + current}
+
+    def reset(self, s, z):
+        v = s["v"] + z.detach() * (self.jump - s["v"].detach())
+        return {**s, "v": v, "a": s["a"] + z}
+
+
+@check_units(tau_readout=second)
+def lif_neurons(n, *, learning=False, tau_readout=10 * ms, name="lif*", **kwds):
+    """Build ``n`` LIF neurons with alpha-kernel synaptic input (adaptive, ALIF, if asked).
+
+    Parameters
+    ----------
+    n : int
+        Number of neurons.
+    learning : bool
+        Add the learning signal ``L``, the pseudo-derivative ``psi`` (a triangle of height
+        ``pd_scale / v_gap`` and half-width ``v_gap = v_threshold - v_rest`` centred on the
+        threshold) and ``u_out`` (:data:`bimsim.neurons.model.LEARNING_EQUATIONS`), used by
+        :mod:`bimsim.plasticity.eligibility`.
+    tau_readout : Quantity
+        Decay time of ``u_out``, the filtered spike train a readout sees.
     name : str
         Brian2 object name.
     **kwds
-        Passed to :class:`brian2.NeuronGroup` (e.g. ``dt``, ``clock``).
+        The :class:`LIF` parameters (``tau_m``, ``v_threshold``, ``refractory``, ...; the
+        defaults are its), and those of :class:`brian2.NeuronGroup` (e.g. ``dt``, ``clock``).
 
     Returns
     -------
@@ -167,57 +338,7 @@ def lif_neurons(
         ``on_pre="x_syn_post += w * nA"``), ``I_ext``, ``tau_m``, and ``a`` when adaptive; ``v``
         starts at ``v_rest``.
     """
-    require_positive("tau_m", tau_m, "time")
-    if np.ndim(tau_m) not in (0, 1) or (np.ndim(tau_m) == 1 and len(tau_m) != n):
-        raise ValueError(f"tau_m must be one time or {n} times (one per neuron), got {tau_m!r}")
-    _require_one("tau_syn", tau_syn)
-    require_positive("tau_syn", tau_syn, "time")
-    require_apart(tau_m, tau_syn)
-    if v_threshold <= v_reset:
-        raise ValueError(f"v_threshold ({v_threshold}) must be above v_reset ({v_reset})")
-    if learning and v_threshold <= v_rest:
-        raise ValueError(f"v_threshold ({v_threshold}) must be above v_rest ({v_rest})")
-    require_adaptation(adaptation, tau_adaptation)
-    adaptive = adaptation > 0 * mV
-    threshold = ADAPTIVE_THRESHOLD if adaptive else "v_threshold"
-    equations = LIF_EQUATIONS + (ADAPTATION_EQUATIONS if adaptive else "")
-    reset = ["v = v_reset"] + (["a += 1"] if adaptive else [])
-    if learning:
-        equations += LEARNING_EQUATIONS.format(threshold=threshold)
-        reset.append("u_out += 1")
-    group = NeuronGroup(
-        n,
-        equations,
-        threshold=f"v > {threshold}",
-        reset="\n".join(reset),
-        refractory=refractory,
-        method="exact",
-        namespace={
-            "R_m": R_m,
-            "v_rest": v_rest,
-            "v_threshold": v_threshold,
-            "v_reset": v_reset,
-            "tau_syn": tau_syn,
-            "pd_scale": float(pd_scale),
-            "v_gap": v_threshold - v_rest,
-            "tau_readout": tau_readout,
-            **({"adaptation": adaptation, "tau_adaptation": tau_adaptation} if adaptive else {}),
-        },
-        name=name,
-        **kwds,
+    model, group_kwds = split_settings(LIF, kwds)
+    return neuron_group(
+        model, n, learning=learning, tau_readout=tau_readout, name=name, **group_kwds
     )
-    group.v = v_rest
-    group.tau_m = tau_m
-    group.I_ext = 0 * amp
-    return group
-
-
-def require_learning_layer(group):
-    """Check that ``group`` comes from ``lif_neurons(..., learning=True)``; name what it lacks."""
-    missing = [var for var in ("L", "psi", "u_out", "x_syn", "tau_m") if var not in group.variables]
-    if missing:
-        raise ValueError(
-            f"{group.name!r} lacks {', '.join(missing)}: build it with "
-            "lif_neurons(..., learning=True)"
-        )
-    return group

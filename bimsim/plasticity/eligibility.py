@@ -1,5 +1,10 @@
 """Eligibility traces for online gradients in a spiking layer (SPEC eq. 5, e-prop form).
 
+The synapses are built from the postsynaptic neuron's model (:mod:`bimsim.neurons.model`): a spike
+delivers ``w * w_unit`` to the model's input variable, the model's eligibility fragment carries
+``∂(state)/∂w`` per synapse and gives ``e_ij = ψ_i ∂(membrane)/∂w_ij``, and what follows (``ē``,
+``grad``) is the same for every model.
+
 For a synapse from ``j`` to an LIF neuron ``i`` (:func:`bimsim.neurons.lif_neurons` with
 ``learning=True``), the eligibility trace is ``e_ij(t) = ψ_i(t) ε_ij(t)``: the pseudo-derivative of
 the neuron's spike with respect to its membrane potential, times ``ε_ij = ∂v_i/∂w_ij``, the
@@ -32,34 +37,31 @@ adaptation ``a`` (+1 per spike, decaying with ``tau_adaptation``), so each synap
 (the spike's pseudo-derivative acts whether or not it fires, as ``a`` gains the spike itself); the
 trace is again exactly the surrogate model's gradient for one feed-forward layer.
 
+(A TC-LIF neuron's fragment is in :mod:`bimsim.neurons.tc_lif`: exact, the soft reset included.)
 Traces are read after the threshold and before the spikes of the same step are delivered and the
 neuron is reset (the ``thresholds`` slot); ``grad`` accumulates at the end of each readout step.
 """
 
-from brian2 import Synapses, nA
+from brian2 import Synapses
 
-from bimsim.neurons.lif import require_learning_layer
+from bimsim.neurons.model import model_of, require_learning_layer
 
-__all__ = ["ADAPTATION_TRACE", "ELIGIBILITY_EQUATIONS", "eligibility_synapses"]
+__all__ = ["SYNAPSE_TRACES", "eligibility_synapses", "learning_synapses"]
 
-ELIGIBILITY_EQUATIONS = """
+#: What every learning synapse holds whatever the neuron: its weight, the filtered eligibility
+#: ``ebar`` and the gradient ``grad``.
+SYNAPSE_TRACES = """
 w : 1
-dx_e/dt = -x_e / tau_syn : 1 (clock-driven)
-dI_e/dt = (exp(1) * x_e - I_e) / tau_syn : 1 (clock-driven)
-deps/dt = (R_m * w_unit * I_e - eps) / tau_m_post : volt (clock-driven)
 ebar : 1
 grad : 1
 """
-
-#: ``ε_a``, added onto adaptive neurons.
-ADAPTATION_TRACE = "deps_a/dt = -eps_a / tau_adaptation : 1 (clock-driven)"
 
 
 def learning_synapses(
     source,
     target,
     *,
-    w_unit=1 * nA,
+    w_unit=None,
     readout_dt=None,
     extra=None,
     name="eligibility*",
@@ -79,19 +81,25 @@ def learning_synapses(
     brian2.Synapses
     """
     require_learning_layer(target)
-    # The neuron's constants (tau_syn, R_m, tau_readout and those of psi_post; tau_m is per neuron).
+    neuron = model_of(target)
+    fragment = neuron.eligibility()
+    w_unit = neuron.weight_unit if w_unit is None else w_unit
+    # the neuron's constants (and those of psi_post; per-neuron ones are read as _post)
     namespace = {**target.namespace, "w_unit": w_unit}
-    model, on_pre, on_post = ELIGIBILITY_EQUATIONS, "x_syn_post += w * w_unit\nx_e += 1", None
+    model = f"{SYNAPSE_TRACES}\n{fragment.model}"
+    on_pre = f"{neuron.input_variable}_post += w * w_unit\n{fragment.on_pre}"
+    on_post = None
     if extra is not None:
+        clash = sorted(name for name in extra.namespace if name in namespace)
+        if clash:
+            raise ValueError(
+                f"the neuron model of {target.name!r} names constants {', '.join(clash)} that "
+                "the synapses' own equations also use: rename them in the model's namespace"
+            )
         namespace.update(extra.namespace)
         model = f"{model}\n{extra.model}"
         on_pre = f"{on_pre}\n{extra.on_pre}"
         on_post = extra.on_post
-    trace = "ebar = ebar * exp(-dt / tau_readout) + psi_post * eps"
-    if "a" in target.variables:  # adaptive: the threshold's path, then a's own gain
-        model = f"{model}\n{ADAPTATION_TRACE}"
-        e = "psi_post * (eps - adaptation * eps_a)"
-        trace = f"ebar = ebar * exp(-dt / tau_readout) + {e}\neps_a += {e}"
     synapses = Synapses(
         source,
         target,
@@ -103,6 +111,12 @@ def learning_synapses(
         name=name,
         **kwds,
     )
+    if fragment.step:
+        synapses.run_regularly(fragment.step, when="groups", name=f"{synapses.name}_step")
+    e = fragment.signal
+    trace = f"ebar = ebar * exp(-dt / tau_readout) + {e}"
+    if fragment.after:
+        trace = f"{trace}\n{fragment.after.format(e=e)}"
     synapses.run_regularly(
         trace,
         when="thresholds",
@@ -120,18 +134,21 @@ def learning_synapses(
 
 
 def eligibility_synapses(
-    source, target, *, w_unit=1 * nA, readout_dt=None, name="eligibility*", **kwds
+    source, target, *, w_unit=None, readout_dt=None, name="eligibility*", **kwds
 ):
-    """Synapses onto LIF neurons that deliver ``w * w_unit`` and accumulate their loss gradient.
+    """Synapses onto a learning layer that deliver ``w * w_unit`` and accumulate their loss
+    gradient.
 
     Parameters
     ----------
     source : Group
         Presynaptic spikes.
     target : NeuronGroup
-        LIF neurons built with ``lif_neurons(..., learning=True)``.
-    w_unit : Quantity
-        The current a weight of 1 adds to ``x_syn``.
+        A learning layer of any neuron model (``neuron_group(model, n, learning=True)``, e.g.
+        ``lif_neurons(n, learning=True)``).
+    w_unit : Quantity, optional
+        What a weight of 1 adds to the model's input variable (default: the model's
+        ``weight_unit``, 1 nA into LIF's ``x_syn``).
     readout_dt : Quantity, optional
         Step of the readout that writes ``L`` (default: every time step).
     name : str
@@ -142,9 +159,10 @@ def eligibility_synapses(
     Returns
     -------
     brian2.Synapses
-        Variables ``w`` (dimensionless), the traces ``x_e``, ``I_e``, ``eps`` (and ``eps_a`` onto
-        adaptive neurons), ``ebar`` and ``grad`` (``∂L/∂w`` summed since it was last zeroed).
-        Connect them, then set ``w``.
+        Variables ``w`` (dimensionless), the model's traces (LIF's ``x_e``, ``I_e``, ``eps``, and
+        ``eps_a`` onto adaptive neurons), ``ebar`` and ``grad`` (``∂L/∂w`` summed since it was
+        last zeroed); ``traces`` names those zeroed between sequences. Connect them, then set
+        ``w``.
     """
     return learning_synapses(
         source, target, w_unit=w_unit, readout_dt=readout_dt, name=name, **kwds

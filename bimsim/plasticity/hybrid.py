@@ -17,7 +17,7 @@ into the change instead, per synapse in generated code, its state held in synaps
 from dataclasses import replace
 
 import numpy as np
-from brian2 import ms, nA
+from brian2 import ms
 
 from bimsim.plasticity.eligibility import learning_synapses
 from bimsim.plasticity.optimizers import namespace, require_optimizer, synapse_code
@@ -43,7 +43,7 @@ def hybrid_synapses(
     *,
     lam,
     eta,
-    w_unit=1 * nA,
+    w_unit=None,
     bounds=None,
     readout_dt=1 * ms,
     prunable=False,
@@ -52,21 +52,21 @@ def hybrid_synapses(
     name="hybrid*",
     **kwds,
 ):
-    """Plastic synapses onto a learning LIF layer, updated by the hybrid rule.
+    """Plastic synapses onto a learning layer (of any neuron model), updated by the hybrid rule.
 
     Parameters
     ----------
     source : Group
         Presynaptic spikes.
     target : NeuronGroup
-        ``lif_neurons(..., learning=True)``.
+        A learning layer (``neuron_group(model, n, learning=True)``).
     rule : STDPRule
         The STDP term's rule.
     lam, eta : float
         λ (mixing, in [0, 1]) and η (learning rate, >= 0); entries ``lam`` and ``eta`` of the
         returned group's namespace, which the runtime device reads at every run.
-    w_unit : Quantity
-        The current a weight of 1 adds to ``x_syn``.
+    w_unit : Quantity, optional
+        What a weight of 1 adds to the neuron's input variable (default: the model's).
     bounds : WeightBounds, optional
         ``'none'`` or ``'hard'`` (soft bounds scale potentiation and depression separately, which
         a mixed update does not have).
@@ -105,7 +105,14 @@ def hybrid_synapses(
     synapses = learning_synapses(
         source, target, w_unit=w_unit, readout_dt=readout_dt, extra=stdp, name=name, **kwds
     )
-    synapses.namespace.update(w_min=bounds.w_min, w_max=bounds.w_max, **namespace(optimizer))
+    own = {"w_min": bounds.w_min, "w_max": bounds.w_max, **namespace(optimizer)}
+    clash = sorted(name for name in own if name in target.namespace)
+    if clash:
+        raise ValueError(
+            f"the neuron model of {target.name!r} names constants {', '.join(clash)} that the "
+            "hybrid rule's synapses also use: rename them in the model's namespace"
+        )
+    synapses.namespace.update(own)
     if max_grad is not None:
         synapses.namespace["max_grad"] = float(max_grad)
     update = weight_update("+", change, bounds, prunable)

@@ -12,7 +12,7 @@ A network operation runs only on Brian2's ``runtime`` device; bimsim refuses to 
 import numpy as np
 from brian2 import NetworkOperation, ms
 
-from bimsim.neurons.lif import require_learning_layer
+from bimsim.neurons.model import require_learning_layer
 from bimsim.plasticity.optimizers import NumpyOptimizer, require_optimizer
 from bimsim.quantities import require_count, require_positive, require_real
 
@@ -27,7 +27,7 @@ class ReadoutInjection:
     ssm : SelectiveSSM
         Its input size must equal the layer's size.
     layer : NeuronGroup
-        ``lif_neurons(..., learning=True)``.
+        a learning layer of any neuron model (``learning=True``).
     dt : Quantity
         The readout step.
     learning_rate : float

@@ -54,15 +54,15 @@ class BIMSequenceModel:
         """Synaptic accumulates and multiply-accumulates per sample, from the last prediction.
 
         Accumulates: every input spike reaches ``n_hidden`` synapses, and with recurrent
-        synapses every layer spike ``n_hidden - 1`` more. Multiply-accumulates: the
-        LIF state update (3 per neuron and step, the exact linear propagator; 2 more for an
-        adaptive threshold, its decay and ``v_threshold + β a``) and the readout's dense step
+        synapses every layer spike ``n_hidden - 1`` more. Multiply-accumulates: the neuron
+        model's state update (its :meth:`~bimsim.neurons.NeuronModel.operations_per_step` per
+        neuron and step: LIF 3, ALIF 5, TC-LIF 2) and the readout's dense step
         (``m² + 6 m N + m + k m`` per readout step).
         """
         net = self.network
         m, n, k = net.readout.ssm.params.shapes
         steps = float(self.duration / net.layer.dt)
-        per_neuron = 5 if "a" in net.layer.variables else 3
+        per_neuron = net.neuron.operations_per_step()
         return {
             "accumulates": self.counts["input_spikes"] * net.n_hidden
             + self.counts["hidden_spikes"] * len(net.recurrent_weights()) / net.n_hidden,
@@ -178,7 +178,7 @@ class BIMClassifier(BIMSequenceModel):
         Clip of each input synapse's gradient per readout step (default none).
     seed : int
     **neuron_params
-        Further settings of :func:`bimsim.neurons.lif_neurons` (those ``config`` makes, such as
+        Further settings of the config's neuron model (those ``config`` makes, such as
         ``tau_m``, ``adaptation`` and ``tau_readout``, are refused: see
         :meth:`~bimsim.tasks.config.BIMConfig.network_with`).
     """

@@ -35,7 +35,7 @@ class BIMTokenPredictor(BIMSequenceModel):
     config : BIMConfig, optional
     seed : int
     **neuron_params
-        Further settings of :func:`bimsim.neurons.lif_neurons` (not those ``config`` makes; see
+        Further settings of the config's neuron model (not those ``config`` makes; see
         :meth:`~bimsim.tasks.config.BIMConfig.network_with`).
     """
 

@@ -31,6 +31,7 @@ from bimsim.cli import (
     real,
 )
 from bimsim.limits import require_bytes
+from bimsim.neurons import NEURONS
 from bimsim.plasticity.optimizers import KINDS
 from bimsim.tasks.config import (
     MAX_BASELINE_EPOCHS,
@@ -171,6 +172,12 @@ class TaskCommand:
             help=f"BIM's spiking neurons ({default(bim, quick_bim, 'hidden')})",
         )
         p.add_argument(
+            "--neuron",
+            choices=tuple(NEURONS),
+            help=f"BIM's neuron model: lif, or tc_lif, the two-compartment TC-LIF / LSTM-LIF of "
+            f"Zhang et al. (default {bim.neuron})",
+        )
+        p.add_argument(
             "--copies",
             type=integer(1, MAX_COPIES),
             help=f"samples BIM simulates at once ({default(bim, quick_bim, 'copies')})",
@@ -268,6 +275,7 @@ class TaskCommand:
         for key in (
             "epochs",
             "hidden",
+            "neuron",
             "copies",
             "lam",
             "eta",
@@ -395,6 +403,7 @@ class TaskCommand:
 BIM_FLAGS = {
     "--epochs": ("epochs", "epochs"),
     "--hidden": ("hidden", "hidden"),
+    "--neuron": ("neuron", "neuron"),
     "--copies": ("copies", "copies"),
     "--lam": ("lam", "lam"),
     "--eta": ("eta", "eta"),

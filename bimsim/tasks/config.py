@@ -18,7 +18,7 @@ import numpy as np
 from brian2 import Hz, Quantity, ms, mV
 
 from bimsim.network import ETA, LAM, READOUT_LEARNING_RATE, require_recurrent
-from bimsim.neurons import TAU_M, TAU_SYN, require_adaptation, require_apart
+from bimsim.neurons import NEURONS, TAU_M, TAU_SYN, require_adaptation, require_apart
 from bimsim.plasticity.optimizers import Optimizer
 from bimsim.quantities import require, require_positive, require_real
 
@@ -49,7 +49,11 @@ class BIMConfig:
     epochs : int
         Passes over the training samples.
     hidden : int
-        LIF neurons of the spiking layer.
+        Neurons of the spiking layer.
+    neuron : str
+        The spiking layer's neuron model, a key of :data:`bimsim.neurons.NEURONS`: ``'lif'``
+        (default) or ``'tc_lif'`` (its own defaults; ``tau_m``, ``adaptation`` and
+        ``tau_adaptation`` are LIF's and must keep their defaults with another neuron).
     states : int
         Readout states per readout input (N).
     copies : int
@@ -100,6 +104,7 @@ class BIMConfig:
 
     epochs: int = 3
     hidden: int = 32
+    neuron: str = "lif"
     states: int = 8
     copies: int = 64
     lam: float = LAM
@@ -163,8 +168,14 @@ class BIMConfig:
             raise ValueError(f"tau_m must be (low, high) with low <= high, got {self.tau_m!r}")
         if self.hidden == 1 and self.tau_m[0] != self.tau_m[1]:
             raise ValueError(f"a spread of tau_m {self.tau_m!r} needs more than one hidden neuron")
+        if self.neuron not in NEURONS:
+            raise ValueError(f"unknown neuron {self.neuron!r}; choose one of {', '.join(NEURONS)}")
         require_apart(self.membrane_time_constants(), TAU_SYN)  # the layer's tau_syn
         require_adaptation(self.adaptation, self.tau_adaptation)
+        if self.neuron != "lif":
+            for name in _LIF_FIELDS:
+                if getattr(self, name) != _default(name):
+                    raise ValueError(f"{name} is a setting of the lif neuron, not of {self.neuron}")
         ratio = float(self.readout_dt / self.dt)
         if ratio < 1 or abs(ratio - round(ratio)) > 1e-9:
             raise ValueError(
@@ -191,27 +202,46 @@ class BIMConfig:
             "readout_optimizer": self.readout_optimizer,
             "max_grad_norm": self.max_grad_norm,
             "w_init": self.w_init,
-            "tau_m": self.membrane_time_constants(),
             "recurrent": self.recurrent,
-            "adaptation": self.adaptation,
-            "tau_adaptation": self.tau_adaptation,
             "dt": self.dt,
             "tau_readout": self.tau_readout,
+            "neuron": self.neuron,
+            **self.neuron_settings(),
+        }
+
+    def neuron_settings(self):
+        """The settings of the neuron model this config makes (LIF's ``tau_m``, ``adaptation``
+        and ``tau_adaptation``; none for another model)."""
+        if self.neuron != "lif":
+            return {}
+        return {
+            "tau_m": self.membrane_time_constants(),
+            "adaptation": self.adaptation,
+            "tau_adaptation": self.tau_adaptation,
         }
 
     def network_with(self, neuron_params):
-        """:meth:`network_arguments` and further neuron settings for
-        :func:`bimsim.neurons.lif_neurons` (``v_threshold``, ``pd_scale``, ...); a setting this
-        config already makes (``tau_m``, ``adaptation``, ``dt``, ...) is refused, naming the field
-        to set instead."""
+        """:meth:`network_arguments` and further settings of the neuron model (LIF's
+        ``v_threshold``, ``pd_scale``, ...); a setting this config makes (``tau_m``,
+        ``adaptation``, ``dt``, ...) is refused, naming the field to set instead."""
         arguments = self.network_arguments()
-        taken = sorted(set(neuron_params) & set(arguments))
+        taken = sorted(set(neuron_params) & (set(arguments) | set(_LIF_FIELDS)))
         if taken:
             raise TypeError(
                 f"{', '.join(taken)} come(s) from the BIMConfig: set them there "
                 "(dataclasses.replace(config, ...)), not as neuron settings"
             )
         return {**arguments, **neuron_params}
+
+
+#: The fields of :class:`BIMConfig` that set the LIF neuron (at their defaults with another neuron).
+_LIF_FIELDS = ("tau_m", "adaptation", "tau_adaptation")
+
+
+def _default(name):
+    """The default of :class:`BIMConfig`'s field ``name``."""
+    item = BIMConfig.__dataclass_fields__[name]
+    return item.default if item.default is not dataclasses.MISSING else item.default_factory()
 
 
 @dataclass(frozen=True)

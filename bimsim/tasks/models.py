@@ -368,7 +368,7 @@ _UNTRAINED = dict.fromkeys(
 )  # fmt: skip
 #: Fields that act only on the spiking layer, which ``probe_input`` does not read.
 _NO_LAYER = dict.fromkeys(
-    ("hidden", "target_rate", "tau_m", "adaptation", "tau_adaptation", "recurrent"),
+    ("hidden", "neuron", "target_rate", "tau_m", "adaptation", "tau_adaptation", "recurrent"),
     "probe_input reads the encoder, not the layer",
 )
 

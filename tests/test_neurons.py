@@ -1,0 +1,280 @@
+"""The neuron-model contract (bimsim.neurons.model), checked for every model: units, the response
+to step and pulse input against the model's discrete-time reference, eligibility traces against
+BPTT of the reference, runtime against cpp_standalone, and the reset between sequences."""
+
+import brian2
+import numpy as np
+import pytest
+from brian2 import Network, SpikeGeneratorGroup, SpikeMonitor, StateMonitor, TimedArray, ms, mV
+
+from bimsim.devices import simulation_device
+from bimsim.gradient_check import gradient_agreement, trace_gradients
+from bimsim.network import BIMNetwork
+from bimsim.neurons import LIF, NEURONS, TCLIF, make_neuron, model_of, neuron_group
+from bimsim.plasticity.eligibility import eligibility_synapses
+
+DT = 1 * ms
+
+#: Every model, and the variants whose traces differ (ALIF; TC-LIF with a detached reset). LIF
+#: without a refractory period: the reference has none.
+MODELS = {
+    "lif": LIF(refractory=0 * ms, v_rest=0 * mV, v_reset=0 * mV, v_threshold=10 * mV),
+    "alif": LIF(
+        refractory=0 * ms, v_rest=0 * mV, v_reset=0 * mV, v_threshold=10 * mV, adaptation=2 * mV
+    ),
+    "tc_lif": TCLIF(),
+    "tc_lif_detached": TCLIF(detach_reset=True),
+}
+
+#: Settings each model must refuse: (settings, exception, message).
+BAD = {
+    "lif": [
+        ({"tau_m": 0.02}, brian2.DimensionMismatchError, "tau_m must be a time"),
+        ({"v_threshold": -70 * mV}, ValueError, "v_threshold"),
+        ({"refractory": -1 * ms}, ValueError, "refractory must be >= 0 ms"),
+    ],
+    "tc_lif": [
+        ({"v_threshold": 1 * mV}, ValueError, "v_threshold must be a finite number"),
+        ({"beta1": 0.5}, ValueError, r"beta1 \(β₁ = -σ\(c₁\)\) must lie in \(-1, 0\)"),
+        ({"beta2": 1.0}, ValueError, r"beta2 \(β₂ = σ\(c₂\)\) must lie in \(0, 1\)"),
+        ({"detach_reset": 1}, TypeError, "detach_reset must be True or False"),
+    ],
+}
+
+
+def test_every_model_is_registered_and_checked():
+    assert set(NEURONS) == set(BAD)
+    with pytest.raises(ValueError, match=r"unknown neuron 'izh'; choose one of lif, tc_lif"):
+        make_neuron("izh")
+    with pytest.raises(ValueError, match=r"the tc_lif neuron has no setting 'tau_m'; its settings"):
+        make_neuron("tc_lif", {"tau_m": 20 * ms})
+
+
+@pytest.mark.parametrize("name", sorted(BAD))
+def test_bad_settings_are_refused_naming_the_culprit(name):
+    make_neuron(name)  # the defaults are valid
+    for settings, error, match in BAD[name]:
+        with pytest.raises(error, match=match):
+            make_neuron(name, settings)
+
+
+def drive_of(model, steps, rng):
+    """A step of external input from step 20, and input spikes (two pulses and noise)."""
+    drive = np.zeros((steps, 2))
+    drive[20:] = [0.02, 0.05] if model.name == "tc_lif" else [0.1, 0.14]
+    spikes = (rng.random((steps, 3)) < 0.05).astype(float)
+    spikes[[5, 60], 0] = 1
+    return drive, spikes
+
+
+def reference_run(model, group, w_in, drive, spikes):
+    """The model's reference step, without gradients: each step's observed state and spikes."""
+    import torch
+
+    reference = model.reference(group)
+    state = reference.initial(len(group))
+    unit = float(model.weight_unit)  # SI
+    observed, fired = [], []
+    with torch.no_grad():
+        for k in range(len(spikes)):
+            state = reference.advance(state, torch.tensor(drive[k] * unit))
+            x, theta, _, _ = reference.membrane(state)
+            z = (x > theta).double()
+            current = unit * (torch.tensor(w_in) @ torch.tensor(spikes[k]))
+            state = reference.reset(reference.deliver(state, current), z)
+            observed.append(
+                {key: value.numpy().copy() for key, value in reference.observe(state).items()}
+            )
+            fired.append(z.numpy())
+    return observed, np.array(fired)
+
+
+def observed(model):
+    """The group variables the model's reference observes (read from a runtime group: a
+    standalone one has no values before its run)."""
+    brian2.set_device("runtime")
+    reference = model.reference(neuron_group(model, 2, learning=True, dt=DT))
+    return list(reference.observe(reference.initial(2)))
+
+
+def brian_run(model, w_in, drive, spikes, device="runtime"):
+    """A learning layer of the model in Brian2 on ``device``: its variables at the end of every
+    step, its spikes, and its eligibility synapses' gradient for a learning signal of 1."""
+    steps = len(spikes)
+    name = f"contract-{model.name}"
+    names = observed(model)
+    with simulation_device(device, name) as sim:
+        group = neuron_group(model, 2, learning=True, dt=DT, name="layer")
+        unit = model.weight_unit
+        group.run_regularly("I_ext = drive(t, i) * unit", when="start", name="layer_drive")
+        group.run_regularly("L = 1", when="start", name="layer_signal")
+        step, index = np.nonzero(spikes)
+        inputs = SpikeGeneratorGroup(3, index, step * DT, dt=DT, name="inputs")
+        synapses = eligibility_synapses(inputs, group, dt=DT, name="feed")
+        post, pre = (index.ravel() for index in np.indices(w_in.shape))
+        synapses.connect(i=pre, j=post)  # known before a standalone run
+        synapses.w = w_in[post, pre]
+        monitor = StateMonitor(group, names, record=True, when="end", order=10, name="states")
+        fired = SpikeMonitor(group, name="fired")
+        sim.run(
+            Network(group, inputs, synapses, monitor, fired),
+            steps * DT,
+            namespace={"drive": TimedArray(drive, dt=DT), "unit": unit},
+        )
+        states = {key: np.array(getattr(monitor, f"{key}_")) for key in names}
+        grad = np.zeros_like(w_in)
+        grad[post, pre] = np.array(synapses.grad[:])
+        z = np.zeros((steps, 2))
+        z[np.round(np.asarray(fired.t / DT)).astype(int), np.asarray(fired.i)] = 1
+        return states, z, grad, group
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_response_to_step_and_pulse_input_equals_the_reference(name):
+    """Brian2's group and the model's discrete-time reference, step by step: every state
+    variable to 1e-9 of its range, and the same spikes."""
+    model = MODELS[name]
+    rng = np.random.default_rng(1)
+    drive, spikes = drive_of(model, 300, rng)
+    w_in = rng.uniform(0.1, 0.6, (2, 3))
+    states, fired, _, group = brian_run(model, w_in, drive, spikes)
+    observed, fired_ref = reference_run(model, group, w_in, drive, spikes)
+    assert fired.sum() > 3 and 0 < fired[:, 0].sum()  # a response with spikes, not silence
+    np.testing.assert_array_equal(fired, fired_ref)
+    for key, values in states.items():
+        expected = np.array([o[key] for o in observed]).T
+        scale = np.abs(expected).max()
+        assert scale > 0, key
+        np.testing.assert_allclose(values, expected, atol=1e-9 * scale, rtol=0, err_msg=key)
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_eligibility_traces_equal_bptt_of_the_reference(name):
+    """One feed-forward layer: the online traces give the gradient that torch autograd gives
+    through the model's reference (exact for every model here)."""
+    from bimsim.surrogate_bptt import layer_bptt
+
+    model = MODELS[name]
+    rng = np.random.default_rng(2)
+    steps = 600
+    spikes = (rng.random((steps, 5)) < 0.08).astype(float)
+    w_in = rng.uniform(0.05, 0.6, (4, 5))
+    signal = rng.normal(0, 1, (steps, 4))
+    ours = trace_gradients(w_in, spikes, signal, model=model, dt=DT)
+    reference = layer_bptt(ours["layer"], w_in, spikes, signal)
+    np.testing.assert_array_equal(ours["spikes"], reference["spikes"])
+    assert ours["spikes"].sum(axis=0).min() > 3
+    assert gradient_agreement(ours["grad_in"], reference["grad_in"])["max_relative"] < 1e-9
+
+
+def test_tc_lif_traces_through_the_reset_differ_from_detached_ones():
+    """The reset's gradient path acts: both variants are exact for their own reference, and they
+    differ from each other (so the test above could fail for a trace that dropped it)."""
+    rng = np.random.default_rng(2)
+    spikes = (rng.random((600, 5)) < 0.08).astype(float)
+    w_in = rng.uniform(0.05, 0.6, (4, 5))
+    signal = rng.normal(0, 1, (600, 4))
+    through = trace_gradients(w_in, spikes, signal, model=MODELS["tc_lif"], dt=DT)["grad_in"]
+    detached = trace_gradients(w_in, spikes, signal, model=MODELS["tc_lif_detached"], dt=DT)
+    assert gradient_agreement(detached["grad_in"], through)["norm_relative"] > 0.05
+
+
+def test_below_threshold_tc_lif_holds_a_pulse_in_an_undamped_rotation():
+    """One pulse and no spike: the (U_D, U_S) map has determinant 1, so the oscillation it starts
+    keeps its amplitude for 2000 steps (LIF's response decays with tau_m)."""
+    model = TCLIF()
+    spikes = np.zeros((2000, 3))
+    spikes[3, 0] = 1
+    w_in = np.full((2, 3), 0.5)
+    states, fired, _, _ = brian_run(model, w_in, np.zeros((2000, 2)), spikes)
+    assert fired.sum() == 0
+    u_s = states["U_S"][0]
+    first, last = np.abs(u_s[5:105]).max(), np.abs(u_s[-100:]).max()
+    assert first > 0.2 and last == pytest.approx(first, rel=1e-3)
+
+
+@pytest.mark.standalone
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["alif", "tc_lif"])
+def test_runtime_equals_cpp_standalone(name):
+    """The learning layer with its eligibility synapses (no network operation) on both devices:
+    the same states, spikes and gradients."""
+    model = MODELS[name]
+    rng = np.random.default_rng(3)
+    drive, spikes = drive_of(model, 200, rng)
+    w_in = rng.uniform(0.1, 0.6, (2, 3))
+    runs = [
+        brian_run(model, w_in, drive, spikes, device=device)
+        for device in ("runtime", "cpp_standalone")
+    ]
+    (states, fired, grad, _), (states_sa, fired_sa, grad_sa, _) = runs
+    np.testing.assert_array_equal(fired, fired_sa)
+    assert np.abs(grad).max() > 0
+    np.testing.assert_allclose(grad_sa, grad, rtol=1e-9, atol=1e-12)
+    for key in states:
+        np.testing.assert_allclose(states_sa[key], states[key], rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", sorted(NEURONS))
+def test_every_sequence_starts_at_the_model_s_rest(name):
+    """A BIM network of the model: the same sequence after another gives the same loss and
+    spikes as on its own, and the reset puts every variable back at the model's rest."""
+    rng = np.random.default_rng(4)
+
+    def sequence():
+        indices = np.repeat(np.arange(4), 15)
+        times = np.concatenate([rng.choice(300, 15, replace=False) for _ in range(4)]) * ms
+        return indices, times
+
+    first, other = sequence(), sequence()
+    targets = [0] * 30
+    settings = {"w_init": (0.3, 0.9)} if name == "tc_lif" else {}
+    net = BIMNetwork(4, 3, 2, neuron=name, dt=DT, readout_dt=10 * DT, seed=0, **settings)
+    alone = net.run_sequence(*first, 300 * ms, targets, learn=False)
+    spikes_alone = net.dataset().spikes.values[-1]
+    net.run_sequence(*other, 300 * ms, targets, learn=False)
+    again = net.run_sequence(*first, 300 * ms, targets, learn=False)
+    assert spikes_alone > 0
+    assert again == alone and net.dataset().spikes.values[-1] == spikes_alone
+    net._reset_state()
+    model = model_of(net.layer)
+    for key, value in model.rest().items():
+        if key in net.layer.variables:
+            np.testing.assert_array_equal(net.layer.variables[key].get_value(), float(value))
+
+
+def test_a_model_constant_that_the_synapses_also_name_is_refused():
+    """A model's constants and the synapses' (an optimiser's beta1, STDP's tau_plus) share one
+    namespace: a clash would silently change the traces, so it is an error."""
+    from dataclasses import dataclass
+
+    from bimsim.plasticity.hybrid import hybrid_synapses
+    from bimsim.plasticity.optimizers import Optimizer
+    from bimsim.plasticity.stdp import PAIR_DEFAULTS, pair_rule
+
+    @dataclass(frozen=True)
+    class Clashing(TCLIF):
+        def namespace(self):
+            return {**super().namespace(), "beta1": self.beta1}
+
+    layer = neuron_group(Clashing(), 2, learning=True, dt=DT)
+    with pytest.raises(ValueError, match=r"names constants beta1 that the hybrid rule"):
+        hybrid_synapses(
+            layer, layer, pair_rule(**PAIR_DEFAULTS), lam=1.0, eta=0.1,
+            optimizer=Optimizer("adam"),
+        )  # fmt: skip
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("task", ["ecg", "eeg", "speech", "lm"])
+def test_every_task_runs_bim_with_another_neuron(run_script, tmp_path, task):
+    """``--neuron tc_lif`` on every task: it trains, predicts and saves which neuron it used."""
+    from bimsim.io import read_dataset
+
+    out = tmp_path / f"{task}.nc"
+    result = run_script(f"bimsim/tasks/{task}.py", "--quick", "--models", "bim", "--neuron",
+                        "tc_lif", "--no-progress", "--out", out)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    ds = read_dataset(out)
+    assert ds.attrs["bim_neuron"] == "tc_lif"
+    assert np.all(ds.macs_per_sample > 0)  # and no NaN: a dataset with one is never written
