@@ -90,8 +90,7 @@ def trace_gradients(
     elif neuron_params:
         raise TypeError(f"give the model or its settings, not both: {sorted(neuron_params)}")
     w_unit = model.weight_unit if w_unit is None else w_unit
-    fail_for_dimension_mismatch(w_unit, get_dimensions(model.weight_unit), "w_unit {value}",
-                                value=w_unit)  # fmt: skip
+    _require_unit_of(model, "w_unit", w_unit)
     if v_init is not None and "v" not in model.rest():
         raise ValueError(f"v_init is the membrane of an LIF layer; the {model.name} starts at rest")
     w_in = np.asarray(w_in, dtype=float)
@@ -113,8 +112,7 @@ def trace_gradients(
     current = i_ext
     if i_ext is None:
         current = np.zeros((steps, n)) * (model.weight_unit / float(model.weight_unit))
-    fail_for_dimension_mismatch(current, get_dimensions(model.weight_unit),
-                                "i_ext must be in the unit of the model's input")  # fmt: skip
+    _require_unit_of(model, "i_ext", current)
     if np.shape(current) != (steps, n):
         raise ValueError(f"i_ext must have shape ({steps}, {n}), got {np.shape(current)}")
 
@@ -161,6 +159,15 @@ def trace_gradients(
         "spikes": spikes,
         "layer": layer,
     }
+
+
+def _require_unit_of(model, name, value):
+    """Check that ``value`` has the unit of ``model``'s input variable, naming ``name``."""
+    fail_for_dimension_mismatch(
+        value,
+        get_dimensions(model.weight_unit),
+        f"{name} must have the unit of the {model.name} model's input ({model.weight_unit!r})",
+    )
 
 
 def _as_matrix(synapses, shape):
