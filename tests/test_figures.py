@@ -135,6 +135,25 @@ def eeg():
     )
 
 
+def delayed_recall():
+    rng = np.random.default_rng(0)
+    shape = (2, 2, 3, 2)
+    dims = ("neuron", "noise_rate", "delay", "seed")
+    return xr.Dataset(
+        {
+            "accuracy": var(dims, rng.uniform(0.5, 1, shape)),
+            "rate": var(dims, rng.uniform(10, 40, shape), "Hz"),
+        },
+        coords={
+            "neuron": var("neuron", ["lif", "tc_lif"]),
+            "noise_rate": var("noise_rate", [0.1, 2.0], "Hz"),
+            "delay": var("delay", [10.0, 100.0, 1000.0], "ms"),
+            "seed": var("seed", [0, 1]),
+        },
+        attrs={"chance": 0.5},
+    )
+
+
 #: Each figure: its script and a valid dataset for it.
 FIGURES = {
     "stdp_curve": ("figures/stdp_curve.py", stdp_pairing),
@@ -144,6 +163,7 @@ FIGURES = {
     "eeg_roc": ("figures/eeg_roc.py", eeg),
     "speech_confusion": ("figures/speech_confusion.py", speech),
     "lm_bits": ("figures/lm_bits.py", lm),
+    "delayed_recall": ("figures/delayed_recall.py", delayed_recall),
 }
 
 
