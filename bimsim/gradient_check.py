@@ -17,6 +17,7 @@ from brian2 import (
     Network,
     SpikeGeneratorGroup,
     SpikeMonitor,
+    StateMonitor,
     TimedArray,
     get_dimensions,
     ms,
@@ -80,9 +81,10 @@ def trace_gradients(
     Returns
     -------
     dict
-        ``grad_in`` (n, n_in), ``grad_rec`` ((n, n) or None), ``spikes`` ((steps, n) array) and
+        ``grad_in`` (n, n_in), ``grad_rec`` ((n, n) or None), ``spikes`` ((steps, n) array),
         ``layer`` (the NeuronGroup, whose model and constants
-        :func:`~bimsim.surrogate_bptt.layer_bptt` reads).
+        :func:`~bimsim.surrogate_bptt.layer_bptt` reads) and ``draws`` (a stochastic model's
+        random numbers, ``(steps, n, k)``, for ``layer_bptt`` to replay; else None).
     """
     require_positive("dt", dt, "time")
     if model is None:
@@ -148,8 +150,12 @@ def trace_gradients(
         recurrent.w = w_rec[recurrent.j[:], recurrent.i[:]]
         objects.append(recurrent)
     monitor = SpikeMonitor(layer, name="check_spikes")
-    network = Network(*objects, monitor)
-    Simulation("runtime", None).run(network, steps * dt, namespace=drive)
+    objects.append(monitor)
+    draws = None
+    if model.stochastic:  # its random numbers, for the reference to replay
+        draws = StateMonitor(layer, list(model.draws), record=True, when="end", name="check_draws")
+        objects.append(draws)
+    Simulation("runtime", None).run(Network(*objects), steps * dt, namespace=drive)
 
     spikes = np.zeros((steps, n))
     spikes[np.round(np.asarray(monitor.t / dt)).astype(int), np.asarray(monitor.i)] = 1
@@ -158,7 +164,13 @@ def trace_gradients(
         "grad_rec": None if recurrent is None else _as_matrix(recurrent, (n, n)),
         "spikes": spikes,
         "layer": layer,
+        "draws": None if draws is None else _draws(draws, model.draws),
     }
+
+
+def _draws(monitor, names):
+    """A stochastic model's random numbers of every step, ``(steps, n, len(names))``."""
+    return np.stack([np.array(getattr(monitor, name)).T for name in names], axis=-1)
 
 
 def _require_unit_of(model, name, value):

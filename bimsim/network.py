@@ -21,6 +21,7 @@ training).
 The network holds network operations, so it runs on the ``runtime`` device.
 """
 
+import brian2
 import numpy as np
 import xarray as xr
 from brian2 import (
@@ -128,6 +129,8 @@ class BIMNetwork:
     readout_dt, dt : Quantity
         The readout's step and the simulation's.
     seed : int
+        Seeds the initial weights and the readout (and, for a stochastic neuron model, Brian2's
+        random numbers, ``brian2.seed``).
     copies : int
         Independent copies simulated at once (see module docstring); neuron ``c * n + i`` of a
         group is neuron ``i`` of copy ``c``.
@@ -198,6 +201,8 @@ class BIMNetwork:
             )
         self.inputs = inputs
         self.neuron = make_neuron(neuron, _tiled(neuron, neuron_params, n_hidden, copies))
+        if self.neuron.stochastic:  # its draws come from Brian2's generator: seed it
+            brian2.seed(seed)
         self.layer = neuron_group(
             self.neuron, copies * n_hidden, learning=True, tau_readout=tau_readout, dt=dt,
             name="layer",

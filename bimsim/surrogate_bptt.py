@@ -50,7 +50,16 @@ class _SurrogateSpike(torch.autograd.Function):
 
 
 def layer_bptt(
-    group, w_in, input_spikes, signal, *, w_rec=None, drive=None, start=None, w_unit=None
+    group,
+    w_in,
+    input_spikes,
+    signal,
+    *,
+    w_rec=None,
+    drive=None,
+    start=None,
+    w_unit=None,
+    draws=None,
 ):
     """Gradient of ``ℓ = Σ_k signal_k · u_out(t_k)`` with respect to the weights, by BPTT.
 
@@ -73,6 +82,8 @@ def layer_bptt(
         Initial values of the model's state (LIF: ``{"v": ...}``; default its rest).
     w_unit : Quantity, optional
         What a weight of 1 adds to the input variable (default: the model's).
+    draws : array_like, optional
+        A stochastic model's random numbers of the run to replay (see its reference).
 
     Returns
     -------
@@ -82,7 +93,7 @@ def layer_bptt(
     """
     require_learning_layer(group)
     model = model_of(group)
-    reference = model.reference(group)
+    reference = model.reference(group, draws=draws)
     n = len(group)
     w_in = np.asarray(w_in, dtype=float)
     input_spikes = np.asarray(input_spikes, dtype=float)
@@ -113,7 +124,10 @@ def layer_bptt(
     for k in range(steps):
         state = reference.advance(state, drives[k])
         u = u * decay
-        z = _SurrogateSpike.apply(*reference.membrane(state))
+        if hasattr(reference, "spike"):
+            z = reference.spike(state)  # the model's own surrogate gradient
+        else:
+            z = _SurrogateSpike.apply(*reference.membrane(state))
         current = unit * (w @ inputs[k])
         if rec is not None:
             current = current + unit * (rec @ z)

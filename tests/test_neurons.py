@@ -10,7 +10,7 @@ from brian2 import Network, SpikeGeneratorGroup, SpikeMonitor, StateMonitor, Tim
 from bimsim.devices import simulation_device
 from bimsim.gradient_check import gradient_agreement, trace_gradients
 from bimsim.network import BIMNetwork
-from bimsim.neurons import LIF, NEURONS, TCLIF, make_neuron, model_of, neuron_group
+from bimsim.neurons import LIF, NEURONS, TCLIF, PSpikeSSM, make_neuron, model_of, neuron_group
 from bimsim.plasticity.eligibility import eligibility_synapses
 
 DT = 1 * ms
@@ -24,6 +24,7 @@ MODELS = {
     ),
     "tc_lif": TCLIF(),
     "tc_lif_detached": TCLIF(detach_reset=True),
+    "p_spikessm": PSpikeSSM(),
 }
 
 #: Settings each model must refuse: (settings, exception, message).
@@ -39,12 +40,19 @@ BAD = {
         ({"beta2": 1.0}, ValueError, r"beta2 \(β₂ = σ\(c₂\)\) must lie in \(0, 1\)"),
         ({"detach_reset": 1}, TypeError, "detach_reset must be True or False"),
     ],
+    "p_spikessm": [
+        ({"states": 0}, ValueError, r"states must be a whole number in \[1, 16\]"),
+        ({"states": 2.0}, ValueError, "states must be a whole number"),
+        ({"step": 0.0}, ValueError, "step must be a finite number above 0"),
+        ({"a_out": 0.0}, ValueError, "a_out must not be 0"),
+        ({"b_in": float("nan")}, ValueError, "b_in must be a finite number"),
+    ],
 }
 
 
 def test_every_model_is_registered_and_checked():
     assert set(NEURONS) == set(BAD)
-    with pytest.raises(ValueError, match=r"unknown neuron 'izh'; choose one of lif, tc_lif"):
+    with pytest.raises(ValueError, match=r"'izh'; choose one of lif, tc_lif, p_spikessm"):
         make_neuron("izh")
     with pytest.raises(ValueError, match=r"the tc_lif neuron has no setting 'tau_m'; its settings"):
         make_neuron("tc_lif", {"tau_m": 20 * ms})
@@ -67,19 +75,23 @@ def drive_of(model, steps, rng):
     return drive, spikes
 
 
-def reference_run(model, group, w_in, drive, spikes):
-    """The model's reference step, without gradients: each step's observed state and spikes."""
+def reference_run(model, group, w_in, drive, spikes, draws=None):
+    """The model's reference step, without gradients (a stochastic model replaying ``draws``):
+    each step's observed state and spikes."""
     import torch
 
-    reference = model.reference(group)
+    reference = model.reference(group, draws=draws)
     state = reference.initial(len(group))
     unit = float(model.weight_unit)  # SI
     observed, fired = [], []
     with torch.no_grad():
         for k in range(len(spikes)):
             state = reference.advance(state, torch.tensor(drive[k] * unit))
-            x, theta, _, _ = reference.membrane(state)
-            z = (x > theta).double()
+            if hasattr(reference, "spike"):
+                z = reference.spike(state)
+            else:
+                x, theta, _, _ = reference.membrane(state)
+                z = (x > theta).double()
             current = unit * (torch.tensor(w_in) @ torch.tensor(spikes[k]))
             state = reference.reset(reference.deliver(state, current), z)
             observed.append(
@@ -93,13 +105,15 @@ def observed(model):
     """The group variables the model's reference observes (read from a runtime group: a
     standalone one has no values before its run)."""
     brian2.set_device("runtime")
-    reference = model.reference(neuron_group(model, 2, learning=True, dt=DT))
+    draws = np.zeros((1, 2, len(model.draws))) if model.stochastic else None
+    reference = model.reference(neuron_group(model, 2, learning=True, dt=DT), draws=draws)
     return list(reference.observe(reference.initial(2)))
 
 
 def brian_run(model, w_in, drive, spikes, device="runtime"):
     """A learning layer of the model in Brian2 on ``device``: its variables at the end of every
-    step, its spikes, and its eligibility synapses' gradient for a learning signal of 1."""
+    step, its spikes, its eligibility synapses' gradient for a learning signal of 1, the group,
+    and a stochastic model's draws ``(steps, 2, k)``."""
     steps = len(spikes)
     name = f"contract-{model.name}"
     names = observed(model)
@@ -114,7 +128,8 @@ def brian_run(model, w_in, drive, spikes, device="runtime"):
         post, pre = (index.ravel() for index in np.indices(w_in.shape))
         synapses.connect(i=pre, j=post)  # known before a standalone run
         synapses.w = w_in[post, pre]
-        monitor = StateMonitor(group, names, record=True, when="end", order=10, name="states")
+        recorded = [*names, *model.draws]
+        monitor = StateMonitor(group, recorded, record=True, when="end", order=10, name="states")
         fired = SpikeMonitor(group, name="fired")
         sim.run(
             Network(group, inputs, synapses, monitor, fired),
@@ -122,11 +137,14 @@ def brian_run(model, w_in, drive, spikes, device="runtime"):
             namespace={"drive": TimedArray(drive, dt=DT), "unit": unit},
         )
         states = {key: np.array(getattr(monitor, f"{key}_")) for key in names}
+        draws = None
+        if model.stochastic:
+            draws = np.stack([np.array(getattr(monitor, d)).T for d in model.draws], axis=-1)
         grad = np.zeros_like(w_in)
         grad[post, pre] = np.array(synapses.grad[:])
         z = np.zeros((steps, 2))
         z[np.round(np.asarray(fired.t / DT)).astype(int), np.asarray(fired.i)] = 1
-        return states, z, grad, group
+        return states, z, grad, group, draws
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))
@@ -137,8 +155,8 @@ def test_response_to_step_and_pulse_input_equals_the_reference(name):
     rng = np.random.default_rng(1)
     drive, spikes = drive_of(model, 300, rng)
     w_in = rng.uniform(0.1, 0.6, (2, 3))
-    states, fired, _, group = brian_run(model, w_in, drive, spikes)
-    observed, fired_ref = reference_run(model, group, w_in, drive, spikes)
+    states, fired, _, group, draws = brian_run(model, w_in, drive, spikes)
+    observed, fired_ref = reference_run(model, group, w_in, drive, spikes, draws)
     assert fired.sum() > 3 and 0 < fired[:, 0].sum()  # a response with spikes, not silence
     np.testing.assert_array_equal(fired, fired_ref)
     for key, values in states.items():
@@ -161,7 +179,7 @@ def test_eligibility_traces_equal_bptt_of_the_reference(name):
     w_in = rng.uniform(0.05, 0.6, (4, 5))
     signal = rng.normal(0, 1, (steps, 4))
     ours = trace_gradients(w_in, spikes, signal, model=model, dt=DT)
-    reference = layer_bptt(ours["layer"], w_in, spikes, signal)
+    reference = layer_bptt(ours["layer"], w_in, spikes, signal, draws=ours["draws"])
     np.testing.assert_array_equal(ours["spikes"], reference["spikes"])
     assert ours["spikes"].sum(axis=0).min() > 3
     assert gradient_agreement(ours["grad_in"], reference["grad_in"])["max_relative"] < 1e-9
@@ -186,7 +204,7 @@ def test_below_threshold_tc_lif_holds_a_pulse_in_an_undamped_rotation():
     spikes = np.zeros((2000, 3))
     spikes[3, 0] = 1
     w_in = np.full((2, 3), 0.5)
-    states, fired, _, _ = brian_run(model, w_in, np.zeros((2000, 2)), spikes)
+    states, fired, *_ = brian_run(model, w_in, np.zeros((2000, 2)), spikes)
     assert fired.sum() == 0
     u_s = states["U_S"][0]
     first, last = np.abs(u_s[5:105]).max(), np.abs(u_s[-100:]).max()
@@ -195,10 +213,11 @@ def test_below_threshold_tc_lif_holds_a_pulse_in_an_undamped_rotation():
 
 @pytest.mark.standalone
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["alif", "tc_lif"])
+@pytest.mark.parametrize("name", ["alif", "tc_lif", "p_spikessm"])
 def test_runtime_equals_cpp_standalone(name):
     """The learning layer with its eligibility synapses (no network operation) on both devices:
-    the same states, spikes and gradients."""
+    the same states, spikes and gradients. A stochastic model draws other random numbers on
+    each device: there, each device's run equals the reference replaying its own draws."""
     model = MODELS[name]
     rng = np.random.default_rng(3)
     drive, spikes = drive_of(model, 200, rng)
@@ -207,7 +226,17 @@ def test_runtime_equals_cpp_standalone(name):
         brian_run(model, w_in, drive, spikes, device=device)
         for device in ("runtime", "cpp_standalone")
     ]
-    (states, fired, grad, _), (states_sa, fired_sa, grad_sa, _) = runs
+    if model.stochastic:
+        for states, fired, _, group, draws in runs:
+            observed, fired_ref = reference_run(model, group, w_in, drive, spikes, draws)
+            assert fired.sum() > 10
+            np.testing.assert_array_equal(fired, fired_ref)
+            for key, values in states.items():
+                expected = np.array([o[key] for o in observed]).T
+                np.testing.assert_allclose(values, expected, rtol=1e-9, atol=1e-12)
+        assert not np.array_equal(runs[0][4], runs[1][4])  # the draws are each device's own
+        return
+    (states, fired, grad, *_), (states_sa, fired_sa, grad_sa, *_) = runs
     np.testing.assert_array_equal(fired, fired_sa)
     assert np.abs(grad).max() > 0
     np.testing.assert_allclose(grad_sa, grad, rtol=1e-9, atol=1e-12)
@@ -228,11 +257,13 @@ def test_every_sequence_starts_at_the_model_s_rest(name):
 
     first, other = sequence(), sequence()
     targets = [0] * 30
-    settings = {"w_init": (0.3, 0.9)} if name == "tc_lif" else {}
+    settings = {"w_init": (0.3, 0.9)} if name != "lif" else {}
     net = BIMNetwork(4, 3, 2, neuron=name, dt=DT, readout_dt=10 * DT, seed=0, **settings)
+    brian2.seed(7)  # a stochastic model's draws, the same for both runs of the sequence
     alone = net.run_sequence(*first, 300 * ms, targets, learn=False)
     spikes_alone = net.dataset().spikes.values[-1]
     net.run_sequence(*other, 300 * ms, targets, learn=False)
+    brian2.seed(7)
     again = net.run_sequence(*first, 300 * ms, targets, learn=False)
     assert spikes_alone > 0
     assert again == alone and net.dataset().spikes.values[-1] == spikes_alone
@@ -266,15 +297,71 @@ def test_a_model_constant_that_the_synapses_also_name_is_refused():
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("neuron", ["tc_lif", "p_spikessm"])
 @pytest.mark.parametrize("task", ["ecg", "eeg", "speech", "lm"])
-def test_every_task_runs_bim_with_another_neuron(run_script, tmp_path, task):
-    """``--neuron tc_lif`` on every task: it trains, predicts and saves which neuron it used."""
+def test_every_task_runs_bim_with_another_neuron(run_script, tmp_path, task, neuron):
+    """``--neuron`` on every task: it trains, predicts and saves which neuron it used."""
     from bimsim.io import read_dataset
 
     out = tmp_path / f"{task}.nc"
     result = run_script(f"bimsim/tasks/{task}.py", "--quick", "--models", "bim", "--neuron",
-                        "tc_lif", "--no-progress", "--out", out)  # fmt: skip
+                        neuron, "--no-progress", "--out", out)  # fmt: skip
     assert result.returncode == 0, result.stderr
     ds = read_dataset(out)
-    assert ds.attrs["bim_neuron"] == "tc_lif"
+    assert ds.attrs["bim_neuron"] == neuron
     assert np.all(ds.macs_per_sample > 0)  # and no NaN: a dataset with one is never written
+
+
+def sampler_run(q, steps=2000, n=100, seed=3):
+    """A P-SpikeSSM layer whose input sampler sees ``q`` every step (``I_ext``), and whose output
+    sampler sees a ``q_out`` that its SSM state makes vary: the spikes of both and their
+    probabilities."""
+    brian2.seed(seed)
+    model = PSpikeSSM()
+    group = neuron_group(model, n, dt=DT)
+    group.I_ext = q
+    monitor = StateMonitor(group, ["s_in", "q_out"], record=True, when="end")
+    fired = SpikeMonitor(group)
+    Network(group, monitor, fired).run(steps * DT)
+    z = np.zeros((steps, n))
+    z[np.round(np.asarray(fired.t / DT)).astype(int), np.asarray(fired.i)] = 1
+    return np.array(monitor.s_in).T, z, np.clip(np.array(monitor.q_out).T, 0, 1)
+
+
+def test_the_input_sampler_fires_at_its_probability():
+    """200 000 Bernoulli draws at p = 0.3: a binomial test accepts p and rejects p ± 0.01 (the
+    test has the power to fail), for a wrong sampler as for a wrong rate."""
+    from scipy.stats import binomtest
+
+    spikes, _, _ = sampler_run(0.3)
+    k, n = int(spikes.sum()), spikes.size
+    assert binomtest(k, n, 0.3).pvalue > 1e-3
+    assert binomtest(k, n, 0.31).pvalue < 1e-6 and binomtest(k, n, 0.29).pvalue < 1e-6
+
+
+def test_the_output_spikes_follow_their_varying_probability():
+    """The output sampler's spikes against their own step-by-step probability: the sum of
+    z_t - p_t over 200 000 draws, divided by its standard deviation sqrt(Σ p_t (1 - p_t)), is a
+    standard normal for a faithful sampler (|score| < 4); probabilities off by 0.01 give a score
+    far outside."""
+    _, z, p = sampler_run(0.4)
+    assert 0.05 < p.mean() < 0.95 and p.std() > 0.05  # a probability that varies
+    sd = np.sqrt((p * (1 - p)).sum())
+    assert abs((z - p).sum() / sd) < 4
+    assert abs((z - np.clip(p + 0.01, 0, 1)).sum() / sd) > 8
+
+
+def test_a_stochastic_layer_repeats_under_its_seed():
+    """BIMNetwork seeds Brian2's generator from its seed: the same network twice gives the same
+    loss and spikes; another seed, other draws."""
+
+    def run(seed):
+        rng = np.random.default_rng(0)
+        net = BIMNetwork(4, 3, 2, neuron="p_spikessm", dt=DT, readout_dt=10 * DT, seed=seed,
+                         w_init=(0.3, 0.9))  # fmt: skip
+        indices = np.repeat(np.arange(4), 15)
+        times = np.concatenate([rng.choice(300, 15, replace=False) for _ in range(4)]) * ms
+        loss = net.run_sequence(indices, times, 300 * ms, [0] * 30, learn=False)
+        return loss, int(net.dataset().spikes.values[-1])
+
+    assert run(0) == run(0) and run(0) != run(1)

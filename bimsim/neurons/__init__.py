@@ -23,6 +23,7 @@ from bimsim.neurons.model import (
     require_learning_layer,
     reset_group,
 )
+from bimsim.neurons.p_spikessm import PSpikeSSM, p_spikessm_neurons
 from bimsim.neurons.tc_lif import TCLIF, tc_lif_neurons
 
 __all__ = [
@@ -33,11 +34,13 @@ __all__ = [
     "TCLIF",
     "Eligibility",
     "NeuronModel",
+    "PSpikeSSM",
     "lif_neurons",
     "make_neuron",
     "model_of",
     "neuron_group",
     "neuron_kind",
+    "p_spikessm_neurons",
     "require_adaptation",
     "require_apart",
     "require_learning_layer",
@@ -46,7 +49,7 @@ __all__ = [
 ]
 
 #: Every neuron model by the name ``--neuron`` gives it.
-NEURONS = {kind.name: kind for kind in (LIF, TCLIF)}
+NEURONS = {kind.name: kind for kind in (LIF, TCLIF, PSpikeSSM)}
 
 
 def neuron_kind(neuron):

@@ -220,7 +220,9 @@ class LIF(NeuronModel):
         threshold (its decay and ``v_threshold + β a``)."""
         return 5 if self.adaptive else 3
 
-    def reference(self, group):
+    def reference(self, group, draws=None):
+        if draws is not None:
+            raise ValueError(f"the {self.name} neuron draws no random numbers to replay")
         return LIFReference(group)
 
 

@@ -71,7 +71,7 @@ class Eligibility:
         trace that the spike itself feeds.
     step : str
         Statements of a model stepped in discrete time, run every step in the ``groups`` slot
-        (with the neuron's own step; they must not read what it writes there).
+        after the neuron's own step (they may read what it wrote).
     variables : tuple of str
         The trace variables, zeroed at the start of every sequence.
     """
@@ -99,6 +99,11 @@ class NeuronModel:
         A variable that holds an external input per neuron (``I_ext``), held over a step.
     per_neuron : tuple of str
         Parameters that may hold one value per neuron.
+    stochastic : bool
+        Whether the model draws random numbers (Brian2's ``rand()``); its reference then
+        replays a run's draws.
+    draws : tuple of str
+        The variables that hold a stochastic model's random numbers of the step.
     """
 
     name = None
@@ -106,6 +111,8 @@ class NeuronModel:
     weight_unit = None
     external_variable = "I_ext"
     per_neuron = ()
+    stochastic = False
+    draws = ()
 
     # -- Brian2 ----------------------------------------------------------------------------------
 
@@ -170,12 +177,15 @@ class NeuronModel:
         """Multiply-accumulates per neuron and time step of the model's state update."""
         raise NotImplementedError
 
-    def reference(self, group):
-        """The torch reference step of ``group`` (a layer of this model): an object with
+    def reference(self, group, draws=None):
+        """The torch reference step of ``group`` (a layer of this model; a stochastic model
+        replays ``draws``, a run's random numbers): an object with
         ``initial(n)``, ``advance(state, drive)``, ``membrane(state)`` (what the threshold
         compares, the threshold, ψ's height and half-width), ``deliver(state, current)``,
         ``reset(state, z)`` and ``observe(state)`` (the state as the group's variables, SI
-        units); see :func:`bimsim.surrogate_bptt.layer_bptt`."""
+        units), and optionally ``spike(state)`` (the spike with the model's own surrogate
+        gradient, instead of the triangle on ``membrane``); see
+        :func:`bimsim.surrogate_bptt.layer_bptt`."""
         raise NotImplementedError
 
     # -- provenance ------------------------------------------------------------------------------

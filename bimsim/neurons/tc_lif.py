@@ -165,7 +165,9 @@ class TCLIF(NeuronModel):
         resets are additions)."""
         return 2
 
-    def reference(self, group):
+    def reference(self, group, draws=None):
+        if draws is not None:
+            raise ValueError(f"the {self.name} neuron draws no random numbers to replay")
         return TCLIFReference(group)
 
 

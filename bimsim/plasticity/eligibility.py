@@ -112,7 +112,8 @@ def learning_synapses(
         **kwds,
     )
     if fragment.step:
-        synapses.run_regularly(fragment.step, when="groups", name=f"{synapses.name}_step")
+        # after the neuron's own step (order 0), whose values of this step it may read
+        synapses.run_regularly(fragment.step, when="groups", order=1, name=f"{synapses.name}_step")
     e = fragment.signal
     trace = f"ebar = ebar * exp(-dt / tau_readout) + {e}"
     if fragment.after:
