@@ -14,6 +14,7 @@ Trials run at once as independent copies of one layer (the same input weights in
 ``neuron``, ``delay`` and ``seed`` (of the layer's weights and of the trials' spikes).
 """
 
+import brian2
 import numpy as np
 import xarray as xr
 from brian2 import Hz, Network, SpikeGeneratorGroup, SpikeMonitor, Synapses, ms, second
@@ -22,12 +23,20 @@ from bimsim.devices import Simulation
 from bimsim.neurons import make_neuron, neuron_group, reset_group
 from bimsim.quantities import require, require_count, require_positive, require_real
 
-__all__ = ["RecallTask", "delayed_recall"]
+__all__ = ["WEIGHTS", "RecallTask", "decode", "delayed_recall", "require_steps"]
 
 #: Most trials and layer neurons of one run (trials x neurons are simulated at once; at both
 #: bounds, with the default 40 inputs, 20 million synapses, about 1.3 GB).
 MAX_TRIALS = 2000
 MAX_HIDDEN = 256
+
+
+def require_steps(name, value, dt):
+    """Check that ``value`` (a time) is a whole number of steps ``dt``, naming ``name``."""
+    ratio = float(value / dt)
+    if abs(ratio - round(ratio)) > 1e-9:
+        raise ValueError(f"{name} ({value}) must be a whole multiple of dt ({dt})")
+    return value
 
 
 class RecallTask:
@@ -53,11 +62,14 @@ class RecallTask:
     def __init__(self, group=10, noise=10, noise_rate=10 * Hz, burst=10 * ms, window=30 * ms,
                  dt=1 * ms):  # fmt: skip
         self.group = require_count("group", group)
-        self.noise = int(noise)
-        if self.noise < 0:
+        whole = isinstance(noise, int | np.integer) and not isinstance(noise, bool)
+        if not whole or noise < 0:
             raise ValueError(f"noise must be a whole number >= 0, got {noise!r}")
+        self.noise = int(noise)
         for name, value in (("burst", burst), ("window", window), ("dt", dt)):
             require_positive(name, value, "time")
+        for name, value in (("burst", burst), ("window", window)):
+            require_steps(name, value, dt)
         require_positive("noise_rate", noise_rate, "frequency")
         if float(noise_rate * dt) >= 1:
             raise ValueError(f"noise_rate {noise_rate} gives more than one spike per step")
@@ -67,6 +79,10 @@ class RecallTask:
     def inputs(self):
         """Input neurons per trial: class A, class B, cue, noise."""
         return 3 * self.group + self.noise
+
+    def steps(self, time):
+        """``time`` in whole steps of ``dt``."""
+        return round(float(time / self.dt))
 
     def spikes(self, labels, delay, rng):
         """Input spikes of every trial (trial ``k`` uses inputs ``k * inputs ..``).
@@ -81,9 +97,9 @@ class RecallTask:
         steps_total : int
             Steps of a trial.
         """
-        burst = round(float(self.burst / self.dt))
-        cue = burst + round(float(delay / self.dt))
-        total = cue + round(float(self.window / self.dt))
+        burst = self.steps(self.burst)
+        cue = burst + self.steps(delay)
+        total = cue + self.steps(self.window)
         indices, steps = [], []
         for k, label in enumerate(labels):
             base = k * self.inputs
@@ -141,9 +157,12 @@ def decode(counts, labels, seed, folds=5):
     return float(cross_val_score(decoder, counts, labels, cv=split).mean())
 
 
-#: The default largest input weight of each model (x its ``weight_unit``): the cue then makes
-#: either layer fire at about 30 Hz in the recall window (LIF 0.1 nA, TC-LIF 0.3).
-WEIGHTS = {"lif": 0.1, "tc_lif": 0.3}
+#: The default largest input weight of each model (x its ``weight_unit``). LIF 0.1 nA and TC-LIF
+#: 0.3: the cue then makes either layer fire at about 30 Hz in the recall window. P-SpikeSSM 0.05:
+#: a class group's summed weight (about 0.25) keeps its input sampler's probability inside
+#: (0, 1); at 0.3 it saturates at 1 for both classes (accuracy 0.55 with no delay, measured),
+#: and its layer fires at about 5 Hz.
+WEIGHTS = {"lif": 0.1, "tc_lif": 0.3, "p_spikessm": 0.05}
 
 
 def delayed_recall(
@@ -197,14 +216,26 @@ def delayed_recall(
     if hidden > MAX_HIDDEN:
         raise ValueError(f"hidden must be at most {MAX_HIDDEN}, got {hidden}")
     task = {"burst": 1 * ms, **task}
-    tasks = [RecallTask(noise_rate=rate, **task) for rate in np.atleast_1d(noise_rates)]
+    rates = list(noise_rates) if np.ndim(noise_rates) else [noise_rates]  # keeping their units
+    if not rates:
+        raise ValueError("give at least one noise rate")
+    tasks = [RecallTask(noise_rate=rate, **task) for rate in rates]
     require("delays", delays, "time")
     delays = np.atleast_1d(delays)
     if len(delays) == 0 or np.any(delays < 0 * ms):
         raise ValueError(f"delays must be one or more times >= 0, got {delays!r}")
     if len(neurons) == 0 or len(seeds) == 0:
         raise ValueError("give at least one neuron model and one seed")
+    for name, values in (("neurons", list(neurons)), ("seeds", [int(x) for x in seeds]),
+                         ("delays", [float(x) for x in delays / ms])):  # fmt: skip
+        if len(set(values)) < len(values):
+            raise ValueError(f"{name}: a value is given twice")
+    for delay in delays:
+        require_steps("a delay", delay, tasks[0].dt)
     models = {name: make_neuron(name) for name in neurons}
+    unknown = sorted(set(weights or {}) - set(neurons))
+    if unknown:
+        raise ValueError(f"weights of {', '.join(unknown)}, which is not among the neurons")
     weights = {name: WEIGHTS.get(name, 1.0) for name in neurons} | dict(weights or {})
     for name in neurons:
         require_real(f"weights[{name!r}]", weights[name], above=True)
@@ -217,6 +248,8 @@ def delayed_recall(
         rng = np.random.default_rng([seed, b, c])
         w_in = np.random.default_rng(seed).uniform(0, weights[name], (hidden, recall.inputs))
         labels = rng.permutation(np.repeat([0, 1], trials // 2))
+        if models[name].stochastic:  # its draws, from the cell's seed
+            brian2.seed(int(rng.integers(2**31)))
         counts, rate[cell] = _layer_counts(models[name], recall, w_in, labels, delays[c], rng,
                                            hidden)  # fmt: skip
         accuracy[cell] = decode(counts, labels, seed)

@@ -19,15 +19,13 @@ from brian2 import (
     SpikeMonitor,
     StateMonitor,
     TimedArray,
-    get_dimensions,
     ms,
     mV,
     second,
 )
-from brian2.units.fundamentalunits import fail_for_dimension_mismatch
 
 from bimsim.devices import Simulation
-from bimsim.neurons import make_neuron, neuron_group
+from bimsim.neurons import LIF, make_neuron, neuron_group, require_weight_unit
 from bimsim.plasticity.eligibility import eligibility_synapses
 from bimsim.quantities import require_positive
 
@@ -92,8 +90,8 @@ def trace_gradients(
     elif neuron_params:
         raise TypeError(f"give the model or its settings, not both: {sorted(neuron_params)}")
     w_unit = model.weight_unit if w_unit is None else w_unit
-    _require_unit_of(model, "w_unit", w_unit)
-    if v_init is not None and "v" not in model.rest():
+    require_weight_unit(model, "w_unit", w_unit)
+    if v_init is not None and not isinstance(model, LIF):
         raise ValueError(f"v_init is the membrane of an LIF layer; the {model.name} starts at rest")
     w_in = np.asarray(w_in, dtype=float)
     input_spikes = np.asarray(input_spikes)
@@ -114,7 +112,7 @@ def trace_gradients(
     current = i_ext
     if i_ext is None:
         current = np.zeros((steps, n)) * (model.weight_unit / float(model.weight_unit))
-    _require_unit_of(model, "i_ext", current)
+    require_weight_unit(model, "i_ext", current)
     if np.shape(current) != (steps, n):
         raise ValueError(f"i_ext must have shape ({steps}, {n}), got {np.shape(current)}")
 
@@ -171,15 +169,6 @@ def trace_gradients(
 def _draws(monitor, names):
     """A stochastic model's random numbers of every step, ``(steps, n, len(names))``."""
     return np.stack([np.array(getattr(monitor, name)).T for name in names], axis=-1)
-
-
-def _require_unit_of(model, name, value):
-    """Check that ``value`` has the unit of ``model``'s input variable, naming ``name``."""
-    fail_for_dimension_mismatch(
-        value,
-        get_dimensions(model.weight_unit),
-        f"{name} must have the unit of the {model.name} model's input ({model.weight_unit!r})",
-    )
 
 
 def _as_matrix(synapses, shape):

@@ -139,7 +139,7 @@ class BIMNetwork:
         (then drive it yourself and call :meth:`run`).
     neuron : str or type
         The layer's neuron model: a name of :data:`bimsim.neurons.NEURONS` (``'lif'``, default;
-        ``'tc_lif'``) or a :class:`~bimsim.neurons.NeuronModel` class.
+        ``'tc_lif'``, ``'p_spikessm'``) or a :class:`~bimsim.neurons.NeuronModel` class.
     tau_readout : Quantity
         Decay time of the filtered spike trains the readout reads.
     **neuron_params
@@ -258,7 +258,8 @@ class BIMNetwork:
             operation
             for synapses in self.plastic
             for operation in synapses.contained_objects
-            if operation.name in {f"{synapses.name}_{part}" for part in ("trace", "grad", "update")}
+            if operation.name
+            in {f"{synapses.name}_{part}" for part in ("step", "trace", "grad", "update")}
         ]
         if copies > 1:
             # between the gradient's accumulation (order 1) and the update (order 3)

@@ -93,6 +93,10 @@ def layer_bptt(
     """
     require_learning_layer(group)
     model = model_of(group)
+    if draws is not None:
+        expected = (len(signal), len(group), len(model.draws))
+        if np.shape(draws) != expected:
+            raise ValueError(f"draws must have shape {expected}, got {np.shape(draws)}")
     reference = model.reference(group, draws=draws)
     n = len(group)
     w_in = np.asarray(w_in, dtype=float)

@@ -214,6 +214,7 @@ BAD_INPUTS = [
     (ECG, ["--seeds", "0"], r"argument --seeds: must be at least 1"),
     (ECG, ["--neuron", "izh"], r"argument --neuron: invalid choice: 'izh'"),
     (EEG, ["--neuron", "tc_lif", "--tau-m", "30"], r"tau_m is a setting of the lif neuron"),
+    (EEG, ["--neuron", "p_spikessm", "--tau-m", "20"], r"--tau-m has no effect on bim \(they set"),
     (EEG, ["--seeds", "101"], r"argument --seeds: must be at most 100"),
     (EEG, ["--seed", "4294967295", "--seeds", "2"], r"--seed \+ --seeds - 1 must be at most"),
     (EEG, ["--windows", "0"], r"argument --windows: must be at least 1"),

@@ -71,3 +71,21 @@ BAD_INPUTS = [
 ]
 
 bad_input_runs, test_bad_input_is_one_line_before_any_work = refusal_tests(BAD_INPUTS)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "match"),
+    [
+        ({"noise": 2.5}, r"noise must be a whole number >= 0, got 2.5"),
+        ({"window": 30.5 * ms}, r"window \(30.5 ms\) must be a whole multiple of dt"),
+        ({"delays": [20.5] * ms}, r"a delay \(20.5 ms\) must be a whole multiple of dt"),
+        ({"delays": [20, 20] * ms}, "delays: a value is given twice"),
+        ({"seeds": [1, 1]}, "seeds: a value is given twice"),
+        ({"weights": {"tc_lif": 0.2}}, "weights of tc_lif, which is not among the neurons"),
+        ({"trials": 11}, r"trials must be an even number in \[10, 2000\]"),
+    ],
+)
+def test_bad_settings_are_refused_before_any_simulation(arguments, match):
+    settings = {"delays": [20] * ms, "seeds": [0], **arguments}
+    with pytest.raises(ValueError, match=match):
+        delayed_recall(["lif"], settings.pop("delays"), settings.pop("seeds"), **settings)

@@ -6,6 +6,7 @@ import brian2
 import numpy as np
 import pytest
 from brian2 import Network, SpikeGeneratorGroup, SpikeMonitor, StateMonitor, TimedArray, ms, mV
+from brian2.core.variables import ArrayVariable
 
 from bimsim.devices import simulation_device
 from bimsim.gradient_check import gradient_agreement, trace_gradients
@@ -267,11 +268,41 @@ def test_every_sequence_starts_at_the_model_s_rest(name):
     again = net.run_sequence(*first, 300 * ms, targets, learn=False)
     assert spikes_alone > 0
     assert again == alone and net.dataset().spikes.values[-1] == spikes_alone
-    net._reset_state()
+    # every state variable of the layer and every trace of its synapses is one the reset sets
+    # (a variable a model forgot in its rest would carry over from sequence to sequence) ...
     model = model_of(net.layer)
+    kept = {"I_ext", "L", "u_out", "lastspike", "not_refractory"}  # set elsewhere
+    state = {
+        key for key, var in net.layer.variables.items()
+        if isinstance(var, ArrayVariable) and var.owner.name == net.layer.name
+        and not var.constant and not key.startswith("_") and key not in ("i", "N")
+    }  # fmt: skip
+    assert state - kept <= set(model.rest()), state - kept - set(model.rest())
+    traces = {*model.eligibility().variables, *network_traces()}
+    learned = {"w", "lastupdate", "opt_m", "opt_v", "opt_n"}
+    synaptic = {
+        key for key, var in net.synapses.variables.items()
+        if isinstance(var, ArrayVariable) and var.owner.name == net.synapses.name
+        and not var.constant and not key.startswith(("_", "N_"))
+        and key not in ("i", "j", "N", "delay")
+    }  # fmt: skip
+    assert synaptic - learned <= traces, synaptic - learned - traces
+    # ... and after a learning sequence, which leaves them away from rest, it does
+    net.run_sequence(*first, 300 * ms, targets, learn=True)
+    moved = [key for key in synaptic - learned if np.any(net.synapses.variables[key].get_value())]
+    assert moved  # the traces did move
+    net._reset_state()
+    for key in synaptic - learned:
+        np.testing.assert_array_equal(net.synapses.variables[key].get_value(), 0, err_msg=key)
     for key, value in model.rest().items():
         if key in net.layer.variables:
             np.testing.assert_array_equal(net.layer.variables[key].get_value(), float(value))
+
+
+def network_traces():
+    from bimsim.network import _TRACES
+
+    return _TRACES
 
 
 def test_a_model_constant_that_the_synapses_also_name_is_refused():
@@ -365,3 +396,25 @@ def test_a_stochastic_layer_repeats_under_its_seed():
         return loss, int(net.dataset().spikes.values[-1])
 
     assert run(0) == run(0) and run(0) != run(1)
+
+
+def test_what_a_model_cannot_take_is_refused_before_any_run():
+    from brian2 import nA
+
+    from bimsim.surrogate_bptt import layer_bptt
+
+    one = (np.ones((2, 1)), np.zeros((5, 1)), np.zeros((5, 2)))
+    with pytest.raises(ValueError, match="v_init is the membrane of an LIF layer"):
+        trace_gradients(*one, model=PSpikeSSM(), v_init=1 * mV)
+    with pytest.raises(brian2.DimensionMismatchError, match="w_unit must have the unit of the tc"):
+        BIMNetwork(4, 3, 2, neuron="tc_lif", w_unit=1 * nA)
+    ours = trace_gradients(*one, model=PSpikeSSM(), dt=DT)
+    with pytest.raises(ValueError, match=r"draws must have shape \(5, 2, 2\), got \(5, 1, 2\)"):
+        layer_bptt(ours["layer"], *one, draws=ours["draws"][:, :1])
+    with pytest.raises(ValueError, match="replays a run: give its draws"):
+        layer_bptt(ours["layer"], *one)
+    lif = trace_gradients(*one, model=MODELS["lif"], dt=DT)
+    with pytest.raises(ValueError, match=r"can start from v only, not \['V'\]"):
+        layer_bptt(lif["layer"], *one, start={"V": 1 * mV})
+    with pytest.raises(ValueError, match="draws no random numbers to replay"):
+        layer_bptt(lif["layer"], *one, draws=np.zeros((5, 2, 0)))

@@ -21,6 +21,7 @@ from bimsim.neurons.model import (
     model_of,
     neuron_group,
     require_learning_layer,
+    require_weight_unit,
     reset_group,
 )
 from bimsim.neurons.p_spikessm import PSpikeSSM, p_spikessm_neurons
@@ -44,6 +45,7 @@ __all__ = [
     "require_adaptation",
     "require_apart",
     "require_learning_layer",
+    "require_weight_unit",
     "reset_group",
     "tc_lif_neurons",
 ]

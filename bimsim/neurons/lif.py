@@ -284,6 +284,9 @@ class LIFReference:
 
     def initial(self, n, start=None):
         """The state at rest; ``start`` may set ``v`` (a Quantity of n voltages)."""
+        unknown = sorted(set(start or {}) - {"v"})
+        if unknown:
+            raise ValueError(f"the lif reference can start from v only, not {unknown}")
         zeros = self.torch.zeros(n, dtype=self.torch.float64)
         v = zeros.clone()
         if start is not None and start.get("v") is not None:

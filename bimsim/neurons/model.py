@@ -29,7 +29,8 @@ import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
-from brian2 import NeuronGroup, check_units, ms, second
+from brian2 import NeuronGroup, check_units, get_dimensions, ms, second
+from brian2.units.fundamentalunits import fail_for_dimension_mismatch
 
 __all__ = [
     "LEARNING_EQUATIONS",
@@ -38,6 +39,7 @@ __all__ = [
     "model_of",
     "neuron_group",
     "require_learning_layer",
+    "require_weight_unit",
     "reset_group",
     "split_settings",
 ]
@@ -205,6 +207,17 @@ def split_settings(kind, settings):
     names = {item.name for item in dataclasses.fields(kind)}
     model = kind(**{key: value for key, value in settings.items() if key in names})
     return model, {key: value for key, value in settings.items() if key not in names}
+
+
+def require_weight_unit(model, name, value):
+    """Check that ``value`` has the unit of ``model``'s input variable (that of its
+    ``weight_unit``), naming ``name``."""
+    fail_for_dimension_mismatch(
+        value,
+        get_dimensions(model.weight_unit),
+        f"{name} must have the unit of the {model.name} model's input ({model.weight_unit!r})",
+    )
+    return value
 
 
 def model_of(group):

@@ -9,10 +9,10 @@ Each step, per neuron (channel)::
     y  = c Σ_k h_k + d s,    v = GELU(y)                        the SSM's output, K∗s + D s
     z  ~ Bernoulli(clip(a_out v + b_out, 0, 1))                 the output sampler: the spike
 
-with ``A_k = -(k + 1/2)`` (S4D-Real), the step ``Δ`` (``step``) and zero-order hold, ``Ā_k =
-exp(Δ A_k)``, ``B̄_k = (Ā_k - 1) / A_k``. The SSM kernel ``K`` of the paper is the impulse
-response of this recurrence, ``K_t = c Σ_k Ā_k^t B̄_k``; online only the causal form exists, so
-the model runs the recurrence (one step of it per ``dt``, as Brian2's ``run_regularly``), and the
+with ``A_k = -(k + 1)`` (S4D-Real, Gu et al. 2022), the step ``Δ`` (``step``) and zero-order hold,
+``Ā_k = exp(Δ A_k)``, ``B̄_k = (Ā_k - 1) / A_k``. The SSM kernel ``K`` of the paper is the impulse
+response of this recurrence, ``K_t = c Σ_k Ā_k^t B̄_k``; online only the causal form exists, so the
+model runs the recurrence (one step of it per ``dt``, as Brian2's ``run_regularly``), and the
 paper's bidirectional or FFT convolution does not apply. GELU is the tanh form (PyTorch's
 ``approximate='tanh'``). Both samplers draw with Brian2's ``rand()``; the draws of the step are
 kept (``u_in``, ``u_out_draw``), so a run can be replayed.
@@ -64,7 +64,7 @@ class PSpikeSSM(NeuronModel):
     states : int
         ``N``, SSM states per neuron (1 to :data:`MAX_STATES`).
     step : float
-        ``Δ``, the SSM's step (``Ā_k = exp(-Δ (k + 1/2))``).
+        ``Δ``, the SSM's step (``Ā_k = exp(-Δ (k + 1))``).
     c, d : float
         The SSM's read-out of its states (the same ``c`` for each) and its skip term ``D``.
     a_in, b_in : float
@@ -104,7 +104,7 @@ class PSpikeSSM(NeuronModel):
 
     def decay(self):
         """``(Ā_k, B̄_k)`` for every state ``k``."""
-        a = -(np.arange(self.states) + 0.5)
+        a = -(np.arange(self.states) + 1.0)
         a_bar = np.exp(self.step * a)
         return a_bar, (a_bar - 1) / a
 
@@ -189,9 +189,9 @@ u_out_draw : 1
         )
 
     def operations_per_step(self):
-        """``3 N + 7``: the input sampler (1), the state's decay and input (2 N), its read-out
+        """``3 N + 6``: the input sampler (1), the state's decay and input (2 N), its read-out
         (N + 1), GELU (about 3) and the output sampler (1)."""
-        return 3 * self.states + 7
+        return 3 * self.states + 6
 
     def reference(self, group, draws=None):
         return PSpikeSSMReference(group, draws)

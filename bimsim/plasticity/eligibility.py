@@ -44,7 +44,7 @@ neuron is reset (the ``thresholds`` slot); ``grad`` accumulates at the end of ea
 
 from brian2 import Synapses
 
-from bimsim.neurons.model import model_of, require_learning_layer
+from bimsim.neurons.model import model_of, require_learning_layer, require_weight_unit
 
 __all__ = ["SYNAPSE_TRACES", "eligibility_synapses", "learning_synapses"]
 
@@ -83,7 +83,11 @@ def learning_synapses(
     require_learning_layer(target)
     neuron = model_of(target)
     fragment = neuron.eligibility()
-    w_unit = neuron.weight_unit if w_unit is None else w_unit
+    w_unit = neuron.weight_unit if w_unit is None else require_weight_unit(neuron, "w_unit", w_unit)
+    if "w_unit" in target.namespace:
+        raise ValueError(
+            f"the neuron model of {target.name!r} names a constant w_unit, as the synapses do"
+        )
     # the neuron's constants (and those of psi_post; per-neuron ones are read as _post)
     namespace = {**target.namespace, "w_unit": w_unit}
     model = f"{SYNAPSE_TRACES}\n{fragment.model}"

@@ -106,7 +106,7 @@ def hybrid_synapses(
         source, target, w_unit=w_unit, readout_dt=readout_dt, extra=stdp, name=name, **kwds
     )
     own = {"w_min": bounds.w_min, "w_max": bounds.w_max, **namespace(optimizer)}
-    clash = sorted(name for name in own if name in target.namespace)
+    clash = sorted(name for name in (*own, "lam", "eta", "max_grad") if name in target.namespace)
     if clash:
         raise ValueError(
             f"the neuron model of {target.name!r} names constants {', '.join(clash)} that the "

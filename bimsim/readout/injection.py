@@ -20,14 +20,14 @@ __all__ = ["ReadoutInjection"]
 
 
 class ReadoutInjection:
-    """Connects a :class:`~bimsim.readout.selective_ssm.SelectiveSSM` to a learning LIF layer.
+    """Connects a :class:`~bimsim.readout.selective_ssm.SelectiveSSM` to a learning layer.
 
     Parameters
     ----------
     ssm : SelectiveSSM
         Its input size must equal the layer's size.
     layer : NeuronGroup
-        a learning layer of any neuron model (``learning=True``).
+        A learning layer of any neuron model (``learning=True``).
     dt : Quantity
         The readout step.
     learning_rate : float

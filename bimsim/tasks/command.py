@@ -174,8 +174,9 @@ class TaskCommand:
         p.add_argument(
             "--neuron",
             choices=tuple(NEURONS),
-            help=f"BIM's neuron model: lif, or tc_lif, the two-compartment TC-LIF / LSTM-LIF of "
-            f"Zhang et al. (default {bim.neuron})",
+            help="BIM's neuron model: lif; tc_lif, the two-compartment TC-LIF / LSTM-LIF of "
+            "Zhang et al.; p_spikessm, the probabilistic spiking SSM neuron of P-SpikeSSM "
+            f"(default {bim.neuron})",
         )
         p.add_argument(
             "--copies",
@@ -433,6 +434,9 @@ def _inert(config):
         inert["readout_optimizer"] = "the readout's rate is 0"
     if config.adaptation == 0 * mV:
         inert["tau_adaptation"] = "adaptation = 0 mV"
+    if config.neuron != "lif":
+        why = f"they set the lif neuron, not {config.neuron}"
+        inert.update(dict.fromkeys(("tau_m", "adaptation", "tau_adaptation"), why))
     return inert
 
 

@@ -14,6 +14,7 @@ excitation adds to the rate each factor gives (a target no factor within the ran
 error that says so).
 """
 
+import brian2
 import numpy as np
 from brian2 import Hz, second
 
@@ -83,6 +84,9 @@ def calibrate_rate(model, signals, features, target, rng):
     if net.bounds is not None and net.bounds.kind != "none":
         raise ValueError("input scaling would move bounded weights out of their bounds")
     chosen = rng.choice(len(signals), min(model.copies, len(signals)), replace=False)
+    # a stochastic neuron model: every factor is tried with the same random numbers, so the rate
+    # is a function of the factor that bisection can follow
+    draws = int(rng.integers(2**31)) if net.neuron.stochastic else None
     batch = (signals[chosen], None if features is None else features[chosen])
     synapses = net.synapses
     initial = np.array(synapses.w[:])
@@ -91,6 +95,8 @@ def calibrate_rate(model, signals, features, target, rng):
     def rate_at(octaves):
         if octaves not in rates:
             synapses.w = initial * 2.0**octaves
+            if draws is not None:
+                brian2.seed(draws)
             rates[octaves] = float(layer_rate(model, *batch) / Hz)
         return rates[octaves]
 
