@@ -310,6 +310,18 @@ def test_sigterm_to_the_command_alone_writes_nothing(tmp_path):
     assert_interrupted(process, out, signal.SIGTERM, group=False)
 
 
+def compiler_running(pid):
+    """Whether ``make`` or the C++ compiler runs under ``pid`` (a child that ends while it is
+    being looked at is not one)."""
+    for child in psutil.Process(pid).children(recursive=True):
+        try:
+            if child.name() in ("make", "cc1plus"):
+                return True
+        except psutil.NoSuchProcess:
+            continue
+    return False
+
+
 @pytest.mark.slow
 @pytest.mark.standalone
 def test_ctrl_c_during_a_standalone_compile_is_an_interrupt(tmp_path):
@@ -319,9 +331,7 @@ def test_ctrl_c_during_a_standalone_compile_is_an_interrupt(tmp_path):
     env = {**os.environ, "BIMSIM_CACHE": str(tmp_path / "cache")}  # a cold build
     process = start(PAIRING, "--device", "cpp_standalone", "--out", out, cwd=tmp_path, env=env)
     deadline = time.monotonic() + 300
-    while not any(
-        child.name() in ("make", "cc1plus") for child in psutil.Process(process.pid).children(True)
-    ):
+    while not compiler_running(process.pid):
         assert process.poll() is None and time.monotonic() < deadline, "no compiler started"
         time.sleep(0.1)
     time.sleep(0.5)
