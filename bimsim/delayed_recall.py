@@ -21,22 +21,20 @@ from brian2 import Hz, Network, SpikeGeneratorGroup, SpikeMonitor, Synapses, ms,
 
 from bimsim.devices import Simulation
 from bimsim.neurons import make_neuron, neuron_group, reset_group
-from bimsim.quantities import require, require_count, require_positive, require_real
+from bimsim.quantities import (
+    require,
+    require_count,
+    require_multiple,
+    require_positive,
+    require_real,
+)
 
-__all__ = ["WEIGHTS", "RecallTask", "decode", "delayed_recall", "require_steps"]
+__all__ = ["WEIGHTS", "RecallTask", "decode", "delayed_recall"]
 
 #: Most trials and layer neurons of one run (trials x neurons are simulated at once; at both
 #: bounds, with the default 40 inputs, 20 million synapses, about 1.3 GB).
 MAX_TRIALS = 2000
 MAX_HIDDEN = 256
-
-
-def require_steps(name, value, dt):
-    """Check that ``value`` (a time) is a whole number of steps ``dt``, naming ``name``."""
-    ratio = float(value / dt)
-    if abs(ratio - round(ratio)) > 1e-9:
-        raise ValueError(f"{name} ({value}) must be a whole multiple of dt ({dt})")
-    return value
 
 
 class RecallTask:
@@ -69,7 +67,7 @@ class RecallTask:
         for name, value in (("burst", burst), ("window", window), ("dt", dt)):
             require_positive(name, value, "time")
         for name, value in (("burst", burst), ("window", window)):
-            require_steps(name, value, dt)
+            require_multiple(name, value, dt)
         require_positive("noise_rate", noise_rate, "frequency")
         if float(noise_rate * dt) >= 1:
             raise ValueError(f"noise_rate {noise_rate} gives more than one spike per step")
@@ -231,7 +229,7 @@ def delayed_recall(
         if len(set(values)) < len(values):
             raise ValueError(f"{name}: a value is given twice")
     for delay in delays:
-        require_steps("a delay", delay, tasks[0].dt)
+        require_multiple("a delay", delay, tasks[0].dt)
     models = {name: make_neuron(name) for name in neurons}
     unknown = sorted(set(weights or {}) - set(neurons))
     if unknown:

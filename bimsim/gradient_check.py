@@ -109,9 +109,7 @@ def trace_gradients(
     for name, value in (("w_in", w_in), ("signal", signal), ("w_rec", w_rec)):
         if value is not None and not np.all(np.isfinite(value)):
             raise ValueError(f"{name} holds NaN or inf")
-    current = i_ext
-    if i_ext is None:
-        current = np.zeros((steps, n)) * (model.weight_unit / float(model.weight_unit))
+    current = np.zeros((steps, n)) * model.weight_unit if i_ext is None else i_ext
     require_weight_unit(model, "i_ext", current)
     if np.shape(current) != (steps, n):
         raise ValueError(f"i_ext must have shape ({steps}, {n}), got {np.shape(current)}")

@@ -34,7 +34,7 @@ from brian2 import (
 )
 
 from bimsim.devices import Simulation
-from bimsim.neurons import make_neuron, model_of, neuron_group, neuron_kind, reset_group
+from bimsim.neurons import make_neuron, neuron_group, neuron_kind, reset_group
 from bimsim.plasticity.hybrid import check_mixing, hybrid_synapses
 from bimsim.plasticity.optimizers import require_optimizer
 from bimsim.plasticity.pruning import AdaptivePruning
@@ -275,6 +275,7 @@ class BIMNetwork:
             objects.append(self.pruning.operation)
             self._learning.append(self.pruning.operation)
         self.network = Network(*objects)
+        self._traces = (*_TRACES, *self.neuron.eligibility().variables)  # zeroed every sequence
         self._records = {"loss": [], "spikes": [], "sparsity": [], "weights": []}
 
     def _pool_gradients(self, t):
@@ -289,9 +290,8 @@ class BIMNetwork:
         """Each sequence starts from the neuron model's rest (no neuron refractory, see
         :func:`bimsim.neurons.reset_group`), with every trace at 0."""
         reset_group(self.layer)
-        traces = (*_TRACES, *model_of(self.layer).eligibility().variables)
         for synapses in self.plastic:
-            for name in traces:
+            for name in self._traces:
                 if name in synapses.variables:
                     synapses.variables[name].set_value(0)
 

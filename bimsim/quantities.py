@@ -11,7 +11,14 @@ import brian2
 import numpy as np
 from brian2.units.fundamentalunits import DimensionMismatchError, get_dimensions
 
-__all__ = ["parse_quantity", "require", "require_count", "require_positive", "require_real"]
+__all__ = [
+    "parse_quantity",
+    "require",
+    "require_count",
+    "require_multiple",
+    "require_positive",
+    "require_real",
+]
 
 _DIMENSION_NAMES = {
     "time": brian2.second,
@@ -96,6 +103,15 @@ def require_real(name, value, minimum=0.0, maximum=math.inf, above=False):
         bound = f"above {minimum}" if above else f"at least {minimum}"
         upper = "" if maximum == math.inf else f" and at most {maximum}"
         raise ValueError(f"{name} must be a finite number {bound}{upper}, got {value!r}")
+    return value
+
+
+def require_multiple(name, value, dt):
+    """Check that ``value`` (a time) is a whole number of steps ``dt`` and return it; a
+    ``ValueError`` naming ``name`` otherwise."""
+    ratio = float(value / dt)
+    if abs(ratio - round(ratio)) > 1e-9:
+        raise ValueError(f"{name} ({value}) must be a whole multiple of dt ({dt})")
     return value
 
 

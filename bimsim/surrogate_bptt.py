@@ -29,7 +29,7 @@ import torch
 
 from bimsim.neurons.model import model_of, require_learning_layer
 
-__all__ = ["layer_bptt"]
+__all__ = ["layer_bptt", "reference_spike"]
 
 
 class _SurrogateSpike(torch.autograd.Function):
@@ -47,6 +47,14 @@ class _SurrogateSpike(torch.autograd.Function):
         threshold, height, gap = ctx.constants
         psi = height * torch.clamp(1 - torch.abs(v - threshold) / gap, 0, 1)
         return grad * psi, None, None, None
+
+
+def reference_spike(reference, state):
+    """The spike of a model's reference step: the model's own (``spike``, with its own surrogate
+    gradient), or a Heaviside step on ``membrane`` with the triangular pseudo-derivative."""
+    if hasattr(reference, "spike"):
+        return reference.spike(state)
+    return _SurrogateSpike.apply(*reference.membrane(state))
 
 
 def layer_bptt(
@@ -128,10 +136,7 @@ def layer_bptt(
     for k in range(steps):
         state = reference.advance(state, drives[k])
         u = u * decay
-        if hasattr(reference, "spike"):
-            z = reference.spike(state)  # the model's own surrogate gradient
-        else:
-            z = _SurrogateSpike.apply(*reference.membrane(state))
+        z = reference_spike(reference, state)
         current = unit * (w @ inputs[k])
         if rec is not None:
             current = current + unit * (rec @ z)

@@ -81,6 +81,8 @@ def reference_run(model, group, w_in, drive, spikes, draws=None):
     each step's observed state and spikes."""
     import torch
 
+    from bimsim.surrogate_bptt import reference_spike
+
     reference = model.reference(group, draws=draws)
     state = reference.initial(len(group))
     unit = float(model.weight_unit)  # SI
@@ -88,11 +90,7 @@ def reference_run(model, group, w_in, drive, spikes, draws=None):
     with torch.no_grad():
         for k in range(len(spikes)):
             state = reference.advance(state, torch.tensor(drive[k] * unit))
-            if hasattr(reference, "spike"):
-                z = reference.spike(state)
-            else:
-                x, theta, _, _ = reference.membrane(state)
-                z = (x > theta).double()
+            z = reference_spike(reference, state)
             current = unit * (torch.tensor(w_in) @ torch.tensor(spikes[k]))
             state = reference.reset(reference.deliver(state, current), z)
             observed.append(

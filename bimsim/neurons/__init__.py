@@ -24,8 +24,8 @@ from bimsim.neurons.model import (
     require_weight_unit,
     reset_group,
 )
-from bimsim.neurons.p_spikessm import PSpikeSSM, p_spikessm_neurons
-from bimsim.neurons.tc_lif import TCLIF, tc_lif_neurons
+from bimsim.neurons.p_spikessm import PSpikeSSM
+from bimsim.neurons.tc_lif import TCLIF
 
 __all__ = [
     "LIF",
@@ -41,13 +41,11 @@ __all__ = [
     "model_of",
     "neuron_group",
     "neuron_kind",
-    "p_spikessm_neurons",
     "require_adaptation",
     "require_apart",
     "require_learning_layer",
     "require_weight_unit",
     "reset_group",
-    "tc_lif_neurons",
 ]
 
 #: Every neuron model by the name ``--neuron`` gives it.

@@ -36,12 +36,11 @@ straight-through derivatives are known each step): per synapse ``ε_k = ∂h_k/�
 from dataclasses import dataclass
 
 import numpy as np
-from brian2 import check_units, ms, second
 
-from bimsim.neurons.model import Eligibility, NeuronModel, model_of, neuron_group, split_settings
+from bimsim.neurons.model import Eligibility, NeuronModel, model_of
 from bimsim.quantities import require_real
 
-__all__ = ["GELU", "MAX_STATES", "PSpikeSSM", "p_spikessm_neurons"]
+__all__ = ["GELU", "MAX_STATES", "PSpikeSSM"]
 
 #: Most SSM states per neuron (each synapse onto the layer holds as many traces).
 MAX_STATES = 16
@@ -251,13 +250,3 @@ def _straight_through(q, u):
     inside = ((q > 0) & (q < 1)).to(q.dtype)
     sample = (u < q).to(q.dtype)
     return sample.detach() + inside * (q - q.detach())
-
-
-@check_units(tau_readout=second)
-def p_spikessm_neurons(n, *, learning=False, tau_readout=10 * ms, name="p_spikessm*", **kwds):
-    """Build ``n`` P-SpikeSSM neurons (see :class:`PSpikeSSM`; ``**kwds``: its parameters and
-    those of :class:`brian2.NeuronGroup`)."""
-    model, group_kwds = split_settings(PSpikeSSM, kwds)
-    return neuron_group(
-        model, n, learning=learning, tau_readout=tau_readout, name=name, **group_kwds
-    )

@@ -35,12 +35,11 @@ where ``x`` counts the presynaptic spikes delivered in the step before; ``e = ψ
 from dataclasses import dataclass
 
 import numpy as np
-from brian2 import check_units, ms, second
 
-from bimsim.neurons.model import Eligibility, NeuronModel, model_of, neuron_group, split_settings
+from bimsim.neurons.model import Eligibility, NeuronModel, model_of
 from bimsim.quantities import require_real
 
-__all__ = ["TCLIF", "TC_LIF_EQUATIONS", "TC_LIF_STEP", "tc_lif_neurons"]
+__all__ = ["TCLIF", "TC_LIF_EQUATIONS", "TC_LIF_STEP"]
 
 TC_LIF_EQUATIONS = """
 U_D : 1
@@ -62,7 +61,9 @@ z_last = 0
 
 @dataclass(frozen=True)
 class TCLIF(NeuronModel):
-    """The TC-LIF (LSTM-LIF) two-compartment neuron.
+    """The TC-LIF (LSTM-LIF) two-compartment neuron (build a layer with
+    :func:`~bimsim.neurons.neuron_group`: variables ``U_D``, ``U_S``, ``I_in``, where a synapse
+    adds ``w * w_unit``, ``I_ext``, added to the dendrite every step, and ``z_last``; at rest, 0).
 
     Parameters
     ----------
@@ -210,32 +211,3 @@ class TCLIFReference:
 
     def reset(self, s, z):
         return {**s, "z_last": z.detach() if self.model.detach_reset else z}
-
-
-@check_units(tau_readout=second)
-def tc_lif_neurons(n, *, learning=False, tau_readout=10 * ms, name="tc_lif*", **kwds):
-    """Build ``n`` TC-LIF neurons.
-
-    Parameters
-    ----------
-    n : int
-        Number of neurons.
-    learning : bool
-        Add ``u_out``, ``L`` and ``psi`` (:data:`bimsim.neurons.model.LEARNING_EQUATIONS`).
-    tau_readout : Quantity
-        Decay time of ``u_out``.
-    name : str
-        Brian2 object name.
-    **kwds
-        The :class:`TCLIF` parameters, and those of :class:`brian2.NeuronGroup` (``dt``, ...).
-
-    Returns
-    -------
-    brian2.NeuronGroup
-        Variables ``U_D``, ``U_S``, ``I_in`` (a synapse adds ``w * w_unit`` here), ``I_ext``
-        (added to the dendrite every step) and ``z_last``; at rest (0).
-    """
-    model, group_kwds = split_settings(TCLIF, kwds)
-    return neuron_group(
-        model, n, learning=learning, tau_readout=tau_readout, name=name, **group_kwds
-    )

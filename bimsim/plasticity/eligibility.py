@@ -46,7 +46,7 @@ from brian2 import Synapses
 
 from bimsim.neurons.model import model_of, require_learning_layer, require_weight_unit
 
-__all__ = ["SYNAPSE_TRACES", "eligibility_synapses", "learning_synapses"]
+__all__ = ["SYNAPSE_TRACES", "eligibility_synapses", "learning_synapses", "refuse_shared_names"]
 
 #: What every learning synapse holds whatever the neuron: its weight, the filtered eligibility
 #: ``ebar`` and the gradient ``grad``.
@@ -55,6 +55,18 @@ w : 1
 ebar : 1
 grad : 1
 """
+
+
+def refuse_shared_names(target, names, whose):
+    """Refuse constants of ``target``'s neuron model among ``names``, which ``whose`` (the
+    synapses onto it) also use: the synapses read the model's constants from one namespace with
+    their own, where one would silently replace the other."""
+    clash = sorted(name for name in names if name in target.namespace)
+    if clash:
+        raise ValueError(
+            f"the neuron model of {target.name!r} names constants {', '.join(clash)} that "
+            f"{whose} also use: rename them in the model's namespace"
+        )
 
 
 def learning_synapses(
@@ -84,22 +96,14 @@ def learning_synapses(
     neuron = model_of(target)
     fragment = neuron.eligibility()
     w_unit = neuron.weight_unit if w_unit is None else require_weight_unit(neuron, "w_unit", w_unit)
-    if "w_unit" in target.namespace:
-        raise ValueError(
-            f"the neuron model of {target.name!r} names a constant w_unit, as the synapses do"
-        )
+    refuse_shared_names(target, ["w_unit"], "the synapses")
     # the neuron's constants (and those of psi_post; per-neuron ones are read as _post)
     namespace = {**target.namespace, "w_unit": w_unit}
     model = f"{SYNAPSE_TRACES}\n{fragment.model}"
     on_pre = f"{neuron.input_variable}_post += w * w_unit\n{fragment.on_pre}"
     on_post = None
     if extra is not None:
-        clash = sorted(name for name in extra.namespace if name in namespace)
-        if clash:
-            raise ValueError(
-                f"the neuron model of {target.name!r} names constants {', '.join(clash)} that "
-                "the synapses' own equations also use: rename them in the model's namespace"
-            )
+        refuse_shared_names(target, extra.namespace, "the synapses' own equations")
         namespace.update(extra.namespace)
         model = f"{model}\n{extra.model}"
         on_pre = f"{on_pre}\n{extra.on_pre}"
@@ -166,8 +170,7 @@ def eligibility_synapses(
     brian2.Synapses
         Variables ``w`` (dimensionless), the model's traces (LIF's ``x_e``, ``I_e``, ``eps``, and
         ``eps_a`` onto adaptive neurons), ``ebar`` and ``grad`` (``∂L/∂w`` summed since it was
-        last zeroed); ``traces`` names those zeroed between sequences. Connect them, then set
-        ``w``.
+        last zeroed). Connect them, then set ``w``.
     """
     return learning_synapses(
         source, target, w_unit=w_unit, readout_dt=readout_dt, name=name, **kwds

@@ -19,7 +19,7 @@ from dataclasses import replace
 import numpy as np
 from brian2 import ms
 
-from bimsim.plasticity.eligibility import learning_synapses
+from bimsim.plasticity.eligibility import learning_synapses, refuse_shared_names
 from bimsim.plasticity.optimizers import namespace, require_optimizer, synapse_code
 from bimsim.plasticity.stdp import WeightBounds, stdp_equations, weight_update
 
@@ -106,12 +106,7 @@ def hybrid_synapses(
         source, target, w_unit=w_unit, readout_dt=readout_dt, extra=stdp, name=name, **kwds
     )
     own = {"w_min": bounds.w_min, "w_max": bounds.w_max, **namespace(optimizer)}
-    clash = sorted(name for name in (*own, "lam", "eta", "max_grad") if name in target.namespace)
-    if clash:
-        raise ValueError(
-            f"the neuron model of {target.name!r} names constants {', '.join(clash)} that the "
-            "hybrid rule's synapses also use: rename them in the model's namespace"
-        )
+    refuse_shared_names(target, [*own, "lam", "eta", "max_grad"], "the hybrid rule's synapses")
     synapses.namespace.update(own)
     if max_grad is not None:
         synapses.namespace["max_grad"] = float(max_grad)

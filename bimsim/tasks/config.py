@@ -20,7 +20,7 @@ from brian2 import Hz, Quantity, ms, mV
 from bimsim.network import ETA, LAM, READOUT_LEARNING_RATE, require_recurrent
 from bimsim.neurons import NEURONS, TAU_M, TAU_SYN, require_adaptation, require_apart
 from bimsim.plasticity.optimizers import Optimizer
-from bimsim.quantities import require, require_positive, require_real
+from bimsim.quantities import require, require_multiple, require_positive, require_real
 
 __all__ = ["MAX_COPIES", "MAX_HIDDEN", "BIMConfig", "BaselineConfig", "as_attrs"]
 
@@ -53,8 +53,8 @@ class BIMConfig:
     neuron : str
         The spiking layer's neuron model, a key of :data:`bimsim.neurons.NEURONS`: ``'lif'``
         (default), ``'tc_lif'`` or ``'p_spikessm'`` (each with its own defaults; ``tau_m``,
-        ``adaptation`` and
-        ``tau_adaptation`` are LIF's and must keep their defaults with another neuron).
+        ``adaptation`` and ``tau_adaptation`` are LIF's and must keep their defaults with another
+        neuron).
     states : int
         Readout states per readout input (N).
     copies : int
@@ -177,8 +177,8 @@ class BIMConfig:
             for name in _LIF_FIELDS:
                 if getattr(self, name) != _default(name):
                     raise ValueError(f"{name} is a setting of the lif neuron, not of {self.neuron}")
-        ratio = float(self.readout_dt / self.dt)
-        if ratio < 1 or abs(ratio - round(ratio)) > 1e-9:
+        require_multiple("readout_dt", self.readout_dt, self.dt)
+        if self.readout_dt < self.dt:
             raise ValueError(
                 f"readout_dt ({self.readout_dt}) must be a whole multiple of dt ({self.dt})"
             )
