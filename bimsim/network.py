@@ -139,7 +139,8 @@ class BIMNetwork:
         (then drive it yourself and call :meth:`run`).
     neuron : str or type
         The layer's neuron model: a name of :data:`bimsim.neurons.NEURONS` (``'lif'``, default;
-        ``'tc_lif'``, ``'p_spikessm'``) or a :class:`~bimsim.neurons.NeuronModel` class.
+        ``'tc_lif'``, ``'p_spikessm'``, ``'elm'``) or a :class:`~bimsim.neurons.NeuronModel`
+        class.
     tau_readout : Quantity
         Decay time of the filtered spike trains the readout reads.
     **neuron_params

@@ -18,6 +18,7 @@ __all__ = [
     "require_multiple",
     "require_positive",
     "require_real",
+    "require_whole",
 ]
 
 _DIMENSION_NAMES = {
@@ -76,6 +77,17 @@ def require_count(name, value):
     """
     if int(value) != value or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def require_whole(name, value, minimum=0, maximum=math.inf):
+    """Check that ``value`` is an ``int`` (not a bool, not a float) in ``[minimum, maximum]`` and
+    return it; a ``ValueError`` naming ``name`` otherwise (for settings that name things, such as
+    a model's number of states, where ``2.0`` is a mistake, not a 2)."""
+    whole = isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+    if not whole or not minimum <= value <= maximum:
+        bounds = f">= {minimum}" if maximum == math.inf else f"in [{minimum}, {maximum}]"
+        raise ValueError(f"{name} must be a whole number {bounds}, got {value!r}")
     return int(value)
 
 

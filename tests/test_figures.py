@@ -154,6 +154,29 @@ def delayed_recall():
     )
 
 
+def neuron_table():
+    rng = np.random.default_rng(0)
+    tasks, neurons = ["ecg", "lm"], ["lif", "elm"]
+    return xr.Dataset(
+        {
+            "ecg_auc_roc": var(("neuron", "seed"), rng.uniform(0.5, 1, (2, 3))),
+            "ecg_auc_roc_floor": var("seed", rng.uniform(0.5, 1, 3)),
+            "lm_bpc": var(("neuron", "seed"), rng.uniform(2, 4, (2, 3)), "bit"),
+            "lm_bpc_floor": var("seed", rng.uniform(2, 4, 3), "bit"),
+            "energy_per_sample": var(
+                ("task", "neuron", "seed"), rng.uniform(1e3, 1e5, (2, 2, 3)), "pJ"
+            ),
+        },
+        coords={
+            "task": var("task", tasks),
+            "neuron": var("neuron", neurons),
+            "seed": var("seed", [0, 1, 2]),
+            "sample_name": var("task", ["beat", "character"]),
+        },
+        attrs={"scores": "ecg_auc_roc lm_bpc"},
+    )
+
+
 #: Each figure: its script and a valid dataset for it.
 FIGURES = {
     "stdp_curve": ("figures/stdp_curve.py", stdp_pairing),
@@ -164,6 +187,7 @@ FIGURES = {
     "speech_confusion": ("figures/speech_confusion.py", speech),
     "lm_bits": ("figures/lm_bits.py", lm),
     "delayed_recall": ("figures/delayed_recall.py", delayed_recall),
+    "neuron_table": ("figures/neuron_table.py", neuron_table),
 }
 
 

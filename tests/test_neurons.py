@@ -11,7 +11,7 @@ from brian2.core.variables import ArrayVariable
 from bimsim.devices import simulation_device
 from bimsim.gradient_check import gradient_agreement, trace_gradients
 from bimsim.network import BIMNetwork
-from bimsim.neurons import LIF, NEURONS, TCLIF, PSpikeSSM, make_neuron, model_of, neuron_group
+from bimsim.neurons import ELM, LIF, NEURONS, TCLIF, PSpikeSSM, make_neuron, model_of, neuron_group
 from bimsim.plasticity.eligibility import eligibility_synapses
 
 DT = 1 * ms
@@ -26,6 +26,7 @@ MODELS = {
     "tc_lif": TCLIF(),
     "tc_lif_detached": TCLIF(detach_reset=True),
     "p_spikessm": PSpikeSSM(),
+    "elm": ELM(),
 }
 
 #: Settings each model must refuse: (settings, exception, message).
@@ -48,12 +49,20 @@ BAD = {
         ({"a_out": 0.0}, ValueError, "a_out must not be 0"),
         ({"b_in": float("nan")}, ValueError, "b_in must be a finite number"),
     ],
+    "elm": [
+        ({"memory_units": 17}, ValueError, r"memory_units must be a whole number in \[1, 16\]"),
+        ({"tau_synapse": 5.0}, brian2.DimensionMismatchError, "tau_synapse must be a time"),
+        ({"tau_memory_min": 0 * ms}, ValueError, "tau_memory_min must be positive"),
+        ({"tau_memory_max": 0.5 * ms}, ValueError, "tau_memory_max .* must not be below"),
+        ({"lam": 0.0}, ValueError, "lam must be a finite number above 0"),
+        ({"seed": -1}, ValueError, "seed must be a whole number >= 0"),
+    ],
 }
 
 
 def test_every_model_is_registered_and_checked():
     assert set(NEURONS) == set(BAD)
-    with pytest.raises(ValueError, match=r"'izh'; choose one of lif, tc_lif, p_spikessm"):
+    with pytest.raises(ValueError, match=r"'izh'; choose one of lif, tc_lif, p_spikessm, elm"):
         make_neuron("izh")
     with pytest.raises(ValueError, match=r"the tc_lif neuron has no setting 'tau_m'; its settings"):
         make_neuron("tc_lif", {"tau_m": 20 * ms})
@@ -70,7 +79,7 @@ def test_bad_settings_are_refused_naming_the_culprit(name):
 def drive_of(model, steps, rng):
     """A step of external input from step 20, and input spikes (two pulses and noise)."""
     drive = np.zeros((steps, 2))
-    drive[20:] = [0.02, 0.05] if model.name == "tc_lif" else [0.1, 0.14]
+    drive[20:] = {"tc_lif": [0.02, 0.05], "elm": [0.2, 0.3]}.get(model.name, [0.1, 0.14])
     spikes = (rng.random((steps, 3)) < 0.05).astype(float)
     spikes[[5, 60], 0] = 1
     return drive, spikes
@@ -210,9 +219,27 @@ def test_below_threshold_tc_lif_holds_a_pulse_in_an_undamped_rotation():
     assert first > 0.2 and last == pytest.approx(first, rel=1e-3)
 
 
+def test_an_elm_neuron_forgets_once_its_input_stops():
+    """The fixed dendrites make the memory's loop a contraction: 5 s after a 1 s input, every
+    memory unit is back near rest, for each of ten seeds (drawn as they come, half of them hold a
+    unit at 5 or more for ever)."""
+    import torch
+
+    for seed in range(10):
+        model = ELM(seed=seed)
+        reference = model.reference(neuron_group(model, 1, dt=DT))
+        state = reference.initial(1)
+        with torch.no_grad():
+            for k in range(6000):
+                state = reference.advance(state, torch.tensor([0.2 if k < 1000 else 0.0]))
+                if k == 999:
+                    assert state["m"].abs().max() > 0.05  # the input moved the memory
+        assert state["m"].abs().max() < 2e-3, seed
+
+
 @pytest.mark.standalone
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["alif", "tc_lif", "p_spikessm"])
+@pytest.mark.parametrize("name", ["alif", "tc_lif", "p_spikessm", "elm"])
 def test_runtime_equals_cpp_standalone(name):
     """The learning layer with its eligibility synapses (no network operation) on both devices:
     the same states, spikes and gradients. A stochastic model draws other random numbers on
@@ -326,7 +353,7 @@ def test_a_model_constant_that_the_synapses_also_name_is_refused():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("neuron", ["tc_lif", "p_spikessm"])
+@pytest.mark.parametrize("neuron", ["tc_lif", "p_spikessm", "elm"])
 @pytest.mark.parametrize("task", ["ecg", "eeg", "speech", "lm"])
 def test_every_task_runs_bim_with_another_neuron(run_script, tmp_path, task, neuron):
     """``--neuron`` on every task: it trains, predicts and saves which neuron it used."""

@@ -7,6 +7,7 @@ fragment, rest state, operation count and torch reference step.
 
 import dataclasses
 
+from bimsim.neurons.elm import ELM
 from bimsim.neurons.lif import (
     LIF,
     TAU_M,
@@ -28,6 +29,7 @@ from bimsim.neurons.p_spikessm import PSpikeSSM
 from bimsim.neurons.tc_lif import TCLIF
 
 __all__ = [
+    "ELM",
     "LIF",
     "NEURONS",
     "TAU_M",
@@ -49,7 +51,7 @@ __all__ = [
 ]
 
 #: Every neuron model by the name ``--neuron`` gives it.
-NEURONS = {kind.name: kind for kind in (LIF, TCLIF, PSpikeSSM)}
+NEURONS = {kind.name: kind for kind in (LIF, TCLIF, PSpikeSSM, ELM)}
 
 
 def neuron_kind(neuron):

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bimsim.neurons.model import Eligibility, NeuronModel, model_of
-from bimsim.quantities import require_real
+from bimsim.quantities import require_real, require_whole
 
 __all__ = ["GELU", "MAX_STATES", "PSpikeSSM"]
 
@@ -89,11 +89,7 @@ class PSpikeSSM(NeuronModel):
     b_out: float = 0.0
 
     def __post_init__(self):
-        whole = isinstance(self.states, int) and not isinstance(self.states, bool)
-        if not whole or not 1 <= self.states <= MAX_STATES:
-            raise ValueError(
-                f"states must be a whole number in [1, {MAX_STATES}], got {self.states!r}"
-            )
+        require_whole("states", self.states, 1, MAX_STATES)
         require_real("step", self.step, above=True)
         for name in ("c", "d", "a_in", "b_in", "a_out", "b_out"):
             require_real(name, getattr(self, name), minimum=-np.inf)

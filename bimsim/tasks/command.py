@@ -175,7 +175,8 @@ class TaskCommand:
             "--neuron",
             choices=tuple(NEURONS),
             help="BIM's neuron model: lif; tc_lif, the two-compartment TC-LIF / LSTM-LIF of "
-            "Zhang et al.; p_spikessm, the probabilistic spiking SSM neuron of P-SpikeSSM "
+            "Zhang et al.; p_spikessm, the probabilistic spiking SSM neuron of P-SpikeSSM; "
+            "elm, the Expressive Leaky Memory neuron of Spieler et al. with a spiking read-out "
             f"(default {bim.neuron})",
         )
         p.add_argument(

@@ -52,9 +52,9 @@ class BIMConfig:
         Neurons of the spiking layer.
     neuron : str
         The spiking layer's neuron model, a key of :data:`bimsim.neurons.NEURONS`: ``'lif'``
-        (default), ``'tc_lif'`` or ``'p_spikessm'`` (each with its own defaults; ``tau_m``,
-        ``adaptation`` and ``tau_adaptation`` are LIF's and must keep their defaults with another
-        neuron).
+        (default), ``'tc_lif'``, ``'p_spikessm'`` or ``'elm'`` (each with its own defaults;
+        ``tau_m``, ``adaptation`` and ``tau_adaptation`` are LIF's and must keep their defaults
+        with another neuron).
     states : int
         Readout states per readout input (N).
     copies : int
