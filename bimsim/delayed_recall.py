@@ -120,7 +120,7 @@ def _layer_counts(model, task, w_in, labels, delay, rng, hidden):
     indices, steps, cue, total = task.spikes(labels, delay, rng)
     inputs = SpikeGeneratorGroup(trials * task.inputs, indices, steps * task.dt, dt=task.dt,
                                  name="recall_inputs")  # fmt: skip
-    layer = neuron_group(model, trials * hidden, dt=task.dt, name="recall_layer")
+    layer = neuron_group(model, trials * hidden, copies=trials, dt=task.dt, name="recall_layer")
     synapses = Synapses(inputs, layer, "w : 1",
                         on_pre=f"{model.input_variable}_post += w * w_unit",
                         namespace={"w_unit": model.weight_unit}, dt=task.dt,
@@ -159,10 +159,12 @@ def decode(counts, labels, seed, folds=5):
 #: 0.3: the cue then makes either layer fire at about 30 Hz in the recall window. P-SpikeSSM 0.05:
 #: a class group's summed weight (about 0.25) keeps its input sampler's probability inside
 #: (0, 1); at 0.3 it saturates at 1 for both classes (accuracy 0.55 with no delay, measured),
-#: and its layer fires at about 5 Hz. ELM 1: its spike is its read-out above threshold, on every
-#: step, so a layer either stays silent (at 0.5, even when the cue comes 10 ms after the class)
-#: or fires fast; at 1 the cue alone makes it fire at about 45 to 130 Hz after 200 ms and more.
-WEIGHTS = {"lif": 0.1, "tc_lif": 0.3, "p_spikessm": 0.05, "elm": 1.0}
+#: and its layer fires at about 5 Hz; its block the same 0.05 (the fuse sees the same input; the
+#: layer fires at about 11 Hz, 22 Hz at 0.1, measured). ELM 1: its spike is its read-out above
+#: threshold, on every step, so a layer either stays silent (at 0.5, even when the cue comes 10 ms
+#: after the class) or fires fast; at 1 the cue alone makes it fire at about 45 to 130 Hz after
+#: 200 ms and more.
+WEIGHTS = {"lif": 0.1, "tc_lif": 0.3, "p_spikessm": 0.05, "p_spikessm_block": 0.05, "elm": 1.0}
 
 
 def delayed_recall(

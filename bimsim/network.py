@@ -139,8 +139,8 @@ class BIMNetwork:
         (then drive it yourself and call :meth:`run`).
     neuron : str or type
         The layer's neuron model: a name of :data:`bimsim.neurons.NEURONS` (``'lif'``, default;
-        ``'tc_lif'``, ``'p_spikessm'``, ``'elm'``) or a :class:`~bimsim.neurons.NeuronModel`
-        class.
+        ``'tc_lif'``, ``'p_spikessm'``, ``'p_spikessm_block'``, ``'elm'``) or a
+        :class:`~bimsim.neurons.NeuronModel` class.
     tau_readout : Quantity
         Decay time of the filtered spike trains the readout reads.
     **neuron_params
@@ -205,8 +205,8 @@ class BIMNetwork:
         if self.neuron.stochastic:  # its draws come from Brian2's generator: seed it
             brian2.seed(seed)
         self.layer = neuron_group(
-            self.neuron, copies * n_hidden, learning=True, tau_readout=tau_readout, dt=dt,
-            name="layer",
+            self.neuron, copies * n_hidden, learning=True, tau_readout=tau_readout,
+            copies=copies, dt=dt, name="layer",
         )  # fmt: skip
         rule = rule or pair_rule(**PAIR_DEFAULTS)
         plastic = {

@@ -19,6 +19,7 @@ from bimsim.neurons.lif import (
 from bimsim.neurons.model import (
     Eligibility,
     NeuronModel,
+    copies_of,
     model_of,
     neuron_group,
     require_learning_layer,
@@ -26,6 +27,7 @@ from bimsim.neurons.model import (
     reset_group,
 )
 from bimsim.neurons.p_spikessm import PSpikeSSM
+from bimsim.neurons.p_spikessm_block import PSpikeSSMBlock
 from bimsim.neurons.tc_lif import TCLIF
 
 __all__ = [
@@ -38,6 +40,8 @@ __all__ = [
     "Eligibility",
     "NeuronModel",
     "PSpikeSSM",
+    "PSpikeSSMBlock",
+    "copies_of",
     "lif_neurons",
     "make_neuron",
     "model_of",
@@ -51,7 +55,7 @@ __all__ = [
 ]
 
 #: Every neuron model by the name ``--neuron`` gives it.
-NEURONS = {kind.name: kind for kind in (LIF, TCLIF, PSpikeSSM, ELM)}
+NEURONS = {kind.name: kind for kind in (LIF, TCLIF, PSpikeSSM, PSpikeSSMBlock, ELM)}
 
 
 def neuron_kind(neuron):

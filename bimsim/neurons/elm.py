@@ -269,7 +269,7 @@ class ELM(NeuronModel):
             step="\n".join(step),
         )
 
-    def operations_per_step(self):
+    def operations_per_step(self, channels=1):
         """``4 d_m² + 5 d_m + 1``: the trace's decay (1), ``κ_m ⊙ m`` (``d_m``, for the MLP and
         the memory update both), the MLP (``2 d_m (d_m + 1)`` into the hidden layer, ``2 d_m²``
         out of it), the memory update (``d_m``: ``κ_m ⊙ m`` plus ``λ (1 - κ_m) Δm``) and its

@@ -215,7 +215,7 @@ class LIF(NeuronModel):
             after="eps_a += {e}",
         )
 
-    def operations_per_step(self):
+    def operations_per_step(self, channels=1):
         """3: the exact linear propagator of ``(x_syn, I_syn, v)``; 2 more for an adaptive
         threshold (its decay and ``v_threshold + β a``)."""
         return 5 if self.adaptive else 3

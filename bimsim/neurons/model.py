@@ -32,10 +32,13 @@ import numpy as np
 from brian2 import NeuronGroup, check_units, get_dimensions, ms, second
 from brian2.units.fundamentalunits import fail_for_dimension_mismatch
 
+from bimsim.quantities import require_whole
+
 __all__ = [
     "LEARNING_EQUATIONS",
     "Eligibility",
     "NeuronModel",
+    "copies_of",
     "model_of",
     "neuron_group",
     "require_learning_layer",
@@ -76,6 +79,10 @@ class Eligibility:
         after the neuron's own step (they may read what it wrote).
     variables : tuple of str
         The trace variables, zeroed at the start of every sequence.
+    gradient : str
+        What each readout step adds to the synapse's ``grad``: ``L_post * ebar``, the learning
+        signal times the filtered eligibility, unless the model's spike also reaches the loss
+        through other neurons of its layer (P-SpikeSSM's mixer adds a second signal and trace).
     """
 
     model: str
@@ -84,6 +91,7 @@ class Eligibility:
     variables: tuple
     after: str = ""
     step: str = ""
+    gradient: str = "L_post * ebar"
 
 
 class NeuronModel:
@@ -175,8 +183,10 @@ class NeuronModel:
         """The :class:`Eligibility` fragment of synapses onto this model."""
         raise NotImplementedError
 
-    def operations_per_step(self):
-        """Multiply-accumulates per neuron and time step of the model's state update."""
+    def operations_per_step(self, channels=1):
+        """Multiply-accumulates per neuron and time step of the model's state update, in a layer
+        of ``channels`` neurons per copy (only a model that acts between the neurons of a layer,
+        as P-SpikeSSM's block, costs more in a wider one)."""
         raise NotImplementedError
 
     def reference(self, group, draws=None):
@@ -231,8 +241,16 @@ def model_of(group):
     return model
 
 
+def copies_of(group):
+    """The independent copies of a layer that ``group`` holds (see :func:`neuron_group`)."""
+    model_of(group)
+    return group.__dict__.get("neuron_copies", 1)
+
+
 @check_units(tau_readout=second)
-def neuron_group(model, n, *, learning=False, tau_readout=10 * ms, name=None, **kwds):
+def neuron_group(
+    model, n, *, learning=False, tau_readout=10 * ms, copies=1, name=None, **kwds
+):  # fmt: skip
     """Build ``n`` neurons of ``model``.
 
     Parameters
@@ -241,6 +259,10 @@ def neuron_group(model, n, *, learning=False, tau_readout=10 * ms, name=None, **
         The neuron model and its parameters.
     n : int
         Number of neurons.
+    copies : int
+        The group holds this many independent copies of a layer of ``n / copies`` neurons
+        (neuron ``c * n / copies + i`` is neuron ``i`` of copy ``c``); a model that acts between
+        the neurons of a layer (P-SpikeSSM's block) acts within each copy.
     learning : bool
         Add ``u_out``, ``L`` and ``psi`` (:data:`LEARNING_EQUATIONS`), for the eligibility
         synapses of :mod:`bimsim.plasticity.eligibility` and a readout.
@@ -258,6 +280,9 @@ def neuron_group(model, n, *, learning=False, tau_readout=10 * ms, name=None, **
     """
     if not isinstance(model, NeuronModel):
         raise TypeError(f"model must be a NeuronModel, got {model!r}")
+    copies = require_whole("copies", copies, 1)
+    if n % copies:
+        raise ValueError(f"{n} neurons do not split into {copies} copies")
     model.check(n, learning)
     equations = model.equations(learning)
     reset = list(model.reset())
@@ -279,6 +304,7 @@ def neuron_group(model, n, *, learning=False, tau_readout=10 * ms, name=None, **
         **kwds,
     )
     object.__setattr__(group, "neuron_model", model)
+    object.__setattr__(group, "neuron_copies", copies)
     model.initialise(group, learning)
     return group
 

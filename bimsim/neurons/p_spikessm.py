@@ -17,9 +17,9 @@ paper's bidirectional or FFT convolution does not apply. GELU is the tanh form (
 ``approximate='tanh'``). Both samplers draw with Brian2's ``rand()``; the draws of the step are
 kept (``u_in``, ``u_out_draw``), so a run can be replayed.
 
-What the paper puts *between* channels is not a neuron's: the SpikeMixer (``GELU(W s' + b)``
-across channels) and ClampFuse (the residual ``x + z``, clamped by the next block's sampler) are
-layer parts, here the readout's and the next layer's business; they are not built.
+What the paper puts *between* channels, the SpikeMixer (``GELU(W s' + b)`` across channels) and
+ClampFuse (the residual ``x + z``, clamped by the next block's sampler), acts on a whole layer:
+:class:`bimsim.neurons.p_spikessm_block.PSpikeSSMBlock` (``--neuron p_spikessm_block``) adds them.
 
 Learning uses the straight-through estimator inside (0, 1), as the paper: ``∂s/∂(a x + b) = 1``
 where ``0 < a x + b < 1``, else 0; so ``ψ = a_out 1[0 < a_out v + b_out < 1]`` is the spike's
@@ -40,7 +40,7 @@ import numpy as np
 from bimsim.neurons.model import Eligibility, NeuronModel, model_of
 from bimsim.quantities import require_real, require_whole
 
-__all__ = ["GELU", "MAX_STATES", "PSpikeSSM"]
+__all__ = ["GELU", "GELU_PRIME", "MAX_STATES", "PSpikeSSM", "straight_through"]
 
 #: Most SSM states per neuron (each synapse onto the layer holds as many traces).
 MAX_STATES = 16
@@ -119,8 +119,8 @@ u_out_draw : 1
 """
 
     def _step(self):
-        """The neuron's step (the ``groups`` slot)."""
-        lines = [
+        """The neuron's step (the ``groups`` slot), a list of statements."""
+        return [
             "q_in = a_in * (I_in + I_ext) + b_in",
             "u_in = rand()",
             "s_in = int(u_in < q_in)",
@@ -131,7 +131,6 @@ u_out_draw : 1
             "u_out_draw = rand()",
             "I_in = 0",
         ]
-        return "\n".join(lines)
 
     def threshold(self):
         return "u_out_draw < q_out"
@@ -153,7 +152,7 @@ u_out_draw : 1
         }
 
     def initialise(self, group, learning):
-        group.run_regularly(self._step(), when="groups", name=f"{group.name}_step")
+        group.run_regularly("\n".join(self._step()), when="groups", name=f"{group.name}_step")
         group.I_ext = 0
         self.start(group)
 
@@ -183,7 +182,7 @@ u_out_draw : 1
             step="\n".join(step),
         )
 
-    def operations_per_step(self):
+    def operations_per_step(self, channels=1):
         """``3 N + 6``: the input sampler (1), the state's decay and input (2 N), its read-out
         (N + 1), GELU (about 3) and the output sampler (1)."""
         return 3 * self.states + 6
@@ -220,7 +219,7 @@ class PSpikeSSMReference:
         m, torch = self.model, self.torch
         self.k += 1
         q_in = m.a_in * (s["I_in"] + drive) + m.b_in
-        s_in = _straight_through(q_in, self.draws[self.k, :, 0])
+        s_in = straight_through(q_in, self.draws[self.k, :, 0])
         h = self.a_bar * s["h"] + self.b_bar * s_in
         y = m.c * h.sum(0) + m.d * s_in
         v = 0.5 * y * (1 + torch.tanh(0.7978845608028654 * (y + 0.044715 * y**3)))
@@ -228,7 +227,7 @@ class PSpikeSSMReference:
         return {"h": h, "I_in": 0 * s["I_in"], "y": y, "v": v, "q_out": q_out}
 
     def spike(self, s):
-        return _straight_through(s["q_out"], self.draws[self.k, :, 1])
+        return straight_through(s["q_out"], self.draws[self.k, :, 1])
 
     def deliver(self, s, current):
         return {**s, "I_in": s["I_in"] + current}
@@ -240,7 +239,7 @@ class PSpikeSSMReference:
         return {"y": s["y"], "v": s["v"], **{f"h{k}": s["h"][k] for k in range(len(s["h"]))}}
 
 
-def _straight_through(q, u):
+def straight_through(q, u):
     """Bernoulli(clip(q, 0, 1)) with the draw ``u``; the gradient 1 with respect to ``q`` inside
     (0, 1), 0 outside (the straight-through estimator)."""
     inside = ((q > 0) & (q < 1)).to(q.dtype)

@@ -161,7 +161,7 @@ class TCLIF(NeuronModel):
             ),
         )
 
-    def operations_per_step(self):
+    def operations_per_step(self, channels=1):
         """2: ``β₁ U_S`` into the dendrite and ``β₂ U_D`` into the soma (the input and the
         resets are additions)."""
         return 2

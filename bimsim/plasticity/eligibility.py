@@ -133,7 +133,7 @@ def learning_synapses(
         name=f"{synapses.name}_trace",
     )
     synapses.run_regularly(
-        "grad += L_post * ebar",
+        f"grad += {fragment.gradient}",
         dt=readout_dt,
         when="end",
         order=1,

@@ -56,13 +56,14 @@ class BIMSequenceModel:
         Accumulates: every input spike reaches ``n_hidden`` synapses, and with recurrent
         synapses every layer spike ``n_hidden - 1`` more. Multiply-accumulates: the neuron
         model's state update (its :meth:`~bimsim.neurons.NeuronModel.operations_per_step` per
-        neuron and step: LIF 3, ALIF 5, TC-LIF 2, P-SpikeSSM 18, ELM 297) and the readout's
-        dense step (``m² + 6 m N + m + k m`` per readout step).
+        neuron and step in a layer of ``n_hidden``: LIF 3, ALIF 5, TC-LIF 2, P-SpikeSSM 18, its
+        block 23 + ``n_hidden``, ELM 297) and the readout's dense step (``m² + 6 m N + m + k m``
+        per readout step).
         """
         net = self.network
         m, n, k = net.readout.ssm.params.shapes
         steps = float(self.duration / net.layer.dt)
-        per_neuron = net.neuron.operations_per_step()
+        per_neuron = net.neuron.operations_per_step(net.n_hidden)
         return {
             "accumulates": self.counts["input_spikes"] * net.n_hidden
             + self.counts["hidden_spikes"] * len(net.recurrent_weights()) / net.n_hidden,
