@@ -33,7 +33,9 @@ Instead each synapse filters ``∂s'_i/∂w_ik`` once (``ebar_inner``), each neu
 and at each readout step the mixer carries the learning signal back, ``L'_i = Σ_l W_li L_l
 ā_l``: the filtered product is taken as the product of the filtered mean and the filtered
 trace. That is exact where the readout's filter is shorter than a step, and an approximation
-otherwise; the contract test measures it against BPTT (MEASURED).
+otherwise; against BPTT of the block's reference (the contract test, four seeds, ``tau_readout``
+10 ms) it is 0.07 to 0.11 of the gradient's norm off, where the same traces without the mixer's
+path are 0.16 to 0.23 off (and the factor taken at the readout step alone, about as far).
 """
 
 from dataclasses import dataclass
