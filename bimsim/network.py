@@ -379,6 +379,21 @@ class BIMNetwork:
         """The input weights of copy 0 (all copies hold the same), ``n_inputs * n_hidden``."""
         return np.array(self.synapses.w[: self.n_inputs * self.n_hidden])
 
+    def fan_out(self):
+        """Active input synapses from each input neuron of one copy (all copies hold the same):
+        ``n_hidden`` each without pruning, fewer where pruning removed some."""
+        if self.pruning is None:
+            return np.full(self.n_inputs, self.n_hidden)
+        active = self.synapses.variables["active"].get_value()[: self.n_inputs * self.n_hidden]
+        return np.asarray(active, dtype=bool).reshape(self.n_inputs, self.n_hidden).sum(axis=1)
+
+    def synaptic_events(self, input_counts):
+        """Synaptic events onto the layer of ``input_counts`` input spikes per input neuron (all
+        copies, ``copies * n_inputs``, or one copy's): each spike reaches every active synapse
+        of its neuron."""
+        counts = np.asarray(input_counts, dtype=float).reshape(-1, self.n_inputs).sum(axis=0)
+        return float(counts @ self.fan_out())
+
     def recurrent_weights(self):
         """The recurrent weights of copy 0 (all copies hold the same), ``n_hidden * (n_hidden -
         1)`` in the order of ``numpy.nonzero`` of an off-diagonal mask (row: the presynaptic

@@ -19,6 +19,7 @@ from commands import PREVIOUS, refusal_tests, start
 MEMORY = "benchmarks/bench_memory.py"
 PAIRING = "benchmarks/bench_pairing.py"
 READOUT = "benchmarks/bench_readout_step.py"
+SWEEP = "benchmarks/bench_sweep.py"
 
 # (script, arguments, what stderr's one line must match); "--out prev.nc" is added unless the row
 # gives its own --out.
@@ -87,6 +88,11 @@ BAD_INPUTS = [
     (READOUT, ["--seed", "-1"], r"argument --seed: must be at least 0, got -1"),
     (READOUT, ["--seed", "4294967296"], r"argument --seed: must be at most 4294967295"),
     (READOUT, ["--out", "prev.nc/deeper/x.nc"], r"prev.nc is a file, not a folder"),
+    (SWEEP, ["--points", "1"], r"argument --points: must be at least 2, got 1"),
+    (SWEEP, ["--points", "65"], r"argument --points: must be at most 64, got 65"),
+    (SWEEP, ["--workers", "1"], r"argument --workers: must be at least 2, got 1"),
+    (SWEEP, ["--workers", "2.5"], r"argument --workers: expected a whole number, got '2.5'"),
+    (SWEEP, ["--out", "."], r"argument --out: \. is a folder; give a file name"),
 ]
 
 
@@ -94,7 +100,7 @@ bad_input_runs, test_bad_input_is_one_line_before_any_work = refusal_tests(BAD_I
 
 
 def test_every_benchmark_has_bad_inputs():
-    assert {script for script, _, _ in BAD_INPUTS} == {MEMORY, PAIRING, READOUT}
+    assert {script for script, _, _ in BAD_INPUTS} == {MEMORY, PAIRING, READOUT, SWEEP}
     assert len(BAD_INPUTS) >= 40
 
 

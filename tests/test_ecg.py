@@ -106,3 +106,23 @@ def test_quick_run_writes_dataset_table_and_figure_and_repeats_exactly(run_scrip
 def test_a_missing_data_folder_is_named(run_script, tmp_path):
     result = run_script("bimsim/tasks/ecg.py", "--data", tmp_path / "nowhere", "--quick")
     assert result.returncode == 2 and "nowhere does not exist" in result.stderr
+
+
+@pytest.mark.slow
+def test_pruning_on_the_command_line_prunes_and_saves_energy(run_script, tmp_path):
+    """``--prune-target 0.5``: the run records the fraction it pruned, and its synaptic
+    accumulates (each input spike reaches only its neuron's active synapses) fall below those of
+    the same run without pruning, whose input spikes are the same (the encoder does not learn)."""
+    runs = {}
+    for rho in (0.0, 0.5):
+        out = tmp_path / f"rho{rho}.nc"
+        result = run_script("bimsim/tasks/ecg.py", "--quick", "--models", "bim", "--no-progress",
+                            "--prune-target", rho, "--out", out)  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        runs[rho] = read_dataset(out).sel(model="bim").isel(seed=0, fold=0)
+    assert float(runs[0.0].pruned_fraction) == 0
+    pruned = float(runs[0.5].pruned_fraction)
+    assert 0.1 < pruned < 1
+    assert runs[0.5].attrs["bim_prune_target"] == 0.5
+    ratio = float(runs[0.5].accumulates_per_sample / runs[0.0].accumulates_per_sample)
+    assert ratio < 1 - 0.5 * pruned

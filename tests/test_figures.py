@@ -177,6 +177,34 @@ def neuron_table():
     )
 
 
+def sweep():
+    import json
+
+    rng = np.random.default_rng(0)
+    dims = ("lam", "prune_target", "seed", "fold", "model")
+    error = np.full((3, 2), "", dtype=object)
+    error[2, 1] = "exit 2: a failed point"
+    auc = rng.uniform(0.5, 1, (3, 2, 2, 1, 1))
+    auc[2, 1] = np.nan
+    return xr.Dataset(
+        {
+            "auc_roc": (dims, auc, {"units": "1", "long_name": "AUC-ROC", "nan_means": "failed"}),
+            "energy_per_sample": (dims, rng.uniform(1e5, 1e6, (3, 2, 2, 1, 1)),
+                                  {"units": "pJ", "long_name": "energy", "nan_means": "failed"}),
+            "error": var(("lam", "prune_target"), error.astype(str)),
+        },
+        coords={
+            "lam": var("lam", [0.0, 0.5, 1.0]),
+            "prune_target": var("prune_target", [0.0, 0.5]),
+            "seed": var("seed", [0, 1]),
+            "fold": var("fold", ["DS2"]),
+            "model": var("model", ["bim"]),
+        },
+        attrs={"scores": "auc_roc auc_pr", "sweep_command": "bimsim.tasks.ecg",
+               "sweep_grid": json.dumps({"lam": [0.0, 0.5, 1.0], "prune-target": [0.0, 0.5]})},
+    )  # fmt: skip
+
+
 #: Each figure: its script and a valid dataset for it.
 FIGURES = {
     "stdp_curve": ("figures/stdp_curve.py", stdp_pairing),
@@ -188,6 +216,7 @@ FIGURES = {
     "lm_bits": ("figures/lm_bits.py", lm),
     "delayed_recall": ("figures/delayed_recall.py", delayed_recall),
     "neuron_table": ("figures/neuron_table.py", neuron_table),
+    "sweep_heatmap": ("figures/sweep_heatmap.py", sweep),
 }
 
 
@@ -320,6 +349,13 @@ BAD = [
         "--out: fig.pdf ends in .pdf; give the path without suffix (fig)", out="fig.pdf"),
     bad("out-empty", "gradient_window", dataset(gradient_window),
         "--out: the output path is empty", out=""),
+    bad("one-option", "sweep_heatmap",
+        dataset(sweep, lambda ds: ds.assign_attrs(sweep_grid='{"lam": [0.0, 0.5, 1.0]}')),
+        "data.nc is not a sweep dataset: it sweeps 1 option(s) (lam), not two"),
+    bad("no-sweep", "sweep_heatmap", dataset(ecg),
+        "data.nc is not a sweep dataset: it has no attribute 'sweep_grid'"),
+    bad("no-score", "sweep_heatmap", dataset(sweep, without_variable("auc_roc")),
+        "data.nc is not a sweep dataset: it has no variable 'auc_roc'"),
     # --out is checked before the dataset is even looked for
     bad("out-first", "stdp_curve", nothing, "--out: the output path is empty",
         input_path="missing.nc", out=""),

@@ -195,6 +195,23 @@ def test_network_with_pruning_records_and_saves_its_history(tmp_path):
     assert back.pruning_time.attrs["units"] == "ms"
 
 
+def test_a_pruned_synapse_carries_no_synaptic_event():
+    """Each input spike reaches the active synapses of its neuron: n_hidden without pruning, fewer
+    once pruning cleared some (copy 0's flags, which every copy shares)."""
+    from bimsim.plasticity.pruning import PruningParameters
+
+    plain = BIMNetwork(3, 4, 2, copies=2, seed=1)
+    np.testing.assert_array_equal(plain.fan_out(), [4, 4, 4])
+    assert plain.synaptic_events([1, 0, 2, 3, 0, 0]) == 4 * 6
+    net = BIMNetwork(3, 4, 2, copies=2, pruning=PruningParameters(0.5), seed=1)
+    active = np.ones(2 * 12, dtype=bool)
+    active[[0, 1, 5, 12, 13, 17]] = False  # input 0 loses two synapses, input 1 one, each copy
+    net.synapses.variables["active"].set_value(active)
+    np.testing.assert_array_equal(net.fan_out(), [2, 3, 4])
+    # 1 + 3 spikes of input 0, 0 of input 1, 2 of input 2 (over both copies)
+    assert net.synaptic_events([1, 0, 2, 3, 0, 0]) == 4 * 2 + 2 * 4
+
+
 def in_copies(sequences, n_inputs):
     """Merge per-copy sequences (indices, times, duration, targets) into one for a network of
     copies: input i of copy c is neuron c * n_inputs + i."""

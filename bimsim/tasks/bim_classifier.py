@@ -48,24 +48,25 @@ def minibatches(n, copies, rng, progress=False, what="samples"):
 class BIMSequenceModel:
     """What BIM's sequence models share: the costs of the last prediction and the spikes of
     each stage per sample. Needs ``network`` (a BIMNetwork), ``copies``, ``duration`` (of one
-    sample), ``ticks`` (readout steps per sample) and ``counts`` (``input_spikes`` per sample)."""
+    sample), ``ticks`` (readout steps per sample) and ``counts`` (``input_events``, synaptic events
+    onto the layer, and ``hidden_spikes`` per sample)."""
 
     def operations_per_sample(self):
         """Synaptic accumulates and multiply-accumulates per sample, from the last prediction.
 
-        Accumulates: every input spike reaches ``n_hidden`` synapses, and with recurrent
-        synapses every layer spike ``n_hidden - 1`` more. Multiply-accumulates: the neuron
-        model's state update (its :meth:`~bimsim.neurons.NeuronModel.operations_per_step` per
-        neuron and step in a layer of ``n_hidden``: LIF 3, ALIF 5, TC-LIF 2, P-SpikeSSM 18, its
-        block 23 + ``n_hidden``, ELM 297) and the readout's dense step (``m² + 6 m N + m + k m``
-        per readout step).
+        Accumulates: every input spike reaches the active synapses of its neuron (``n_hidden``
+        without pruning), and with recurrent synapses every layer spike ``n_hidden - 1`` more.
+        Multiply-accumulates: the neuron model's state update (its
+        :meth:`~bimsim.neurons.NeuronModel.operations_per_step` per neuron and step in a layer
+        of ``n_hidden``: LIF 3, ALIF 5, TC-LIF 2, P-SpikeSSM 18, its block 23 + ``n_hidden``,
+        ELM 297) and the readout's dense step (``m² + 6 m N + m + k m`` per readout step).
         """
         net = self.network
         m, n, k = net.readout.ssm.params.shapes
         steps = float(self.duration / net.layer.dt)
         per_neuron = net.neuron.operations_per_step(net.n_hidden)
         return {
-            "accumulates": self.counts["input_spikes"] * net.n_hidden
+            "accumulates": self.counts["input_events"]
             + self.counts["hidden_spikes"] * len(net.recurrent_weights()) / net.n_hidden,
             "neuron_macs": per_neuron * net.n_hidden * steps,
             "readout_macs": self.ticks * (m * m + 6 * m * n + m + k * m),
@@ -149,6 +150,7 @@ class BIMSequenceModel:
             net.network.remove(*recorders)
         self.counts = {
             "input_spikes": int(out[0].sum()) / n,
+            "input_events": net.synaptic_events(out[0].sum(axis=(0, 1))) / n,
             "hidden_spikes": int(out[1].sum()) / n,
         }
         return out[0], out[1]
@@ -303,11 +305,12 @@ class BIMClassifier(BIMSequenceModel):
         signals, features = self._check(signals, features)
         n = len(signals)
         probabilities = np.zeros((n, self.n_classes))
-        input_spikes = hidden_spikes = 0
+        input_spikes = hidden_spikes = events = 0
         batches = range(0, n, self.copies)
         for start in tqdm(batches, desc="BIM test", disable=not progress, leave=False):
             chosen = np.arange(start, min(start + self.copies, n))
             before_in = int(self.input_spikes.num_spikes)
+            before_each = np.array(self.input_spikes.count[:])
             before_hidden = int(self.network.spikes.num_spikes)
             self._test_run(signals, features, chosen)
             per_tick = np.array(self.network.readout.outputs)  # (ticks, copies, classes)
@@ -316,8 +319,10 @@ class BIMClassifier(BIMSequenceModel):
             probabilities[chosen] = softmax(outputs).mean(axis=0)
             # padding copies saw a flat zero signal: no spikes, so totals count real samples
             input_spikes += int(self.input_spikes.num_spikes) - before_in
+            events += self.network.synaptic_events(self.input_spikes.count[:] - before_each)
             hidden_spikes += int(self.network.spikes.num_spikes) - before_hidden
-        self.counts = {"input_spikes": input_spikes / n, "hidden_spikes": hidden_spikes / n}
+        self.counts = {"input_spikes": input_spikes / n, "input_events": events / n,
+                       "hidden_spikes": hidden_spikes / n}  # fmt: skip
         return probabilities
 
     def _test_run(self, signals, features, chosen):

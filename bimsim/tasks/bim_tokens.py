@@ -177,18 +177,21 @@ class BIMTokenPredictor(BIMSequenceModel):
         codes = self._check(codes, None, features)
         n = len(codes)
         probabilities = np.zeros((n, self.length, self.vocabulary))
-        spikes = hidden = 0
+        spikes = hidden = events = 0
         batches = range(0, n, self.copies)
         for start in tqdm(batches, desc="BIM test", disable=not progress, leave=False):
             chosen = np.arange(start, min(start + self.copies, n))
             before = int(self.input_spikes.num_spikes)
+            before_each = np.array(self.input_spikes.count[:])
             before_hidden = int(self.network.spikes.num_spikes)
             self._test_run(codes, chosen)
             per_tick = np.array(self.network.readout.outputs)  # (ticks, copies, vocabulary)
             outputs = per_tick[1:, : len(chosen)].transpose(1, 0, 2)
             probabilities[chosen] = softmax(outputs)
             spikes += int(self.input_spikes.num_spikes) - before
+            events += self.network.synaptic_events(self.input_spikes.count[:] - before_each)
             # padding copies get no token: no input spike, and the layer stays at rest
             hidden += int(self.network.spikes.num_spikes) - before_hidden
-        self.counts = {"input_spikes": spikes / n, "hidden_spikes": hidden / n}
+        self.counts = {"input_spikes": spikes / n, "input_events": events / n,
+                       "hidden_spikes": hidden / n}  # fmt: skip
         return probabilities

@@ -231,6 +231,13 @@ class TaskCommand:
             f"(default {bim.recurrent:g}: none)",
         )
         p.add_argument(
+            "--prune-target",
+            type=real(0, 1),
+            metavar="RHO",
+            help="ρ, the fraction of BIM's input synapses that adaptive pruning removes during "
+            f"training, below 1 (default {bim.prune_target:g}: no pruning)",
+        )
+        p.add_argument(
             "--adaptation",
             type=real(minimum=0),
             metavar="MV",
@@ -285,6 +292,7 @@ class TaskCommand:
             "readout_scale",
             "lr_decay",
             "recurrent",
+            "prune_target",
         ):
             if getattr(args, key) is not None:
                 bim[key] = getattr(args, key)
@@ -414,6 +422,7 @@ BIM_FLAGS = {
     "--target-rate": ("target_rate", "target_rate"),
     "--tau-m": ("tau_m", "tau_m"),
     "--recurrent": ("recurrent", "recurrent"),
+    "--prune-target": ("prune_target", "prune_target"),
     "--adaptation": ("adaptation", "adaptation"),
     "--tau-adaptation": ("tau_adaptation", "tau_adaptation"),
     "--lr-decay": ("lr_decay", "lr_decay"),

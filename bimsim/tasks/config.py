@@ -20,6 +20,7 @@ from brian2 import Hz, Quantity, ms, mV
 from bimsim.network import ETA, LAM, READOUT_LEARNING_RATE, require_recurrent
 from bimsim.neurons import NEURONS, TAU_M, TAU_SYN, require_adaptation, require_apart
 from bimsim.plasticity.optimizers import Optimizer
+from bimsim.plasticity.pruning import PruningParameters
 from bimsim.quantities import require, require_multiple, require_positive, require_real
 
 __all__ = ["MAX_COPIES", "MAX_HIDDEN", "BIMConfig", "BaselineConfig", "as_attrs"]
@@ -93,6 +94,10 @@ class BIMConfig:
     adaptation, tau_adaptation : Quantity
         The layer's threshold adaptation (ALIF): each spike raises a neuron's threshold by
         ``adaptation``, decaying with ``tau_adaptation``; 0 mV (default): plain LIF.
+    prune_target : float
+        ρ of the adaptive pruning of the input synapses (SPEC eq. 6,
+        :class:`bimsim.plasticity.pruning.PruningParameters`' ``target_sparsity``), in [0, 1);
+        0 (default): no pruning.
     target_rate : Quantity
         Before training, all input weights are scaled by one factor so that the layer fires at
         this mean rate on a minibatch of training samples
@@ -123,6 +128,7 @@ class BIMConfig:
     recurrent: float = 0.0
     adaptation: Quantity = field(default_factory=lambda: 0 * mV)
     tau_adaptation: Quantity = field(default_factory=lambda: 200 * ms)
+    prune_target: float = 0.0
     target_rate: Quantity = field(default_factory=lambda: 0 * Hz)
     dt: Quantity = field(default_factory=lambda: 1 * ms)
     readout_dt: Quantity = field(default_factory=lambda: 10 * ms)
@@ -141,6 +147,9 @@ class BIMConfig:
         require_real("lr_decay", self.lr_decay, 0.0, 1.0, above=True)
         require_real("feature_delta", self.feature_delta, above=True)
         require_recurrent(self.recurrent, self.hidden)
+        require_real("prune_target", self.prune_target, 0.0, 1.0)
+        if self.prune_target == 1:
+            raise ValueError("prune_target must lie in [0, 1): 1 would prune every synapse")
         for name in ("optimizer", "readout_optimizer"):
             if not isinstance(getattr(self, name), Optimizer):
                 raise TypeError(f"{name} must be an Optimizer, got {getattr(self, name)!r}")
@@ -204,6 +213,7 @@ class BIMConfig:
             "max_grad_norm": self.max_grad_norm,
             "w_init": self.w_init,
             "recurrent": self.recurrent,
+            "pruning": PruningParameters(self.prune_target) if self.prune_target > 0 else None,
             "dt": self.dt,
             "tau_readout": self.tau_readout,
             "neuron": self.neuron,

@@ -131,7 +131,9 @@ class BIMModel:
             "readout_learning_rate": ("epoch", rates[:, 1], "1", "readout rate in the epoch"),
             "layer_weight": ("synapse", net.shared_weights(), "1", "final input weight (x w_unit)"),
             **self.calibration_state(),
-        }
+            "pruned_fraction": (None, net.pruning.sparsity() if net.pruning else 0.0, "1",
+                                "fraction of the input synapses pruned by the end of training"),
+        }  # fmt: skip
         groups = [("layer", net.synapses, "synapse", net.shared_weights())]
         if net.recurrent is not None:
             recurrent = net.recurrent_weights()

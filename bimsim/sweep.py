@@ -1,0 +1,541 @@
+"""Sweeps: a grid over the command-line settings of any task or protocol, run on dask.distributed.
+
+A sweep is a command (a module run with ``python -m``, such as ``bimsim.tasks.ecg``, or a script,
+such as ``protocols/stdp_pairing.py``), the arguments every point shares, and a grid: for some of
+the command's options, the values to try. Each point of the grid is one run of the command, a
+process of its own, that writes its dataset into the sweep's folder of runs (atomically, as every
+bimsim command does); the points run as tasks of a dask.distributed cluster, a ``LocalCluster`` by
+default or any scheduler by its address (whose workers must share this file system and have
+bimsim installed). Then the runs merge into one Dataset along the sweep's dimensions, one per
+option of the grid. A sweep written as TOML::
+
+    command = "bimsim.tasks.ecg"
+    args = ["--quick", "--models", "bim", "--seeds", "2", "--no-progress"]
+
+    [grid]
+    lam = [0.0, 0.5, 1.0]
+    prune-target = [0.0, 0.3, 0.6]
+
+runs with ``python -m bimsim.sweep sweeps/ecg_lam_rho.toml``, or from Python::
+
+    sweep = Sweep.from_toml("sweeps/ecg_lam_rho.toml")
+    ds = run_sweep(sweep, "results/sweep_runs", workers=2)
+
+What holds:
+
+- every point's options and values are checked by the command's own parser before any point runs
+  (a command is sweepable if its module has ``parser()``, or a ``TASK`` with one);
+- a re-run keeps the points already written with the same command line (an interrupted sweep goes
+  on where it stopped), and refuses one written with another (never taking it for the point);
+- a failing point leaves its output in ``<point>.log`` and is recorded in the merged dataset's
+  ``error`` (its values NaN) while the others go on; a re-run tries it again;
+- standalone builds do not collide: each dask worker builds in a folder of its own
+  (``$BIMSIM_CACHE/sweep-<worker>``), so workers compile in parallel and reuse their builds.
+"""
+
+import contextlib
+import importlib
+import importlib.util
+import io
+import itertools
+import json
+import math
+import os
+import re
+import shlex
+import subprocess
+import sys
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+__all__ = [
+    "MAX_POINTS",
+    "MAX_WORKERS",
+    "Sweep",
+    "command_parser",
+    "merge_runs",
+    "point_name",
+    "run_point",
+    "run_sweep",
+]
+
+#: Most points of one sweep, and most workers of a local cluster.
+MAX_POINTS = 10_000
+MAX_WORKERS = 256
+
+#: Options a sweep sets itself, which its arguments and grid must not.
+_OWN = ("out", "help")
+
+_OPTION = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+_UNSAFE = re.compile(r"[^A-Za-z0-9.+-]")
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """A grid over a command's options (see the module docstring).
+
+    Parameters
+    ----------
+    command : str
+        A module run with ``python -m`` (``bimsim.tasks.ecg``) or a script's path
+        (``protocols/stdp_pairing.py``, relative to the working directory).
+    grid : dict
+        ``{option: values}``, an option as the command spells it without its dashes
+        (``prune-target``), and its values (numbers, or strings such as ``"10ms"``), each option
+        one dimension of the result, in this order.
+    args : tuple of str
+        Arguments every point shares (not ``--out``: each point's is the sweep's).
+    """
+
+    command: str
+    grid: dict
+    args: tuple = ()
+
+    def __post_init__(self):
+        if not isinstance(self.command, str) or not self.command.strip():
+            raise ValueError(f"command must name a module or a script, got {self.command!r}")
+        if not isinstance(self.grid, dict) or not self.grid:
+            raise ValueError("grid must give at least one option and its values")
+        grid = {}
+        for option, values in self.grid.items():
+            if not isinstance(option, str) or not _OPTION.match(option):
+                raise ValueError(
+                    f"grid option {option!r} must be an option's name without its dashes, "
+                    "such as 'lam' or 'prune-target'"
+                )
+            if option in _OWN:
+                raise ValueError(f"--{option} is the sweep's to set, not a grid option")
+            grid[option] = _values(option, values)
+        points = math.prod(len(v) for v in grid.values())
+        if points > MAX_POINTS:
+            raise ValueError(f"the grid has {points} points, more than {MAX_POINTS}")
+        if isinstance(self.args, str) or not all(isinstance(a, str) for a in self.args):
+            raise ValueError(f"args must be a list of strings, got {self.args!r}")
+        for arg in self.args:
+            name = arg.removeprefix("--").split("=")[0]
+            if arg.startswith("--") and (name in _OWN or name in grid):
+                raise ValueError(f"args must not set --{name}: the sweep sets it")
+        object.__setattr__(self, "grid", grid)
+        object.__setattr__(self, "args", tuple(self.args))
+        names = [point_name(p) for p in self.points()]
+        if len(set(names)) < len(names):
+            raise ValueError("two points of the grid have the same file name: give other values")
+
+    @classmethod
+    def from_toml(cls, path):
+        """The sweep a TOML file describes (``command``, ``args``, and a ``[grid]`` table)."""
+        path = Path(path)
+        try:
+            config = tomllib.loads(path.read_text())
+        except (OSError, tomllib.TOMLDecodeError) as err:
+            raise ValueError(f"{path} cannot be read as a sweep: {err}") from None
+        unknown = sorted(set(config) - {"command", "args", "grid"})
+        if unknown:
+            raise ValueError(f"{path}: unknown key(s) {', '.join(unknown)}; a sweep has "
+                             "command, args and [grid]")  # fmt: skip
+        if "command" not in config or "grid" not in config:
+            raise ValueError(f"{path} must give command and [grid]")
+        return cls(config["command"], config["grid"], tuple(config.get("args", ())))
+
+    @property
+    def dims(self):
+        """The result's dimension of each option (``prune-target``: ``prune_target``)."""
+        return {option: option.replace("-", "_") for option in self.grid}
+
+    def points(self):
+        """Every point, ``{option: value}``, the last option varying fastest."""
+        return [dict(zip(self.grid, values, strict=True))
+                for values in itertools.product(*self.grid.values())]  # fmt: skip
+
+    def arguments(self, point, out):
+        """The command's arguments (after the program) of ``point``, written to ``out``."""
+        options = [f"--{option}={_text(value)}" for option, value in point.items()]
+        return [*self.args, *options, "--out", str(out)]
+
+    def argv(self, point, out):
+        """The whole command line of ``point``."""
+        if _is_script(self.command):
+            return [sys.executable, self.command, *self.arguments(point, out)]
+        return [sys.executable, "-m", self.command, *self.arguments(point, out)]
+
+    def check(self):
+        """Parse every point's arguments with the command's own parser; a ``ValueError`` naming
+        the point and what the parser said, before any point runs."""
+        parser = command_parser(self.command)
+        for point in self.points():
+            message = io.StringIO()
+            try:
+                with contextlib.redirect_stderr(message), contextlib.redirect_stdout(message):
+                    parser.parse_args(self.arguments(point, "point.nc"))
+            except SystemExit:
+                said = message.getvalue().strip().splitlines()
+                raise ValueError(
+                    f"{self.command} refuses the point {_describe(point)}: "
+                    f"{said[-1] if said else 'it exits'}"
+                ) from None
+
+
+def _values(option, values):
+    """``values`` of a grid option, checked: a non-empty list of distinct numbers, or of distinct
+    strings (not both)."""
+    if isinstance(values, (str, bytes)) or not isinstance(values, (list, tuple)) or not values:
+        raise ValueError(f"grid option {option!r} needs a list of one or more values")
+    numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+    texts = all(isinstance(v, str) and v.strip() for v in values)
+    if not (numbers or texts):
+        raise ValueError(
+            f"the values of {option!r} must be all numbers or all non-empty strings, got {values!r}"
+        )
+    if numbers and not all(math.isfinite(v) for v in values):
+        raise ValueError(f"the values of {option!r} must be finite, got {values!r}")
+    if len({_text(v) for v in values}) < len(values):
+        raise ValueError(f"a value of {option!r} is given twice: {values!r}")
+    return tuple(values)
+
+
+def _text(value):
+    """A value as the command line gets it (a float as Python writes it: no digit lost)."""
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+def _describe(point):
+    return " ".join(f"--{option}={_text(value)}" for option, value in point.items())
+
+
+def _is_script(command):
+    return command.endswith(".py") or os.sep in command
+
+
+def point_name(point):
+    """The file name (without suffix) of ``point``'s run, from its options and values."""
+    return "_".join(f"{option}={_UNSAFE.sub('-', _text(v))}" for option, v in point.items())
+
+
+def command_parser(command):
+    """The argparse parser of ``command`` (its module's ``parser()``, or its ``TASK``'s)."""
+    if _is_script(command):
+        path = Path(command)
+        if not path.is_file():
+            raise ValueError(f"the command's script {command} does not exist")
+        spec = importlib.util.spec_from_file_location(f"_sweep_{path.stem}", path)
+        module = importlib.util.module_from_spec(spec)
+        try:
+            spec.loader.exec_module(module)
+        except Exception as err:  # the script's own import error, named
+            raise ValueError(f"the command's script {command} cannot be imported: {err}") from err
+    else:
+        try:
+            module = importlib.import_module(command)
+        except ImportError as err:
+            raise ValueError(
+                f"the command's module {command!r} cannot be imported: {err}"
+            ) from None
+    if hasattr(module, "parser"):
+        return module.parser()
+    if hasattr(getattr(module, "TASK", None), "parser"):
+        return module.TASK.parser()
+    raise ValueError(f"{command} has no parser() (nor a TASK with one): it cannot be swept")
+
+
+def run_point(argv, cache=None):
+    """Run one point's command line (on a dask worker, or here): ``(exit status, stdout,
+    stderr)``. With ``cache``, standalone builds go to a folder of this worker's own."""
+    env = dict(os.environ)
+    if cache is not None:
+        try:
+            from distributed import get_worker
+
+            worker = get_worker().name
+        except ValueError:  # not on a worker
+            worker = "local"
+        env["BIMSIM_CACHE"] = str(Path(cache) / f"sweep-{_UNSAFE.sub('-', str(worker))}")
+    done = subprocess.run(
+        argv, capture_output=True, text=True, env=env, preexec_fn=_end_with_parent
+    )
+    return done.returncode, done.stdout, done.stderr
+
+
+def _end_with_parent():
+    """In a point's process (Linux): end it (SIGTERM: nothing written) when the process that
+    started it ends, so a stopped sweep leaves no point running on a worker it stopped."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def _kept_arguments(ds):
+    """A kept run's arguments (after its program), without ``--out``."""
+    words = shlex.split(ds.attrs.get("command_line", ""))[1:]
+    kept, skip = [], False
+    for word in words:
+        if skip:
+            skip = False
+        elif word == "--out":
+            skip = True
+        elif not word.startswith("--out="):
+            kept.append(word)
+    return kept
+
+
+def _wanted_arguments(sweep, point):
+    return sweep.arguments(point, "-")[:-2]
+
+
+def run_sweep(sweep, runs, *, workers=2, scheduler=None, serial=False, progress=True, log=print):
+    """Run every point of ``sweep`` not yet in ``runs`` (a folder), then merge them.
+
+    Parameters
+    ----------
+    sweep : Sweep
+    runs : path
+        Folder of the points' runs (``<point>.nc``, and ``<point>.log`` for one that failed).
+    workers : int
+        Workers of the ``LocalCluster`` (one thread each; each point is a process of its own).
+    scheduler : str, optional
+        Address of a dask scheduler to use instead of a local cluster.
+    serial : bool
+        Run the points one after another in this process's children, without dask.
+    progress : bool
+    log : callable
+
+    Returns
+    -------
+    (xarray.Dataset, dict)
+        The merged runs (:func:`merge_runs`) and ``{point index: error}`` of the failed points.
+    """
+    from tqdm.auto import tqdm
+
+    if isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= MAX_WORKERS:
+        raise ValueError(f"workers must be a whole number in [1, {MAX_WORKERS}], got {workers!r}")
+    sweep.check()
+    runs = Path(runs)
+    points = sweep.points()
+    paths = [runs / f"{point_name(p)}.nc" for p in points]
+    kept = {}
+    for k, (point, path) in enumerate(zip(points, paths, strict=True)):
+        if path.exists():
+            ds = _read(path)
+            wanted = _wanted_arguments(sweep, point)
+            if _kept_arguments(ds) != wanted:
+                raise ValueError(
+                    f"{path} was made by another command line ({ds.attrs.get('command_line')!r}, "
+                    f"not the arguments {shlex.join(wanted)}): remove it, or give another folder"
+                )
+            kept[k] = ds
+    todo = [k for k in range(len(points)) if k not in kept]
+    log(f"{len(kept)} of {len(points)} points kept in {runs}; {len(todo)} to run")
+    runs.mkdir(parents=True, exist_ok=True)
+    from bimsim.devices import cache_dir
+
+    argvs = {k: sweep.argv(points[k], paths[k]) for k in todo}
+    errors = {}
+
+    def finish(k, result):
+        status, stdout, stderr = result
+        record = paths[k].with_suffix(".log")
+        if status == 0 and paths[k].exists():
+            kept[k] = _read(paths[k])
+            record.unlink(missing_ok=True)
+            return
+        record.write_text(f"$ {shlex.join(argvs[k])}\n{stdout}\n{stderr}")
+        lines = stderr.strip().splitlines()
+        errors[k] = f"exit {status}: {lines[-1] if lines else 'no output'}"
+        log(f"point {_describe(points[k])} failed ({errors[k]}); its output is in {record}")
+
+    bar = tqdm(total=len(todo), desc="sweep", disable=not progress)
+    if serial or not todo:
+        for k in todo:
+            finish(k, run_point(argvs[k]))
+            bar.update()
+    else:
+        _run_on_dask(argvs, finish, bar, workers, scheduler, cache_dir())
+    bar.close()
+    return merge_runs(sweep, {k: kept[k] for k in sorted(kept)}, errors), errors
+
+
+def _run_on_dask(argvs, finish, bar, workers, scheduler, cache):
+    from distributed import Client, LocalCluster, as_completed
+
+    with contextlib.ExitStack() as stack:
+        if scheduler is None:
+            local = LocalCluster(
+                n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+            )
+            cluster = stack.enter_context(local)
+            client = stack.enter_context(Client(cluster))
+        else:
+            client = stack.enter_context(Client(scheduler))
+        futures = {
+            client.submit(run_point, argv, cache, pure=False, key=f"sweep-point-{k}"): k
+            for k, argv in argvs.items()
+        }
+        try:
+            for future in as_completed(futures):
+                k = futures[future]
+                try:
+                    result = future.result()
+                except Exception as err:  # the worker itself failed (not the command)
+                    result = (-1, "", f"the dask task failed: {err!r}")
+                finish(k, result)
+                bar.update()
+        except BaseException:
+            client.cancel(list(futures))
+            raise
+
+
+def _read(path):
+    from bimsim.io import read_dataset
+
+    try:
+        return read_dataset(path)
+    except (OSError, ValueError) as err:
+        raise ValueError(f"{path} cannot be read ({err}): remove it") from None
+
+
+def merge_runs(sweep, runs, errors=None):
+    """Merge the points' datasets into one, along the sweep's dimensions.
+
+    Parameters
+    ----------
+    sweep : Sweep
+    runs : dict
+        ``{point index: Dataset}`` of the points that ran (index into :meth:`Sweep.points`).
+    errors : dict, optional
+        ``{point index: message}`` of those that failed.
+
+    Returns
+    -------
+    xarray.Dataset
+        Every variable of the runs with the sweep's dimensions first (a point that did not run:
+        NaN); ``error`` over the grid says why a point failed (empty where it ran); the
+        attributes the runs share, and ``sweep_command``, ``sweep_args`` and ``sweep_grid``.
+    """
+    errors = dict(errors or {})
+    points = sweep.points()
+    if not runs:
+        raise ValueError("no point of the sweep ran: nothing to merge")
+    dims = sweep.dims
+    first = next(iter(runs.values()))
+    clash = sorted(d for d in dims.values() if d in first.variables or d in first.dims)
+    if clash:
+        raise ValueError(
+            f"the runs already have {', '.join(clash)}: a sweep dimension cannot take that name"
+        )
+    stacked = xr.concat(
+        [runs[k] for k in runs], dim="point", data_vars="all", coords="minimal",
+        compat="override", join="outer", combine_attrs="drop_conflicts",
+    )  # fmt: skip
+    for option, dim in dims.items():
+        stacked = stacked.assign_coords({dim: ("point", [points[k][option] for k in runs])})
+    if len(dims) == 1:
+        merged = stacked.swap_dims(point=next(iter(dims.values())))
+    else:
+        merged = stacked.set_index(point=list(dims.values())).unstack("point")
+    merged = merged.reindex({dims[o]: list(v) for o, v in sweep.grid.items()})
+    merged = merged.transpose(*dims.values(), ...)
+    for option, dim in dims.items():
+        merged[dim].attrs.update(
+            units="1" if isinstance(sweep.grid[option][0], (int, float)) else "as written",
+            long_name=f"--{option} of {sweep.command}",
+        )
+    missing = len(points) > len(runs)
+    for name, var in merged.data_vars.items():
+        original = first[name].attrs
+        var.attrs.update(original)
+        if missing and np.issubdtype(var.dtype, np.floating):
+            why = "the sweep point did not run (see error)"
+            var.attrs["nan_means"] = (
+                f"{original['nan_means']}; or {why}" if "nan_means" in original else why
+            )
+    shape = [len(v) for v in sweep.grid.values()]
+    text = np.array([errors.get(k, "") for k in range(len(points))], dtype=object)
+    merged["error"] = (
+        tuple(dims.values()),
+        text.reshape(shape).astype(str),
+        {"units": "1", "long_name": "why the point's run failed (empty: it ran)"},
+    )
+    merged.attrs["sweep_command"] = sweep.command
+    merged.attrs["sweep_args"] = shlex.join(sweep.args)
+    merged.attrs["sweep_grid"] = json.dumps({o: list(v) for o, v in sweep.grid.items()})
+    return merged
+
+
+# -- the command line ---------------------------------------------------------------------------
+
+
+def parser():
+    from bimsim.cli import ArgumentParser, add_out_argument, integer
+
+    p = ArgumentParser(
+        prog="python -m bimsim.sweep",
+        description=__doc__.split("\n\n")[0] + " See bimsim.sweep's documentation.",
+    )
+    p.add_argument("config", help="the sweep, a TOML file (command, args, [grid])")
+    p.add_argument("--runs", help="folder of the points' runs (default: the --out path with _runs)")
+    p.add_argument("--workers", type=integer(1, MAX_WORKERS), default=2,
+                   help="workers of the local dask cluster (default 2)")  # fmt: skip
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="a dask scheduler to run on instead of a local cluster "
+                   "(its workers must share this file system)")  # fmt: skip
+    p.add_argument("--serial", action="store_true",
+                   help="run the points one after another, without dask")  # fmt: skip
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_out_argument(p, None, "results/sweep_<config name>.nc")
+    return p
+
+
+def main(argv=None):
+    from bimsim.cli import check_output_path
+    from bimsim.io import provenance, write_dataset
+
+    p = parser()
+    args = p.parse_args(argv)
+    if args.serial and args.scheduler:
+        p.error("--serial runs without dask: it takes no --scheduler")
+    try:
+        sweep = Sweep.from_toml(args.config)
+    except ValueError as err:
+        p.error(str(err))
+    out = Path(args.out or f"results/sweep_{Path(args.config).stem}.nc")
+    if args.runs is not None and not args.runs.strip():
+        p.error("--runs: the folder is empty")
+    runs = Path(args.runs if args.runs is not None else f"{out.with_suffix('')}_runs")
+    if runs.exists() and not runs.is_dir():
+        p.error(f"--runs: {runs} is a file, not a folder")
+    try:
+        check_output_path(out)
+        check_output_path(runs / "point.nc")
+        sweep.check()
+    except ValueError as err:
+        p.error(str(err))
+    try:
+        ds, errors = run_sweep(sweep, runs, workers=args.workers, scheduler=args.scheduler,
+                               serial=args.serial, progress=not args.no_progress)  # fmt: skip
+    except ValueError as err:
+        p.error(str(err))
+    parameters = {
+        "config": args.config, "runs": str(runs), "workers": args.workers,
+        "scheduler": args.scheduler, "serial": args.serial,
+    }  # fmt: skip
+    ds.attrs.update(provenance(device="each point's own (see sweep_args)", seed=None,
+                               parameters=parameters))  # fmt: skip
+    path = write_dataset(ds, out)
+    print(f"wrote {path}")
+    if errors:
+        raise SystemExit(
+            f"{len(errors)} of {len(sweep.points())} points failed (their error is in {path}, "
+            f"their output in {runs}/*.log); a re-run tries them again"
+        )
+    return ds
+
+
+if __name__ == "__main__":
+    from bimsim.cli import run_command
+
+    run_command(main)

@@ -1,0 +1,199 @@
+"""Sweeps on dask.distributed (bimsim.sweep): resuming, failures recorded, equal to a serial run,
+bad sweeps refused before any work, standalone builds apart."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import xarray as xr
+from conftest import ROOT
+
+from bimsim.io import read_dataset
+from bimsim.sweep import MAX_POINTS, Sweep, run_sweep
+
+PAIRING = str(ROOT / "protocols" / "stdp_pairing.py")
+
+#: A small pairing protocol (9 Δt, 10 pairings: about 2 s a point).
+ARGS = ("--points", "9", "--pairs", "10")
+
+
+def pairing_sweep(**grid):
+    return Sweep(PAIRING, grid or {"tau-plus": ["10ms", "20ms"], "a-plus": [0.005, 0.01]}, ARGS)
+
+
+def write_toml(path, sweep):
+    grid = "\n".join(f"{k} = {list(v)!r}".replace("'", '"') for k, v in sweep.grid.items())
+    args = str(list(sweep.args)).replace("'", '"')
+    path.write_text(f'command = "{sweep.command}"\nargs = {args}\n\n[grid]\n{grid}\n')
+    return path
+
+
+def sweep_command(*args):
+    return [sys.executable, "-m", "bimsim.sweep", *map(str, args), "--no-progress"]
+
+
+@pytest.mark.slow
+def test_a_sweep_stopped_midway_runs_only_the_missing_points_and_equals_a_serial_run(tmp_path):
+    """A sweep on two dask workers, interrupted (SIGINT) once its first point is written: no
+    merged file, the written points kept; the re-run runs only the others, keeps the written
+    files untouched, and its result equals a serial run's (same seeds) in another folder."""
+    sweep = pairing_sweep()
+    config = write_toml(tmp_path / "pair.toml", sweep)
+    out, runs = tmp_path / "pair.nc", tmp_path / "pair_runs"
+    command = sweep_command(config, "--out", out, "--workers", 2)
+    started = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)  # fmt: skip
+    deadline = time.monotonic() + 300
+    while not list(runs.glob("*.nc")) and time.monotonic() < deadline:
+        assert started.poll() is None, started.communicate()
+        time.sleep(0.05)
+    started.send_signal(signal.SIGINT)
+    _, stderr = started.communicate(timeout=120)
+    assert started.returncode == 130, stderr
+    assert "interrupted; no result was written" in stderr
+    assert not out.exists()
+    written = sorted(runs.glob("*.nc"))
+    assert 1 <= len(written) < 4  # stopped midway
+    stamps = {path: path.stat().st_mtime_ns for path in written}
+    for path in written:
+        read_dataset(path)  # whole files, nothing half-written
+
+    again = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr
+    assert f"{len(written)} of 4 points kept in {runs}; {4 - len(written)} to run" in again.stdout
+    assert {path: path.stat().st_mtime_ns for path in written} == stamps
+    merged = read_dataset(out)
+    assert (merged.error == "").all()
+    assert merged.fit_tau_plus.dims == ("tau_plus", "a_plus")
+
+    serial, errors = run_sweep(sweep, tmp_path / "serial_runs", serial=True, progress=False)
+    assert not errors
+    xr.testing.assert_equal(merged, serial)  # the values (provenance, in the attributes, aside)
+    # the points differ as their settings say: the fitted window follows --tau-plus and --a-plus
+    fit = merged.fit_tau_plus.mean("a_plus").values
+    assert fit[1] > 1.5 * fit[0]
+    amplitude = merged.fit_a_plus.mean("tau_plus").values
+    assert amplitude[1] == pytest.approx(2 * amplitude[0], rel=0.01)
+
+
+@pytest.mark.slow
+def test_a_failing_point_is_recorded_while_the_others_go_on(tmp_path):
+    """A point whose run fails (7 Δt from -100 to 100 ms: not a multiple of the step) leaves its
+    output in a log and its error in the merged dataset, NaN where its values would be, while
+    the other point runs; the command says so and exits 1, and a re-run tries it again."""
+    sweep = Sweep(PAIRING, {"points": [7, 9]}, ("--pairs", "10"))
+    config = write_toml(tmp_path / "fail.toml", sweep)
+    out = tmp_path / "fail.nc"
+    command = sweep_command(config, "--out", out, "--serial")
+    done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 1, done.stderr
+    assert "1 of 2 points failed" in done.stderr
+    ds = read_dataset(out)
+    assert "not a multiple of the time step" in ds.error.sel(points=7).item()
+    assert ds.error.sel(points=9).item() == ""
+    assert np.isnan(ds.fit_tau_plus.sel(points=7)) and np.isfinite(ds.fit_tau_plus.sel(points=9))
+    assert "did not run" in ds.fit_tau_plus.attrs["nan_means"]
+    log = tmp_path / "fail_runs" / "points=7.log"
+    assert "not a multiple of the time step" in log.read_text()
+    again = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert "1 of 2 points kept" in again.stdout and again.returncode == 1
+
+
+def test_a_kept_point_made_by_another_command_line_is_refused(tmp_path):
+    """A point's file in the folder that another command line wrote (here: other shared
+    arguments) is an error before any work, never taken for the point."""
+    sweep = Sweep(PAIRING, {"pairs": [10]}, ("--points", "9"))
+    runs = tmp_path / "runs"
+    _, errors = run_sweep(sweep, runs, serial=True, progress=False, log=lambda *_: None)
+    assert not errors
+    other = Sweep(PAIRING, {"pairs": [10]}, ("--points", "9", "--a-plus", "0.01"))
+    with pytest.raises(ValueError, match=r"pairs=10.nc was made by another command line"):
+        run_sweep(other, runs, serial=True, progress=False)
+
+
+BAD = [
+    ({"command": PAIRING, "grid": {}}, "at least one option"),
+    ({"command": PAIRING, "grid": {"--pairs": [10]}}, "without its dashes"),
+    ({"command": PAIRING, "grid": {"out": ["a.nc"]}}, "--out is the sweep's to set"),
+    ({"command": PAIRING, "grid": {"pairs": []}}, "a list of one or more values"),
+    ({"command": PAIRING, "grid": {"pairs": 10}}, "a list of one or more values"),
+    ({"command": PAIRING, "grid": {"pairs": [10, "20"]}}, "all numbers or all non-empty"),
+    ({"command": PAIRING, "grid": {"pairs": [10, 10]}}, "given twice"),
+    ({"command": PAIRING, "grid": {"a-plus": [float("nan")]}}, "must be finite"),
+    ({"command": PAIRING, "grid": {"pairs": [10]}, "args": ("--out", "x.nc")}, "must not set"),
+    ({"command": PAIRING, "grid": {"pairs": [10]}, "args": ("--pairs=3",)}, "must not set"),
+    ({"command": PAIRING, "grid": {"pairs": list(range(1, 102)), "points": list(range(1, 101))}},
+     f"more than {MAX_POINTS}"),
+    ({"command": PAIRING, "grid": {"tau-plus": ["1/2ms", "1:2ms"]}}, "the same file name"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("settings", "match"), BAD)
+def test_a_bad_sweep_is_refused_naming_the_culprit(settings, match):
+    with pytest.raises(ValueError, match=match):
+        Sweep(**settings)
+
+
+@pytest.mark.parametrize(
+    ("command", "grid", "match"),
+    [
+        (PAIRING, {"no-such-option": [1]}, r"refuses the point --no-such-option=1: .*unrecognized"),
+        (PAIRING, {"pairs": [10, 0]}, r"refuses the point --pairs=0: .*--pairs"),
+        ("bimsim.tasks.no_such_task", {"lam": [0.5]}, "cannot be imported"),
+        ("protocols/no_such_protocol.py", {"lam": [0.5]}, "does not exist"),
+        ("bimsim.io", {"lam": [0.5]}, r"has no parser\(\)"),
+        ("bimsim.tasks.ecg", {"lam": [0.5, 2.0]}, r"refuses the point --lam=2.0: .*--lam"),
+    ],
+)
+def test_what_a_command_refuses_is_refused_before_any_point_runs(tmp_path, command, grid, match):
+    """The command's own parser checks every point first: nothing runs, no folder is made."""
+    with pytest.raises(ValueError, match=match):
+        run_sweep(Sweep(command, grid), tmp_path / "runs", serial=True, progress=False)
+    assert not (tmp_path / "runs").exists()
+
+
+def test_the_command_line_refuses_a_bad_config_before_any_work(tmp_path):
+    cases = {
+        "broken.toml": ("command = \n", "cannot be read as a sweep"),
+        "unknown.toml": (f'command = "{PAIRING}"\nseeds = 3\n[grid]\npairs = [10]\n',
+                         "unknown key"),
+        "nogrid.toml": (f'command = "{PAIRING}"\n', "must give command and"),
+        "option.toml": (f'command = "{PAIRING}"\n[grid]\nwrong = [1]\n', "unrecognized"),
+    }  # fmt: skip
+    for name, (text, match) in cases.items():
+        (tmp_path / name).write_text(text)
+        done = subprocess.run(sweep_command(tmp_path / name, "--out", tmp_path / "x.nc"),
+                              cwd=tmp_path, capture_output=True, text=True)  # fmt: skip
+        assert done.returncode == 2 and match in done.stderr, (name, done.stderr)
+        assert not (tmp_path / "x_runs").exists() and not (tmp_path / "x.nc").exists()
+    done = subprocess.run(sweep_command(tmp_path / "missing.toml"), cwd=tmp_path,
+                          capture_output=True, text=True)  # fmt: skip
+    assert done.returncode == 2 and "cannot be read as a sweep" in done.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.standalone
+def test_standalone_points_on_two_workers_build_apart(tmp_path):
+    """Two cpp_standalone points on two workers: each worker builds in a folder of its own (no
+    wait on another's lock, nothing mixed), and both points equal their runtime runs."""
+    cache = tmp_path / "cache"
+    env = {**os.environ, "BIMSIM_CACHE": str(cache)}
+    grid = {"tau-plus": ["10ms", "20ms"]}
+    results = {}
+    for device in ("cpp_standalone", "runtime"):
+        sweep = Sweep(PAIRING, grid, (*ARGS, "--device", device))
+        config = write_toml(tmp_path / f"{device}.toml", sweep)
+        out = tmp_path / f"{device}.nc"
+        done = subprocess.run(sweep_command(config, "--out", out, "--workers", 2),
+                              cwd=tmp_path, capture_output=True, text=True, env=env,
+                              timeout=900)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        results[device] = read_dataset(out)
+    builds = sorted(p.parent.name for p in cache.glob("sweep-*/cpp_standalone"))
+    assert len(builds) == 2, builds  # one folder per worker
+    a, b = (results[d].drop_vars("error") for d in ("cpp_standalone", "runtime"))
+    np.testing.assert_allclose(a.dw.values, b.dw.values, rtol=1e-9)
