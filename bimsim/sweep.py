@@ -52,6 +52,8 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from bimsim.quantities import require_whole
+
 __all__ = [
     "MAX_POINTS",
     "MAX_WORKERS",
@@ -253,20 +255,20 @@ def run_point(argv, cache=None):
         except ValueError:  # not on a worker
             worker = "local"
         env["BIMSIM_CACHE"] = str(Path(cache) / f"sweep-{_UNSAFE.sub('-', str(worker))}")
-    done = subprocess.run(
-        argv, capture_output=True, text=True, env=env, preexec_fn=_end_with_parent
-    )
+    if sys.platform.startswith("linux"):
+        argv = [sys.executable, "-c", _END_WITH_PARENT, *argv]
+    done = subprocess.run(argv, capture_output=True, text=True, env=env)
     return done.returncode, done.stdout, done.stderr
 
 
-def _end_with_parent():
-    """In a point's process (Linux): end it (SIGTERM: nothing written) when the process that
-    started it ends, so a stopped sweep leaves no point running on a worker it stopped."""
-    if sys.platform.startswith("linux"):
-        import ctypes
-        import signal
-
-        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+#: Run ``sys.argv[1:]`` in this process (Linux), asking the kernel first to end it (SIGTERM: the
+#: command writes nothing) when the thread that started it ends: a sweep stopped on a worker
+#: leaves no point running there. (A ``preexec_fn`` would do it between fork and exec, which is
+#: not safe in a worker's threaded process.)
+_END_WITH_PARENT = (
+    "import ctypes, os, signal, sys; ctypes.CDLL(None).prctl(1, signal.SIGTERM); "
+    "os.execv(sys.argv[1], sys.argv[1:])"
+)
 
 
 def _kept_arguments(ds):
@@ -311,8 +313,7 @@ def run_sweep(sweep, runs, *, workers=2, scheduler=None, serial=False, progress=
     """
     from tqdm.auto import tqdm
 
-    if isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= MAX_WORKERS:
-        raise ValueError(f"workers must be a whole number in [1, {MAX_WORKERS}], got {workers!r}")
+    require_whole("workers", workers, 1, MAX_WORKERS)
     sweep.check()
     runs = Path(runs)
     points = sweep.points()
@@ -413,8 +414,9 @@ def merge_runs(sweep, runs, errors=None):
     -------
     xarray.Dataset
         Every variable of the runs with the sweep's dimensions first (a point that did not run:
-        NaN); ``error`` over the grid says why a point failed (empty where it ran); the
-        attributes the runs share, and ``sweep_command``, ``sweep_args`` and ``sweep_grid``.
+        NaN, or empty text); ``error`` over the grid says why a point failed (empty where it
+        ran); the attributes the runs share, and ``sweep_command``, ``sweep_args`` and
+        ``sweep_grid``.
     """
     errors = dict(errors or {})
     points = sweep.points()
@@ -445,6 +447,10 @@ def merge_runs(sweep, runs, errors=None):
             long_name=f"--{option} of {sweep.command}",
         )
     missing = len(points) > len(runs)
+    for name in list(merged.data_vars):
+        if merged[name].dtype == object:  # text, where a point that did not run left NaN
+            text = merged[name]
+            merged[name] = text.where(text.notnull(), "").astype(str)
     for name, var in merged.data_vars.items():
         original = first[name].attrs
         var.attrs.update(original)

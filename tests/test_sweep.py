@@ -197,3 +197,32 @@ def test_standalone_points_on_two_workers_build_apart(tmp_path):
     assert len(builds) == 2, builds  # one folder per worker
     a, b = (results[d].drop_vars("error") for d in ("cpp_standalone", "runtime"))
     np.testing.assert_allclose(a.dw.values, b.dw.values, rtol=1e-9)
+
+
+def test_the_merge_leaves_a_point_that_did_not_run_empty_and_says_why(tmp_path):
+    """Merging runs of three points of four: numbers NaN with a ``nan_means``, text empty, the
+    error recorded, and the result writes as a bimsim dataset; a sweep dimension that a run
+    already names is refused."""
+    from bimsim.io import write_dataset
+    from bimsim.sweep import merge_runs
+
+    def run(value):
+        return xr.Dataset(
+            {
+                "auc": ("fold", [value], {"units": "1", "long_name": "score"}),
+                "label": ("sample", np.array(["N", "V"]), {"units": "1", "long_name": "class"}),
+            },
+            coords={"fold": ("fold", ["DS2"], {"units": "1", "long_name": "fold"})},
+        )
+
+    sweep = Sweep("bimsim.tasks.ecg", {"lam": [0.0, 1.0], "eta": [0.1, 0.2]})
+    merged = merge_runs(sweep, {0: run(0.5), 1: run(0.6), 3: run(0.7)}, {2: "exit 1: boom"})
+    assert merged.auc.dims == ("lam", "eta", "fold")
+    np.testing.assert_array_equal(merged.auc.values.ravel(), [0.5, 0.6, np.nan, 0.7])
+    assert "did not run" in merged.auc.attrs["nan_means"]
+    assert merged.label.sel(lam=1.0, eta=0.1).values.tolist() == ["", ""]
+    assert merged.error.sel(lam=1.0, eta=0.1).item() == "exit 1: boom"
+    back = read_dataset(write_dataset(merged, tmp_path / "merged.nc"))
+    assert back.label.sel(lam=0.0, eta=0.2).values.tolist() == ["N", "V"]
+    with pytest.raises(ValueError, match="the runs already have fold"):
+        merge_runs(Sweep("bimsim.tasks.ecg", {"fold": ["a"]}), {0: run(0.5)})
