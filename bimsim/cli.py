@@ -105,10 +105,11 @@ def integer(minimum, maximum, why=None):
     return _type("integer", parse)
 
 
-def real(minimum=None, maximum=None, *, above=None):
+def real(minimum=None, maximum=None, *, above=None, below=None):
     """An argparse type for a finite number, optionally within ``[minimum, maximum]``.
 
-    ``above`` excludes its value: ``real(above=0)`` accepts only positive numbers.
+    ``above`` and ``below`` exclude their value: ``real(above=0)`` accepts only positive
+    numbers, ``real(0, below=1)`` those in [0, 1).
     """
 
     def parse(text):
@@ -124,6 +125,8 @@ def real(minimum=None, maximum=None, *, above=None):
             raise ValueError(f"must be greater than {above:g}, got {value:g}")
         if maximum is not None and value > maximum:
             raise ValueError(f"must be at most {maximum:g}, got {value:g}")
+        if below is not None and value >= below:
+            raise ValueError(f"must be less than {below:g}, got {value:g}")
         return value
 
     return _type("number", parse)

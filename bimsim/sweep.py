@@ -72,6 +72,12 @@ MAX_WORKERS = 256
 #: Options a sweep sets itself, which its arguments and grid must not.
 _OWN = ("out", "help")
 
+#: Names the merged sweep keeps for itself: no grid option and no run variable may take them.
+_RESERVED = ("error", "point")
+
+#: Longest file name of a point (most file systems allow 255 bytes).
+MAX_NAME = 200
+
 _OPTION = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 _UNSAFE = re.compile(r"[^A-Za-z0-9.+-]")
 
@@ -121,11 +127,19 @@ class Sweep:
             name = arg.removeprefix("--").split("=")[0]
             if arg.startswith("--") and (name in _OWN or name in grid):
                 raise ValueError(f"args must not set --{name}: the sweep sets it")
+        reserved = sorted({o.replace("-", "_") for o in grid} & set(_RESERVED))
+        if reserved:
+            raise ValueError(f"grid option {reserved[0]!r} names what the merged sweep keeps "
+                             "for itself")  # fmt: skip
         object.__setattr__(self, "grid", grid)
         object.__setattr__(self, "args", tuple(self.args))
         names = [point_name(p) for p in self.points()]
         if len(set(names)) < len(names):
             raise ValueError("two points of the grid have the same file name: give other values")
+        long = max(names, key=len)
+        if len(long.encode()) > MAX_NAME:
+            raise ValueError(f"the point file name {long[:40]}... is longer than {MAX_NAME} "
+                             "bytes: give shorter values")  # fmt: skip
 
     @classmethod
     def from_toml(cls, path):
@@ -141,7 +155,10 @@ class Sweep:
                              "command, args and [grid]")  # fmt: skip
         if "command" not in config or "grid" not in config:
             raise ValueError(f"{path} must give command and [grid]")
-        return cls(config["command"], config["grid"], tuple(config.get("args", ())))
+        args = config.get("args", [])
+        if not isinstance(args, list):
+            raise ValueError(f"{path}: args must be a list of strings, got {args!r}")
+        return cls(config["command"], config["grid"], tuple(args))
 
     @property
     def dims(self):
@@ -158,16 +175,30 @@ class Sweep:
         options = [f"--{option}={_text(value)}" for option, value in point.items()]
         return [*self.args, *options, "--out", str(out)]
 
-    def argv(self, point, out):
-        """The whole command line of ``point``."""
+    def program(self):
+        """The file that runs: the script, or the module's source, as an absolute path."""
         if _is_script(self.command):
-            return [sys.executable, self.command, *self.arguments(point, out)]
-        return [sys.executable, "-m", self.command, *self.arguments(point, out)]
+            return Path(self.command).resolve()
+        spec = importlib.util.find_spec(self.command)
+        if spec is None or spec.origin is None:
+            raise ValueError(f"the command's module {self.command!r} cannot be found")
+        return Path(spec.origin).resolve()
+
+    def argv(self, point, out):
+        """The command line of ``point`` after the interpreter (its script as an absolute path,
+        so that a worker elsewhere on a shared file system runs the same file)."""
+        if _is_script(self.command):
+            return [str(self.program()), *self.arguments(point, out)]
+        return ["-m", self.command, *self.arguments(point, out)]
 
     def check(self):
         """Parse every point's arguments with the command's own parser; a ``ValueError`` naming
         the point and what the parser said, before any point runs."""
         parser = command_parser(self.command)
+        known = set(parser._option_string_actions)  # argparse would take an abbreviation
+        for option in self.grid:
+            if f"--{option}" not in known:
+                raise ValueError(f"{self.command} has no option --{option}")
         for point in self.points():
             message = io.StringIO()
             try:
@@ -194,7 +225,7 @@ def _values(option, values):
         )
     if numbers and not all(math.isfinite(v) for v in values):
         raise ValueError(f"the values of {option!r} must be finite, got {values!r}")
-    if len({_text(v) for v in values}) < len(values):
+    if len({float(v) if numbers else v for v in values}) < len(values):
         raise ValueError(f"a value of {option!r} is given twice: {values!r}")
     return tuple(values)
 
@@ -243,18 +274,22 @@ def command_parser(command):
     raise ValueError(f"{command} has no parser() (nor a TASK with one): it cannot be swept")
 
 
-def run_point(argv, cache=None):
-    """Run one point's command line (on a dask worker, or here): ``(exit status, stdout,
-    stderr)``. With ``cache``, standalone builds go to a folder of this worker's own."""
+def run_point(arguments, own_cache=False):
+    """Run one point, ``arguments`` being its command line after the interpreter, with this
+    process's Python (on a dask worker: the worker's): ``(exit status, stdout, stderr)``. With
+    ``own_cache``, standalone builds go to a folder of this worker's own."""
     env = dict(os.environ)
-    if cache is not None:
+    if own_cache:
+        from bimsim.devices import cache_dir
+
         try:
             from distributed import get_worker
 
             worker = get_worker().name
         except ValueError:  # not on a worker
             worker = "local"
-        env["BIMSIM_CACHE"] = str(Path(cache) / f"sweep-{_UNSAFE.sub('-', str(worker))}")
+        env["BIMSIM_CACHE"] = str(cache_dir() / f"sweep-{_UNSAFE.sub('-', str(worker))}")
+    argv = [sys.executable, *arguments]
     if sys.platform.startswith("linux"):
         argv = [sys.executable, "-c", _END_WITH_PARENT, *argv]
     done = subprocess.run(argv, capture_output=True, text=True, env=env)
@@ -269,6 +304,12 @@ _END_WITH_PARENT = (
     "import ctypes, os, signal, sys; ctypes.CDLL(None).prctl(1, signal.SIGTERM); "
     "os.execv(sys.argv[1], sys.argv[1:])"
 )
+
+
+def _kept_program(ds):
+    """The file a kept run ran (its ``sys.argv[0]``), as an absolute path."""
+    words = shlex.split(ds.attrs.get("command_line", ""))
+    return Path(words[0]).resolve() if words else None
 
 
 def _kept_arguments(ds):
@@ -316,6 +357,7 @@ def run_sweep(sweep, runs, *, workers=2, scheduler=None, serial=False, progress=
     require_whole("workers", workers, 1, MAX_WORKERS)
     sweep.check()
     runs = Path(runs)
+    program = sweep.program()
     points = sweep.points()
     paths = [runs / f"{point_name(p)}.nc" for p in points]
     kept = {}
@@ -323,7 +365,7 @@ def run_sweep(sweep, runs, *, workers=2, scheduler=None, serial=False, progress=
         if path.exists():
             ds = _read(path)
             wanted = _wanted_arguments(sweep, point)
-            if _kept_arguments(ds) != wanted:
+            if _kept_program(ds) != program or _kept_arguments(ds) != wanted:
                 raise ValueError(
                     f"{path} was made by another command line ({ds.attrs.get('command_line')!r}, "
                     f"not the arguments {shlex.join(wanted)}): remove it, or give another folder"
@@ -332,9 +374,8 @@ def run_sweep(sweep, runs, *, workers=2, scheduler=None, serial=False, progress=
     todo = [k for k in range(len(points)) if k not in kept]
     log(f"{len(kept)} of {len(points)} points kept in {runs}; {len(todo)} to run")
     runs.mkdir(parents=True, exist_ok=True)
-    from bimsim.devices import cache_dir
-
-    argvs = {k: sweep.argv(points[k], paths[k]) for k in todo}
+    # absolute paths: a worker of another scheduler, on a shared file system, writes here too
+    argvs = {k: sweep.argv(points[k], paths[k].resolve()) for k in todo}
     errors = {}
 
     def finish(k, result):
@@ -344,9 +385,12 @@ def run_sweep(sweep, runs, *, workers=2, scheduler=None, serial=False, progress=
             kept[k] = _read(paths[k])
             record.unlink(missing_ok=True)
             return
-        record.write_text(f"$ {shlex.join(argvs[k])}\n{stdout}\n{stderr}")
         lines = stderr.strip().splitlines()
         errors[k] = f"exit {status}: {lines[-1] if lines else 'no output'}"
+        if paths[k].exists():  # written, then failed: not a point to keep for a re-run
+            paths[k].unlink()
+            errors[k] += " (its dataset, written before the failure, was removed)"
+        record.write_text(f"$ python {shlex.join(argvs[k])}\n{stdout}\n{stderr}")
         log(f"point {_describe(points[k])} failed ({errors[k]}); its output is in {record}")
 
     bar = tqdm(total=len(todo), desc="sweep", disable=not progress)
@@ -355,12 +399,12 @@ def run_sweep(sweep, runs, *, workers=2, scheduler=None, serial=False, progress=
             finish(k, run_point(argvs[k]))
             bar.update()
     else:
-        _run_on_dask(argvs, finish, bar, workers, scheduler, cache_dir())
+        _run_on_dask(argvs, finish, bar, workers, scheduler)
     bar.close()
     return merge_runs(sweep, {k: kept[k] for k in sorted(kept)}, errors), errors
 
 
-def _run_on_dask(argvs, finish, bar, workers, scheduler, cache):
+def _run_on_dask(argvs, finish, bar, workers, scheduler):
     from distributed import Client, LocalCluster, as_completed
 
     with contextlib.ExitStack() as stack:
@@ -373,7 +417,7 @@ def _run_on_dask(argvs, finish, bar, workers, scheduler, cache):
         else:
             client = stack.enter_context(Client(scheduler))
         futures = {
-            client.submit(run_point, argv, cache, pure=False, key=f"sweep-point-{k}"): k
+            client.submit(run_point, argv, True, pure=False, key=f"sweep-point-{k}"): k
             for k, argv in argvs.items()
         }
         try:
@@ -423,11 +467,11 @@ def merge_runs(sweep, runs, errors=None):
     if not runs:
         raise ValueError("no point of the sweep ran: nothing to merge")
     dims = sweep.dims
-    first = next(iter(runs.values()))
-    clash = sorted(d for d in dims.values() if d in first.variables or d in first.dims)
+    names = {*dims.values(), *_RESERVED}
+    clash = sorted({n for ds in runs.values() for n in names if n in ds.variables or n in ds.dims})
     if clash:
         raise ValueError(
-            f"the runs already have {', '.join(clash)}: a sweep dimension cannot take that name"
+            f"the runs already have {', '.join(clash)}: a sweep keeps that name for itself"
         )
     stacked = xr.concat(
         [runs[k] for k in runs], dim="point", data_vars="all", coords="minimal",
@@ -452,7 +496,7 @@ def merge_runs(sweep, runs, errors=None):
             text = merged[name]
             merged[name] = text.where(text.notnull(), "").astype(str)
     for name, var in merged.data_vars.items():
-        original = first[name].attrs
+        original = next(ds[name].attrs for ds in runs.values() if name in ds.variables)
         var.attrs.update(original)
         if missing and np.issubdtype(var.dtype, np.floating):
             why = "the sweep point did not run (see error)"

@@ -120,7 +120,8 @@ def draw(ds, variables=None, model="bim"):
         for i in range(mean.shape[0]):
             for j in range(mean.shape[1]):
                 if failed[i, j] or not np.isfinite(mean[i, j]):
-                    ax.text(j, i, "did not run", ha="center", va="center", fontsize=7)
+                    why = "did not run" if failed[i, j] else "no value"
+                    ax.text(j, i, why, ha="center", va="center", fontsize=7)
                     continue
                 text = _number(mean[i, j]) + ("" if sd is None else f"\n± {sd[i, j]:.2g}")
                 ax.text(j, i, text, ha="center", va="center", fontsize=7, color="w")

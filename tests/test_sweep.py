@@ -113,6 +113,15 @@ def test_a_kept_point_made_by_another_command_line_is_refused(tmp_path):
     other = Sweep(PAIRING, {"pairs": [10]}, ("--points", "9", "--a-plus", "0.01"))
     with pytest.raises(ValueError, match=r"pairs=10.nc was made by another command line"):
         run_sweep(other, runs, serial=True, progress=False)
+    # the same arguments to another program
+    from bimsim.io import write_dataset
+
+    path = runs / "pairs=10.nc"
+    ds = read_dataset(path)
+    ds.attrs["command_line"] = ds.attrs["command_line"].replace("stdp_pairing", "stdp_frequency")
+    write_dataset(ds, path)
+    with pytest.raises(ValueError, match=r"was made by another command line .*stdp_frequency"):
+        run_sweep(sweep, runs, serial=True, progress=False)
 
 
 BAD = [
@@ -129,6 +138,9 @@ BAD = [
     ({"command": PAIRING, "grid": {"pairs": list(range(1, 102)), "points": list(range(1, 101))}},
      f"more than {MAX_POINTS}"),
     ({"command": PAIRING, "grid": {"tau-plus": ["1/2ms", "1:2ms"]}}, "the same file name"),
+    ({"command": PAIRING, "grid": {"pairs": [1, 1.0]}}, "given twice"),
+    ({"command": PAIRING, "grid": {"error": [1]}}, "keeps for itself"),
+    ({"command": PAIRING, "grid": {"tau-plus": ["1" * 250 + "ms"]}}, "longer than 200 bytes"),
 ]  # fmt: skip
 
 
@@ -141,12 +153,14 @@ def test_a_bad_sweep_is_refused_naming_the_culprit(settings, match):
 @pytest.mark.parametrize(
     ("command", "grid", "match"),
     [
-        (PAIRING, {"no-such-option": [1]}, r"refuses the point --no-such-option=1: .*unrecognized"),
+        (PAIRING, {"no-such-option": [1]}, r"has no option --no-such-option"),
         (PAIRING, {"pairs": [10, 0]}, r"refuses the point --pairs=0: .*--pairs"),
         ("bimsim.tasks.no_such_task", {"lam": [0.5]}, "cannot be imported"),
         ("protocols/no_such_protocol.py", {"lam": [0.5]}, "does not exist"),
         ("bimsim.io", {"lam": [0.5]}, r"has no parser\(\)"),
         ("bimsim.tasks.ecg", {"lam": [0.5, 2.0]}, r"refuses the point --lam=2.0: .*--lam"),
+        ("bimsim.tasks.ecg", {"prune-target": [0.5, 1.0]}, r"--prune-target=1.0: .*less than 1"),
+        (PAIRING, {"pair": [10]}, r"has no option --pair$"),  # argparse would take it for --pairs
     ],
 )
 def test_what_a_command_refuses_is_refused_before_any_point_runs(tmp_path, command, grid, match):
@@ -162,7 +176,9 @@ def test_the_command_line_refuses_a_bad_config_before_any_work(tmp_path):
         "unknown.toml": (f'command = "{PAIRING}"\nseeds = 3\n[grid]\npairs = [10]\n',
                          "unknown key"),
         "nogrid.toml": (f'command = "{PAIRING}"\n', "must give command and"),
-        "option.toml": (f'command = "{PAIRING}"\n[grid]\nwrong = [1]\n', "unrecognized"),
+        "args.toml": (f'command = "{PAIRING}"\nargs = "--pairs"\n[grid]\npoints = [9]\n',
+                      "args must be a list of strings"),
+        "option.toml": (f'command = "{PAIRING}"\n[grid]\nwrong = [1]\n', "has no option --wrong"),
     }  # fmt: skip
     for name, (text, match) in cases.items():
         (tmp_path / name).write_text(text)
@@ -226,3 +242,9 @@ def test_the_merge_leaves_a_point_that_did_not_run_empty_and_says_why(tmp_path):
     assert back.label.sel(lam=0.0, eta=0.2).values.tolist() == ["N", "V"]
     with pytest.raises(ValueError, match="the runs already have fold"):
         merge_runs(Sweep("bimsim.tasks.ecg", {"fold": ["a"]}), {0: run(0.5)})
+    # a variable that only a later run holds (a state kept for some settings only)
+    later = run(0.6).assign(extra=("fold", [1.0], {"units": "1", "long_name": "extra"}))
+    merged = merge_runs(sweep, {0: run(0.5), 1: later, 3: run(0.7)}, {2: "exit 1: boom"})
+    assert merged.extra.attrs["long_name"] == "extra" and np.isnan(merged.extra.values).sum() == 3
+    with pytest.raises(ValueError, match="the runs already have error"):
+        merge_runs(sweep, {0: run(0.5).assign(error=((), 1, {"units": "1", "long_name": "e"}))})

@@ -150,7 +150,8 @@ gmix = {GELU_PRIME.format(y="(mix + b_mix)")} : 1
         post, pre = np.indices((channels, channels)).reshape(2, -1)
         offsets = channels * np.arange(copies_of(group))[:, None]
         mixer.connect(i=(offsets + pre).ravel(), j=(offsets + post).ravel())
-        mixer.w_mix = np.tile(self.mixer_weights(channels)[post, pre], copies_of(group))
+        weights = self.mixer_weights(channels)
+        mixer.w_mix = weights[np.asarray(mixer.j) % channels, np.asarray(mixer.i) % channels]
         # the sum after the neurons' step and before the fuse
         mixer.summed_updaters["mix_post"].order = -2
         if learning:

@@ -232,7 +232,7 @@ class TaskCommand:
         )
         p.add_argument(
             "--prune-target",
-            type=real(0, 1),
+            type=real(0, below=1),
             metavar="RHO",
             help="ρ, the fraction of BIM's input synapses that adaptive pruning removes during "
             f"training, below 1 (default {bim.prune_target:g}: no pruning)",
