@@ -62,7 +62,7 @@ def draw(ds):
         bottom.set_yscale("log")
         bottom.set_ylabel(f"energy (nJ per {ds.sample_name.sel(task=task).item()})")
         for ax in (top, bottom):
-            ax.set_xticks(x, [str(n) for n in neurons], rotation=30)
+            ax.set_xticks(x, [str(n) for n in neurons], rotation=30, ha="right")
     return fig
 
 
