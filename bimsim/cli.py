@@ -188,6 +188,27 @@ def output_path(suffixes=("",)):
     return _type("path", lambda text: str(check_output_path(text, suffixes)))
 
 
+def runs_folder(runs, out):
+    """The folder where a command keeps its runs: ``runs`` as typed (``--runs``), or beside
+    ``out`` (``<out>_runs``), checked that a run can be written there.
+
+    Raises
+    ------
+    ValueError
+        Naming ``--runs``: an empty path, a file, or a place a run cannot be written.
+    """
+    if runs is not None and not runs.strip():
+        raise ValueError("--runs: the folder is empty")
+    folder = Path(runs if runs is not None else f"{Path(out).with_suffix('')}_runs")
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"--runs: {folder} is a file, not a folder")
+    try:  # a folder under a file, or one not writable, is refused
+        check_output_path(folder / "run.nc")
+    except ValueError as err:
+        raise ValueError(f"--runs: {err}") from None
+    return folder
+
+
 def add_delta_t_arguments(parser, points):
     """Add ``--dt-min``, ``--dt-max`` (-100 ms to 100 ms) and ``--points`` (default ``points``)."""
     parser.add_argument(

@@ -541,7 +541,7 @@ def parser():
 
 
 def main(argv=None):
-    from bimsim.cli import check_output_path
+    from bimsim.cli import check_output_path, runs_folder
     from bimsim.io import provenance, write_dataset
 
     p = parser()
@@ -553,18 +553,10 @@ def main(argv=None):
     except ValueError as err:
         p.error(str(err))
     out = Path(args.out or f"results/sweep_{Path(args.config).stem}.nc")
-    if args.runs is not None and not args.runs.strip():
-        p.error("--runs: the folder is empty")
-    runs = Path(args.runs if args.runs is not None else f"{out.with_suffix('')}_runs")
-    if runs.exists() and not runs.is_dir():
-        p.error(f"--runs: {runs} is a file, not a folder")
     try:
         check_output_path(out)
-        check_output_path(runs / "point.nc")
-        sweep.check()
-    except ValueError as err:
-        p.error(str(err))
-    try:
+        runs = runs_folder(args.runs, out)
+        # run_sweep checks every point with the command's parser before any work
         ds, errors = run_sweep(sweep, runs, workers=args.workers, scheduler=args.scheduler,
                                serial=args.serial, progress=not args.no_progress)  # fmt: skip
     except ValueError as err:

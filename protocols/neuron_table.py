@@ -12,7 +12,6 @@ draws it. See :mod:`bimsim.neuron_table`.
 
 import shlex
 import subprocess
-from pathlib import Path
 
 from tqdm.auto import tqdm
 
@@ -20,11 +19,11 @@ from bimsim.cli import (
     MAX_SEED,
     ArgumentParser,
     add_run_arguments,
-    check_output_path,
     finish_run,
     integer,
     real,
     run_command,
+    runs_folder,
 )
 from bimsim.io import read_dataset
 from bimsim.neuron_table import FLOOR, TASKS, check_run, run_path, table_dataset, task_command
@@ -68,15 +67,10 @@ def main(argv=None):
         p.error(
             f"--seed + --seeds - 1 must be at most {MAX_SEED}, got {args.seed + args.seeds - 1}"
         )
-    if args.runs is not None and not args.runs.strip():
-        p.error("--runs: the folder is empty")
-    folder = Path(args.runs if args.runs is not None else f"{Path(args.out).with_suffix('')}_runs")
-    if folder.exists() and not folder.is_dir():
-        p.error(f"--runs: {folder} is a file, not a folder")
-    try:  # a run can be written there (a folder under a file, or one not writable, is refused)
-        check_output_path(folder / "run.nc")
+    try:
+        folder = runs_folder(args.runs, args.out)
     except ValueError as err:
-        p.error(f"--runs: {err}")
+        p.error(str(err))
     args.runs = str(folder)  # recorded as used
     settings = {"seed": args.seed, "seeds": args.seeds, "quick": args.quick,
                 "epochs": args.epochs, "target_rate": args.target_rate}  # fmt: skip
