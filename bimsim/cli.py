@@ -15,6 +15,7 @@ tool a user can trust:
 
 import _thread
 import argparse
+import gc
 import math
 import signal
 import sys
@@ -305,6 +306,10 @@ def run_command(main, argv=None):
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _terminate)
     sys.unraisablehook = _keep_interrupts(sys.unraisablehook)
+    # The modules imported so far (Brian2, sympy, xarray: a few hundred thousand objects) live
+    # until the process ends; frozen, they are no longer walked by the garbage collections that
+    # Brian2 runs before every simulation and that Python runs at exit (about 0.4 s a command).
+    gc.freeze()
     try:
         main(argv)
     except KeyboardInterrupt:
@@ -312,4 +317,5 @@ def run_command(main, argv=None):
         brian2.BrianLogger.suppress_name("unused_brian_object")
         sys.stderr.write(f"{Path(sys.argv[0]).name}: interrupted; no result was written\n")
         sys.exit(INTERRUPTED)
+    gc.freeze()
     sys.exit(0)
