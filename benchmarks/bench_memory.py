@@ -246,6 +246,11 @@ def dataset(results, methods, steps):
                 per_step,
                 {"units": "us", "long_name": "wall-clock time per step (BPTT: with backward)"},
             ),
+            "ratio": (
+                "steps",
+                np.divide(*peak),
+                {"units": "1", "long_name": f"{methods[0]} peak memory / {methods[1]} peak memory"},
+            ),
         },
         coords={
             "method": ("method", methods, {"units": "1", "long_name": "learning method"}),

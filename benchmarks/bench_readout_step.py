@@ -216,6 +216,11 @@ def main(argv=None):
                 np.asarray(synapses, dtype=np.int64),
                 {"units": "1", "long_name": "plastic input synapses"},
             ),
+            "ratio": (
+                "hidden",
+                np.divide(readout, rest),
+                {"units": "1", "long_name": "network operation time / rest of the network's"},
+            ),
         },
         coords={"hidden": ("hidden", args.hidden, {"units": "1", "long_name": "hidden neurons"})},
     )

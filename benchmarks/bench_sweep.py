@@ -64,7 +64,8 @@ def main(argv=None):
         {
             "seconds": ("mode", list(seconds.values()),
                         {"units": "s", "long_name": "wall-clock time of the whole sweep"}),
-            "ratio": ((), ratio, {"units": "1", "long_name": "dask time / serial time"}),
+            "ratio": ((), ratio, {"units": "1", "long_name": "dask time / serial time",
+                                 "target": "< 1"}),
         },
         coords={"mode": ("mode", list(seconds), {"units": "1", "long_name": "how it ran"})},
     )  # fmt: skip

@@ -12,7 +12,14 @@ import xarray as xr
 
 import bimsim
 
-__all__ = ["check_dataset", "provenance", "read_dataset", "write_dataset"]
+__all__ = [
+    "check_dataset",
+    "labelled",
+    "provenance",
+    "read_dataset",
+    "write_atomically",
+    "write_dataset",
+]
 
 
 def _attr_value(value):
@@ -22,6 +29,12 @@ def _attr_value(value):
     if isinstance(value, (int, float, np.integer, np.floating)):
         return value
     return str(value)
+
+
+def labelled(dims, values, units, long_name, **attrs):
+    """A Dataset variable, ``(dims, values, attributes)``, with its ``units`` and ``long_name``
+    (and any other ``attrs``)."""
+    return dims, values, {"units": units, "long_name": long_name, **attrs}
 
 
 def provenance(*, device, seed, parameters, command_line=None):
@@ -90,11 +103,24 @@ def write_dataset(ds, path, encoding=None):
     Path
     """
     check_dataset(ds)
+    return write_atomically(
+        path, lambda temporary: ds.to_netcdf(temporary, engine="netcdf4", encoding=encoding)
+    )
+
+
+def write_atomically(path, write):
+    """Make ``path`` by ``write(temporary)``, a hidden temporary file beside it, renamed into place
+    once written: ``path`` is either as it was or complete, and no temporary file stays.
+
+    Returns
+    -------
+    Path
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        ds.to_netcdf(temporary, engine="netcdf4", encoding=encoding)
+        write(temporary)
         os.replace(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)

@@ -24,9 +24,8 @@ W(0) = a2_plus (Brian2 runs ``on_pre`` before ``on_post``); compare Δt != 0 onl
 import os
 
 import numpy as np
-from brian2 import ms
 
-__all__ = ["nest_model", "simulate_pairings_nest"]
+__all__ = ["nest_inputs", "nest_model", "simulate_pairings_nest", "simulate_spike_pairs_nest"]
 
 _W_MAX = 100.0  # NEST scales additive updates by Wmax; a wide range keeps every weight unclipped.
 
@@ -41,6 +40,8 @@ def nest_model(rule):
     post_params : dict
         Parameters of the postsynaptic neuron (NEST keeps the post traces there).
     """
+    from brian2 import ms
+
     tau_plus, tau_minus = float(rule.tau_plus / ms), float(rule.tau_minus / ms)
     if rule.is_triplet:
         if rule.pairing != "all":
@@ -89,23 +90,70 @@ def simulate_pairings_nest(schedule, rule, *, w_init=None, threads=1):
     numpy.ndarray
         Total weight change of each channel's synapse.
     """
+    return simulate_spike_pairs_nest(**nest_inputs(schedule, rule), w_init=w_init, threads=threads)
+
+
+def nest_inputs(schedule, rule):
+    """The arguments of :func:`simulate_spike_pairs_nest` for ``schedule`` under ``rule``.
+
+    Returns
+    -------
+    dict
+        ``pre_steps``, ``post_steps`` (one array per channel), ``dt`` (ms), ``synapse``,
+        ``post_params`` (see :func:`nest_model`) and ``longest_tau`` (ms).
+    """
+    from brian2 import ms
+
+    synapse, post_params = nest_model(rule)
+    taus = [rule.tau_plus, rule.tau_minus, rule.tau_x, rule.tau_y]
+    n = schedule.n_channels
+    return {
+        "pre_steps": [schedule.pre_steps[schedule.pre_indices == c] for c in range(n)],
+        "post_steps": [schedule.post_steps[schedule.post_indices == c] for c in range(n)],
+        "dt": float(schedule.dt / ms),
+        "synapse": synapse,
+        "post_params": post_params,
+        "longest_tau": max(float(t / ms) for t in taus if t is not None),
+    }
+
+
+def simulate_spike_pairs_nest(
+    pre_steps, post_steps, dt, synapse, post_params, *, longest_tau, w_init=None, threads=1
+):
+    """Run one plastic synapse per channel in NEST, its pre and post spikes given; no Brian2.
+
+    Parameters
+    ----------
+    pre_steps, post_steps : list of numpy.ndarray
+        Per channel, the time steps of its presynaptic and postsynaptic spikes.
+    dt : float
+        NEST's resolution in ms.
+    synapse, post_params : dict
+        From :func:`nest_model`.
+    longest_tau : float
+        The rule's longest time constant in ms (sets the flush, see the module docstring).
+    w_init : float, optional
+        Initial weight; defaults to the middle of NEST's weight range.
+    threads : int
+        NEST's local threads.
+
+    Returns
+    -------
+    numpy.ndarray
+        Total weight change of each channel's synapse.
+    """
     os.environ.setdefault("PYNEST_QUIET", "1")
     import nest
 
-    synapse, post_params = nest_model(rule)
     w_init = _W_MAX / 2 if w_init is None else w_init
     nest.ResetKernel()
     nest.verbosity = nest.VerbosityLevel.ERROR
-    dt = float(schedule.dt / ms)
     nest.SetKernelStatus({"resolution": dt, "local_num_threads": threads})
     delay = dt
-    taus = [rule.tau_plus, rule.tau_minus, rule.tau_x, rule.tau_y]
-    flush = int(np.ceil(50 * max(float(t / ms) for t in taus if t is not None) / dt))
+    flush = int(np.ceil(50 * longest_tau / dt))
     offset = flush + 2
-    n = schedule.n_channels
-    pre_steps = [schedule.pre_steps[schedule.pre_indices == c] for c in range(n)]
-    post_steps = [schedule.post_steps[schedule.post_indices == c] for c in range(n)]
-    last = max(int(schedule.pre_steps.max()), int(schedule.post_steps.max()))
+    n = len(pre_steps)
+    last = max(max(int(s.max()) for s in pre_steps), max(int(s.max()) for s in post_steps))
     pre_generators = nest.Create(
         "spike_generator",
         n,

@@ -10,16 +10,23 @@ workers of ``bench_memory`` end with it, also when it is killed outright.
 import os
 import signal
 import subprocess
+import sys
 import time
 
+import numpy as np
 import psutil
 import pytest
+import xarray as xr
 from commands import PREVIOUS, refusal_tests, start
+from conftest import ROOT
 
 MEMORY = "benchmarks/bench_memory.py"
 PAIRING = "benchmarks/bench_pairing.py"
 READOUT = "benchmarks/bench_readout_step.py"
 SWEEP = "benchmarks/bench_sweep.py"
+STDP_NETWORK = "benchmarks/bench_stdp_network.py"
+TASKS = "benchmarks/bench_tasks.py"
+SUITE = "benchmarks/run_suite.py"
 
 # (script, arguments, what stderr's one line must match); "--out prev.nc" is added unless the row
 # gives its own --out.
@@ -93,6 +100,30 @@ BAD_INPUTS = [
     (SWEEP, ["--workers", "1"], r"argument --workers: must be at least 2, got 1"),
     (SWEEP, ["--workers", "2.5"], r"argument --workers: expected a whole number, got '2.5'"),
     (SWEEP, ["--out", "."], r"argument --out: \. is a folder; give a file name"),
+    (STDP_NETWORK, ["--sizes", "999"], r"argument --sizes: must be at least 1000, got 999"),
+    (STDP_NETWORK, ["--sizes", "1500"], r"argument --sizes: must be multiples of 1000, got 1500"),
+    (STDP_NETWORK, ["--sizes", "2e3"], r"argument --sizes: expected a whole number, got '2e3'"),
+    (STDP_NETWORK, ["--sizes", "20000000"], r"argument --sizes: must be at most 10000000 \(1e7"),
+    (STDP_NETWORK, ["--sizes", "1000", "1000"], r"argument --sizes: each size once"),
+    (STDP_NETWORK, ["--duration", "0s"], r"argument --duration: must be positive"),
+    (STDP_NETWORK, ["--duration", "10"], r"argument --duration: .*has no units"),
+    (STDP_NETWORK, ["--duration", "5mV"], r"argument --duration: .*must be a time"),
+    (STDP_NETWORK, ["--duration", "0.15ms"], r"argument --duration: must be a whole number of"),
+    (STDP_NETWORK, ["--duration", "1e5s"], r"--duration 100. ks would take 1e\+09 time steps"),
+    (STDP_NETWORK, ["--repeats", "0"], r"argument --repeats: must be at least 1, got 0"),
+    (STDP_NETWORK, ["--device", "runtime"], r"argument --device: invalid choice: 'runtime'"),
+    (STDP_NETWORK, ["--seed", "-1"], r"argument --seed: must be at least 0, got -1"),
+    (TASKS, ["--tasks", "ecg", "ecg"], r"argument --tasks: each once, got ecg ecg"),
+    (TASKS, ["--tasks", "mnist"], r"argument --tasks: invalid choice: 'mnist'"),
+    (TASKS, ["--models", "cnn", "bim"], r"argument --models: give bim first"),
+    (TASKS, ["--models", "bim"], r"argument --models: give bim first and at least one model"),
+    (TASKS, ["--models", "bim", "cnn", "cnn"], r"argument --models: each once"),
+    (TASKS, ["--data", "nowhere"], r"argument --data: nowhere is not a folder"),
+    (TASKS, ["--out", "prev.nc/x.nc"], r"argument --out: .*prev.nc is a file, not a folder"),
+    (SUITE, ["--only", "pairing", "pairing"], r"argument --only: each benchmark once"),
+    (SUITE, ["--only", "speed"], r"argument --only: invalid choice: 'speed'"),
+    (SUITE, ["--runs", "prev.nc"], r"--runs: prev.nc is a file, not a folder"),
+    (SUITE, ["--out", "."], r"argument --out: \. is a folder; give a file name"),
 ]
 
 
@@ -100,8 +131,10 @@ bad_input_runs, test_bad_input_is_one_line_before_any_work = refusal_tests(BAD_I
 
 
 def test_every_benchmark_has_bad_inputs():
-    assert {script for script, _, _ in BAD_INPUTS} == {MEMORY, PAIRING, READOUT, SWEEP}
-    assert len(BAD_INPUTS) >= 40
+    benchmarks = {f"benchmarks/{path.name}" for path in (ROOT / "benchmarks").glob("*.py")}
+    peers = {"benchmarks/nest_pairing_process.py"}  # started by bench_pairing, not by a user
+    assert {script for script, _, _ in BAD_INPUTS} == benchmarks - peers
+    assert len(BAD_INPUTS) >= 60
 
 
 @pytest.fixture
@@ -213,3 +246,71 @@ def test_ctrl_c_while_bench_pairing_times_writes_nothing(started, tmp_path):
         time.sleep(0.1)
     assert_interrupted(process, "bench_pairing.py", 30)
     assert (tmp_path / "prev.nc").read_bytes() == PREVIOUS
+
+
+def test_nest_process_runs_the_schedule_as_nest_peer_does(tmp_path):
+    """``nest_pairing_process.py``, bench_pairing's whole-process NEST side, gives NEST's own
+    weight changes for the schedule bench_pairing writes for it."""
+    pytest.importorskip("nest")
+    import importlib.util
+
+    from brian2 import Hz, ms
+
+    from bimsim.nest_peer import simulate_pairings_nest
+    from bimsim.pairing import pairing_schedule
+    from bimsim.plasticity.stdp import triplet_preset
+
+    spec = importlib.util.spec_from_file_location("bench_pairing", ROOT / PAIRING)
+    bench_pairing = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench_pairing)
+    rule = triplet_preset("visual-all-full")
+    schedule = pairing_schedule([-10, 10, -10, 10] * ms, [10, 10, 20, 20] * Hz, 30)
+    bench_pairing.write_nest_schedule(tmp_path / "schedule.npz", schedule, rule)
+    subprocess.run(
+        [sys.executable, ROOT / "benchmarks/nest_pairing_process.py", "schedule.npz", "dw.npy"],
+        cwd=tmp_path,
+        check=True,
+        env={**os.environ, "PYNEST_QUIET": "1"},
+    )
+    dw = np.load(tmp_path / "dw.npy")
+    assert np.abs(dw).min() > 0
+    np.testing.assert_array_equal(dw, simulate_pairings_nest(schedule, rule))
+
+
+@pytest.mark.slow
+def test_the_suite_merges_its_benchmarks_into_one_dataset_and_a_table(tmp_path):
+    """Two benchmarks, small: one dataset with each one's prefixed variables and provenance,
+    and a markdown row per ratio with its target and verdict. bench_stdp_network itself fails
+    if bimsim's and Brian2's networks end with different weights."""
+    result = subprocess.run(
+        [sys.executable, ROOT / SUITE, "--quick", "--only", "stdp_network", "memory",
+         "--out", "suite.nc"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert sorted(path.name for path in (tmp_path / "suite_runs").iterdir()) == [
+        "memory.nc",
+        "stdp_network.nc",
+    ]
+    with xr.open_dataset(tmp_path / "suite.nc") as ds:
+        assert ds.stdp_network_ratio.dims == ("stdp_network_size",)
+        assert list(ds.stdp_network_variant.values) == ["bimsim", "brian2"]
+        assert np.ptp(ds.stdp_network_mean_weight.sel(stdp_network_size=1000).values) == 0
+        assert ds.memory_ratio.sel(memory_steps=1000) < 1  # RTRL below BPTT
+        assert "stdp_network_command_line" in ds.attrs and "memory_created" in ds.attrs
+    rows = (tmp_path / "suite.md").read_text().splitlines()
+    assert rows[0] == "| benchmark | compared | ratio | target | verdict |"
+    network = [row.split(" | ") for row in rows if row.startswith("| stdp_network |")]
+    assert len(network) == 1
+    assert network[0][1:4] == ["size 1000", network[0][2], "<= 1.05"]
+    assert network[0][4].rstrip(" |") in ("meets", "misses")
+    assert any(row.startswith("| memory | steps 1000 |") and "| none |" in row for row in rows)
+    # --keep takes both datasets from the runs folder and runs nothing again
+    kept = subprocess.run(
+        [sys.executable, ROOT / SUITE, "--keep", "--only", "stdp_network", "memory",
+         "--runs", "suite_runs", "--out", "again.nc"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert kept.returncode == 0, kept.stderr
+    assert "== stdp_network: kept" in kept.stdout and "== memory: kept" in kept.stdout
+    assert (tmp_path / "again.md").read_text() == "\n".join(rows) + "\n"
