@@ -15,9 +15,7 @@ die with it even when it is killed.
 """
 
 import argparse
-import ctypes
 import json
-import os
 import resource
 import signal
 import subprocess
@@ -28,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from bimsim.cli import ArgumentParser, add_out_argument, integer, run_command
+from bimsim.cli import ArgumentParser, add_out_argument, end_with_parent, integer, run_command
 from bimsim.io import provenance, write_dataset
 from bimsim.limits import require_bytes
 
@@ -49,9 +47,6 @@ BPTT_BYTES_PER_STATE = 7 * 8
 #: RTRL holds the m x N x m sensitivities to W_Δ and W_B, and a step makes about six temporaries
 #: of that size (measured: 58 bytes per m²N at m = 128, N = 32).
 RTRL_BYTES_PER_SENSITIVITY = 8 * 8
-
-#: ``prctl`` option that sends a signal to the calling process when its parent dies (Linux).
-PR_SET_PDEATHSIG = 1
 
 
 def peak_kib():
@@ -158,27 +153,6 @@ def check_memory(args):
     )
 
 
-def worker_setup():
-    """A ``preexec_fn`` that ties a worker to this process: it ignores Ctrl-C and dies with it.
-
-    The terminal's Ctrl-C goes to the whole process group; this process handles it and kills the
-    worker, whose own traceback would only be noise. A SIGKILL of this process runs no handler at
-    all, so on Linux the kernel sends the worker SIGKILL when its parent dies.
-    """
-    parent = os.getpid()
-    # libc is loaded here: loading a library in a child forked from threads can deadlock
-    prctl = ctypes.CDLL(None).prctl if sys.platform == "linux" else None
-
-    def setup():
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # an ignored signal stays ignored past exec
-        if prctl is not None:
-            prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL))
-            if os.getppid() != parent:  # the parent died before prctl took effect
-                os.kill(os.getpid(), signal.SIGKILL)
-
-    return setup
-
-
 def work(args):
     """Be a worker: measure ``args.worker`` over ``args.steps[0]`` steps, print the result as JSON.
 
@@ -206,7 +180,10 @@ def run_worker(method, steps, args):
     command = [sys.executable, str(SCRIPT), "--worker", method, "--steps", str(steps)]
     command += ["--inputs", str(args.inputs), "--states", str(args.states)]
     command += ["--outputs", str(args.outputs), "--out", args.out]
-    out = subprocess.run(command, capture_output=True, text=True, preexec_fn=worker_setup())
+    # Ctrl-C is this process's to handle (it kills the worker, whose traceback would be noise);
+    # the worker dies with this process, also when it is killed outright
+    setup = end_with_parent(signal.SIGKILL, ignore_interrupt=True)
+    out = subprocess.run(command, capture_output=True, text=True, preexec_fn=setup)
     what = f"the {method} worker at T={steps}"
     if out.returncode < 0:
         name = signal.Signals(-out.returncode).name

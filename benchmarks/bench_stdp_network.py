@@ -44,7 +44,7 @@ from bimsim.cli import (
     quantity,
     run_command,
 )
-from bimsim.devices import simulation_device
+from bimsim.devices import SimulationInterrupted, simulation_device
 from bimsim.io import labelled, provenance, write_dataset
 from bimsim.limits import require_steps
 from bimsim.plasticity.stdp import WeightBounds, pair_rule, stdp_synapses
@@ -143,6 +143,8 @@ def simulate(variant, n, duration, device, seed, repeats):
         runs = [device_._last_run_time]
         for _ in range(repeats - 1):
             device_.run(str(sim.directory), with_output=False)
+            if device_._last_run_completed_fraction < 1:
+                raise SimulationInterrupted(f"a rerun of {variant} at N = {n} stopped early")
             runs.append(device_._last_run_time)
         weights = np.array(synapses.w[:]) / PARAMETERS["gmax"]
         rate = spikes.num_spikes / (n // FAN_IN) / float(duration / second)
@@ -215,11 +217,12 @@ def main(argv=None):
     args = p.parse_args(argv)
     check_arguments(p, args)
     sizes = sorted(args.sizes)
-    results = {
-        (n, variant): simulate(variant, n, args.duration, args.device, args.seed, args.repeats)
-        for n in sizes
-        for variant in VARIANTS
-    }
+    results = {}
+    for k, n in enumerate(sizes):
+        for variant in VARIANTS[:: (-1) ** k]:  # each goes first at every other size
+            results[n, variant] = simulate(
+                variant, n, args.duration, args.device, args.seed, args.repeats
+            )
 
     def table(key):
         return [[results[n, v][key] for v in VARIANTS] for n in sizes]

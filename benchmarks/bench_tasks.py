@@ -21,7 +21,13 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from bimsim.cli import ArgumentParser, add_out_argument, add_seed_argument, run_command
+from bimsim.cli import (
+    ArgumentParser,
+    add_out_argument,
+    add_seed_argument,
+    end_with_parent,
+    run_command,
+)
 from bimsim.io import labelled, provenance, write_dataset
 from bimsim.tasks.models import MODELS
 
@@ -66,7 +72,9 @@ def train_task(task, args, folder):
     command += [] if args.full else ["--quick"]
     command += [] if args.data is None else ["--data", args.data]
     print(f"training {task}: {' '.join(command[1:])}", flush=True)
-    done = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    done = subprocess.run(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=end_with_parent()
+    )
     if done.returncode:
         sys.exit(f"bimsim.tasks.{task} failed: {done.stderr.decode().strip()}")
     with xr.open_dataset(out) as ds:

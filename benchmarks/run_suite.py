@@ -7,8 +7,9 @@ target where it has one. The suite merges them into one Dataset, each benchmark'
 dimensions prefixed with its name (``pairing_ratio``, ``stdp_network_size``), and writes beside it
 a markdown table (``--out`` with ``.md``): benchmark, what is compared, ratio, target and verdict.
 ``--quick`` runs every benchmark small (a few minutes in all; timings noisier), for checking the
-suite itself; ``--only`` picks benchmarks; ``--keep`` takes the datasets a suite that stopped
-left in the runs folder and runs only the missing benchmarks::
+suite itself; ``--only`` picks benchmarks; ``--keep`` takes the datasets that a suite that
+stopped left in the runs folder (those made by the same command line, ``--quick`` or not) and
+runs only the others::
 
     python benchmarks/run_suite.py --out results/benchmarks.nc
 """
@@ -23,8 +24,16 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from bimsim.cli import ArgumentParser, add_out_argument, check_output_path, run_command, runs_folder
+from bimsim.cli import (
+    ArgumentParser,
+    add_out_argument,
+    check_output_path,
+    end_with_parent,
+    run_command,
+    runs_folder,
+)
 from bimsim.io import provenance, write_atomically, write_dataset
+from bimsim.sweep import recorded_command
 
 HERE = Path(__file__).resolve().parent
 
@@ -74,17 +83,19 @@ def missing_needs(names):
 
 
 def run_benchmark(name, quick, runs, keep=False):
-    """Run one benchmark as a process into ``runs`` (with ``keep``, unless its dataset is there
-    already); return its dataset."""
+    """Run one benchmark as a process into ``runs``; return its dataset. With ``keep``, a dataset
+    already there is taken instead if the same command line (``--quick`` or not) made it."""
     script, arguments, quick_arguments = BENCHMARKS[name]
     out = runs / f"{name}.nc"
-    if keep and out.exists():
-        print(f"== {name}: kept {out}", flush=True)
-        with xr.open_dataset(out) as ds:
-            return ds.load()
     command = [sys.executable, str(HERE / script), *(quick_arguments if quick else arguments)]
+    if keep and out.exists():
+        with xr.open_dataset(out) as ds:
+            if recorded_command(ds) == (HERE / script, command[2:]):
+                print(f"== {name}: kept {out}", flush=True)
+                return ds.load()
+        print(f"== {name}: {out} was made by another command line; running it again")
     print(f"== {name}: {' '.join([script, *command[2:]])}", flush=True)
-    done = subprocess.run([*command, "--out", str(out)])
+    done = subprocess.run([*command, "--out", str(out)], preexec_fn=end_with_parent())
     if done.returncode:
         sys.exit(f"run_suite.py: error: {script} failed (exit status {done.returncode})")
     with xr.open_dataset(out) as ds:
@@ -139,6 +150,8 @@ def markdown(datasets):
 def main(argv=None):
     p = parser()
     args = p.parse_args(argv)
+    if Path(args.out).suffix == ".md":
+        p.error(f"argument --out: give the dataset's file, not the table's, got {args.out}")
     try:
         runs = runs_folder(args.runs, args.out)
         table = check_output_path(Path(args.out).with_suffix(".md"))
@@ -162,8 +175,10 @@ def main(argv=None):
     )
     text = markdown(datasets)
     print(text, end="")
-    write_dataset(merged, args.out)
-    write_atomically(table, lambda temporary: temporary.write_text(text))
+    # the table's temporary is written first, and renamed just after the dataset
+    write_atomically(
+        table, lambda temporary: (temporary.write_text(text), write_dataset(merged, args.out))
+    )
     print(f"wrote {args.out} and {table}")
 
 

@@ -15,8 +15,10 @@ tool a user can trust:
 
 import _thread
 import argparse
+import ctypes
 import gc
 import math
+import os
 import signal
 import sys
 import tempfile
@@ -38,6 +40,7 @@ __all__ = [
     "add_run_arguments",
     "add_seed_argument",
     "check_output_path",
+    "end_with_parent",
     "finish_run",
     "integer",
     "output_path",
@@ -271,6 +274,35 @@ def finish_run(ds, args, parameters=None):
     return path
 
 
+def end_with_parent(signum=signal.SIGTERM, *, ignore_interrupt=False):
+    """A ``preexec_fn`` for :mod:`subprocess` that ties the child to this process.
+
+    On Linux the kernel sends the child ``signum`` when this process ends, also by SIGKILL, which
+    runs no handler: a command stopped while it waits for another (a benchmark, a task) leaves
+    nothing running. A bimsim command ended by SIGTERM writes nothing. ``ignore_interrupt``:
+    the child ignores Ctrl-C, which reaches the whole process group, and leaves it to this
+    process. The function runs between fork and exec, so start children so from a process
+    without threads of its own.
+    """
+    parent = os.getpid()
+    # libc is loaded here: loading a library in a child forked from threads can deadlock
+    prctl = ctypes.CDLL(None).prctl if sys.platform == "linux" else None
+
+    def setup():
+        if ignore_interrupt:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # stays ignored past exec
+        if prctl is not None:
+            prctl(_PR_SET_PDEATHSIG, int(signum))
+            if os.getppid() != parent:  # the parent died before prctl took effect
+                os.kill(os.getpid(), signum)
+
+    return setup
+
+
+#: Linux's prctl option that sets the signal a process gets when its parent dies.
+_PR_SET_PDEATHSIG = 1
+
+
 def _terminate(signum, frame):
     raise KeyboardInterrupt
 
@@ -301,6 +333,11 @@ def run_command(main, argv=None):
     end, so the file at ``--out`` stays as it was. Brian2 would otherwise stop a running simulation
     early on Ctrl-C and let the command go on with its truncated result; bimsim's simulations
     raise instead (:meth:`bimsim.devices.Simulation.run`).
+
+    The objects alive when ``main`` starts and when it ends are frozen (:func:`gc.freeze`): no
+    garbage collection walks them again, and at exit their reference cycles are not collected
+    (``__del__`` methods in cycles do not run; results are written and closed before then). A
+    caller that catches the ``SystemExit`` and goes on should call :func:`gc.unfreeze`.
     """
     # Brian2's own SIGINT handler stops runs early (and fails where SIGINT was inherited ignored)
     signal.signal(signal.SIGINT, signal.default_int_handler)

@@ -153,7 +153,9 @@ def simulate_spike_pairs_nest(
     flush = int(np.ceil(50 * longest_tau / dt))
     offset = flush + 2
     n = len(pre_steps)
-    last = max(max(int(s.max()) for s in pre_steps), max(int(s.max()) for s in post_steps))
+    if len(post_steps) != n:
+        raise ValueError(f"{n} channels of pre spikes but {len(post_steps)} of post spikes")
+    last = max((int(s.max()) for s in (*pre_steps, *post_steps) if len(s)), default=0)
     pre_generators = nest.Create(
         "spike_generator",
         n,

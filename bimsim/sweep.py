@@ -61,6 +61,7 @@ __all__ = [
     "command_parser",
     "merge_runs",
     "point_name",
+    "recorded_command",
     "run_point",
     "run_sweep",
 ]
@@ -306,24 +307,21 @@ _END_WITH_PARENT = (
 )
 
 
-def _kept_program(ds):
-    """The file a kept run ran (its ``sys.argv[0]``), as an absolute path."""
+def recorded_command(ds):
+    """The program a dataset's run ran (its ``sys.argv[0]`` as an absolute path, or None) and its
+    arguments without ``--out``, read from its ``command_line`` provenance attribute."""
     words = shlex.split(ds.attrs.get("command_line", ""))
-    return Path(words[0]).resolve() if words else None
-
-
-def _kept_arguments(ds):
-    """A kept run's arguments (after its program), without ``--out``."""
-    words = shlex.split(ds.attrs.get("command_line", ""))[1:]
-    kept, skip = [], False
-    for word in words:
+    if not words:
+        return None, []
+    arguments, skip = [], False
+    for word in words[1:]:
         if skip:
             skip = False
         elif word == "--out":
             skip = True
         elif not word.startswith("--out="):
-            kept.append(word)
-    return kept
+            arguments.append(word)
+    return Path(words[0]).resolve(), arguments
 
 
 def _wanted_arguments(sweep, point):
@@ -365,7 +363,7 @@ def run_sweep(sweep, runs, *, workers=2, scheduler=None, serial=False, progress=
         if path.exists():
             ds = _read(path)
             wanted = _wanted_arguments(sweep, point)
-            if _kept_program(ds) != program or _kept_arguments(ds) != wanted:
+            if recorded_command(ds) != (program, wanted):
                 raise ValueError(
                     f"{path} was made by another command line ({ds.attrs.get('command_line')!r}, "
                     f"not the arguments {shlex.join(wanted)}): remove it, or give another folder"

@@ -1,3 +1,4 @@
+import gc
 import os
 import shutil
 import subprocess
@@ -10,6 +11,14 @@ ROOT = Path(__file__).resolve().parents[1]
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("PYNEST_QUIET", "1")
+
+
+@pytest.fixture(autouse=True)
+def _unfreeze():
+    """A test that calls ``run_command`` in-process leaves the objects alive then frozen (the
+    command's process would end there); unfreeze them, so later tests collect their garbage."""
+    yield
+    gc.unfreeze()
 
 
 @pytest.fixture
