@@ -26,7 +26,14 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from bimsim.cli import ArgumentParser, add_out_argument, end_with_parent, integer, run_command
+from bimsim.cli import (
+    ArgumentParser,
+    add_out_argument,
+    distinct,
+    end_with_parent,
+    integer,
+    run_command,
+)
 from bimsim.io import provenance, write_dataset
 from bimsim.limits import require_bytes
 
@@ -109,6 +116,7 @@ def parser():
         "--steps",
         type=integer(1, MAX_STEPS, "BPTT keeps every step in memory"),
         nargs="+",
+        action=distinct("length"),
         default=[1_000, 10_000, 100_000],
         help="sequence lengths T (default: 1000 10000 100000)",
     )
@@ -239,8 +247,6 @@ def dataset(results, methods, steps):
 def main(argv=None):
     p = parser()
     args = p.parse_args(argv)
-    if len(set(args.steps)) < len(args.steps):
-        p.error(f"argument --steps: each length once, got {' '.join(map(str, args.steps))}")
     try:
         check_memory(args)
     except ValueError as err:

@@ -31,7 +31,14 @@ import numpy as np
 import xarray as xr
 from brian2 import Hz, ms
 
-from bimsim.cli import ArgumentParser, add_out_argument, end_with_parent, integer, run_command
+from bimsim.cli import (
+    ArgumentParser,
+    add_out_argument,
+    distinct,
+    end_with_parent,
+    integer,
+    run_command,
+)
 from bimsim.devices import DEVICES
 from bimsim.io import provenance, write_dataset
 from bimsim.nest_peer import nest_inputs, simulate_pairings_nest
@@ -79,6 +86,7 @@ def parser():
     p.add_argument(
         "--devices",
         nargs="+",
+        action=distinct("device"),
         choices=DEVICES,
         default=["runtime", "cpp_standalone"],
         help="bimsim's devices to time (default: runtime cpp_standalone)",
@@ -172,8 +180,6 @@ def comparisons(names):
 def main(argv=None):
     p = parser()
     args = p.parse_args(argv)
-    if len(set(args.devices)) < len(args.devices):
-        p.error(f"argument --devices: each device once, got {' '.join(args.devices)}")
     if missing := missing_software(args.devices):
         sys.exit(f"{p.prog}: error: this benchmark needs {' and '.join(missing)}")
     os.environ.setdefault("PYNEST_QUIET", "1")

@@ -24,6 +24,7 @@ from bimsim.cli import (
     ArgumentParser,
     add_out_argument,
     add_seed_argument,
+    distinct,
     integer,
     quantity,
     run_command,
@@ -102,6 +103,7 @@ def parser():
         "--hidden",
         type=integer(1, MAX_HIDDEN, "the readout's sensitivities grow as hidden² × states"),
         nargs="+",
+        action=distinct("size"),
         default=[16, 64, 256],
         help="layer sizes (default: 16 64 256)",
     )
@@ -154,9 +156,6 @@ def check_size(args):
     ValueError
         Naming the flags.
     """
-    if len(set(args.hidden)) < len(args.hidden):
-        sizes = " ".join(map(str, args.hidden))
-        raise ValueError(f"argument --hidden: each size once, got {sizes}")
     if args.rate * args.inputs * DT > 1:
         most = float(1 / (DT * args.inputs) / Hz)
         raise ValueError(

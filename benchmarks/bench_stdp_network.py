@@ -40,6 +40,7 @@ from bimsim.cli import (
     ArgumentParser,
     add_out_argument,
     add_seed_argument,
+    distinct,
     integer,
     quantity,
     run_command,
@@ -162,6 +163,7 @@ def parser():
     p.add_argument(
         "--sizes",
         nargs="+",
+        action=distinct("size"),
         type=integer(FAN_IN, MAX_SIZE, "1e7 synapses"),
         default=[1000, 10000, 100000],
         help="N, Poisson inputs and plastic synapses, a multiple of 1000 "
@@ -192,8 +194,6 @@ def parser():
 
 def check_arguments(p, args):
     """Refuse what the run could not do, before any work (a ``p.error``)."""
-    if len(set(args.sizes)) < len(args.sizes):
-        p.error(f"argument --sizes: each size once, got {' '.join(map(str, args.sizes))}")
     if odd := [n for n in args.sizes if n % FAN_IN]:
         p.error(f"argument --sizes: must be multiples of {FAN_IN}, got {odd[0]}")
     steps = float(args.duration / DT)

@@ -25,6 +25,7 @@ from bimsim.cli import (
     ArgumentParser,
     add_out_argument,
     add_seed_argument,
+    distinct,
     end_with_parent,
     run_command,
 )
@@ -36,9 +37,10 @@ TASKS = ("ecg", "eeg", "speech", "lm")
 
 def parser():
     p = ArgumentParser(description=__doc__)
-    p.add_argument("--tasks", nargs="+", choices=TASKS, default=list(TASKS),
+    p.add_argument("--tasks", nargs="+", action=distinct(), choices=TASKS, default=list(TASKS),
                    help=f"tasks to time (default: {' '.join(TASKS)})")  # fmt: skip
-    p.add_argument("--models", nargs="+", choices=list(MODELS), default=["bim", "cnn"],
+    p.add_argument("--models", nargs="+", action=distinct(), choices=list(MODELS),
+                   default=["bim", "cnn"],
                    help="models to train, BIM first, then the baselines it is compared with "
                    "(default: bim cnn)")  # fmt: skip
     p.add_argument("--full", action="store_true",
@@ -51,10 +53,6 @@ def parser():
 
 def check_arguments(p, args):
     """Refuse, before any work, what the run could not compare."""
-    for flag in ("tasks", "models"):
-        values = getattr(args, flag)
-        if len(set(values)) < len(values):
-            p.error(f"argument --{flag}: each once, got {' '.join(values)}")
     if args.models[0] != "bim" or len(args.models) < 2:
         p.error("argument --models: give bim first and at least one model to compare it with")
     if args.data is None and not os.environ.get("BIMSIM_DATA"):

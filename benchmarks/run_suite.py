@@ -28,6 +28,7 @@ from bimsim.cli import (
     ArgumentParser,
     add_out_argument,
     check_output_path,
+    distinct,
     end_with_parent,
     run_command,
     runs_folder,
@@ -62,7 +63,7 @@ COMPARE = {
 
 def parser():
     p = ArgumentParser(description=__doc__)
-    p.add_argument("--only", nargs="+", choices=list(BENCHMARKS),
+    p.add_argument("--only", nargs="+", action=distinct("benchmark"), choices=list(BENCHMARKS),
                    help="benchmarks to run (default: all)")  # fmt: skip
     p.add_argument("--quick", action="store_true", help="every benchmark small")
     p.add_argument("--keep", action="store_true",
@@ -158,8 +159,6 @@ def main(argv=None):
     except ValueError as err:
         p.error(str(err))
     names = args.only or list(BENCHMARKS)
-    if len(set(names)) < len(names):
-        p.error(f"argument --only: each benchmark once, got {' '.join(names)}")
     if missing := missing_needs(names):
         p.error(missing)
     runs.mkdir(parents=True, exist_ok=True)

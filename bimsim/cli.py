@@ -40,6 +40,7 @@ __all__ = [
     "add_run_arguments",
     "add_seed_argument",
     "check_output_path",
+    "distinct",
     "end_with_parent",
     "finish_run",
     "integer",
@@ -85,6 +86,21 @@ def _type(name, parse):
 
     convert.__name__ = name  # argparse names the type in its messages
     return convert
+
+
+def distinct(what=None):
+    """An argparse action for a flag of many values (``nargs="+"``) that refuses a value given
+    twice: "argument --FLAG: each WHAT once, got ..." (``what`` None: "each once")."""
+    each = f"each {what} once" if what else "each once"
+
+    class Distinct(argparse.Action):
+        def __call__(self, parser, namespace, values, option_string=None):
+            if len(set(values)) < len(values):
+                got = " ".join(map(str, values))
+                raise argparse.ArgumentError(self, f"{each}, got {got}")
+            setattr(namespace, self.dest, values)
+
+    return Distinct
 
 
 def integer(minimum, maximum, why=None):
