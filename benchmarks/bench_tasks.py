@@ -2,7 +2,8 @@
 run.
 
 Each task runs as a user runs it (``python -m bimsim.tasks.TASK --models ... --quick``, one
-process per task, the data from ``$BIMSIM_DATA`` or ``--data``), and its own dataset gives every
+process per task, its data under ``$BIMSIM_DATA`` or the folder ``--data`` names, every task's
+checked before the first trains), and its own dataset gives every
 model's training time (wall clock), training samples and epochs (EEG's two input variants
 summed). Throughput is training samples
 times epochs per second of training; the ratio is BIM's time per training sample over the first
@@ -16,6 +17,7 @@ import os
 import subprocess
 import sys
 import tempfile
+from importlib import import_module
 from pathlib import Path
 
 import numpy as np
@@ -45,7 +47,8 @@ def parser():
                    "(default: bim cnn)")  # fmt: skip
     p.add_argument("--full", action="store_true",
                    help="the tasks' default runs instead of --quick")  # fmt: skip
-    p.add_argument("--data", help="data folder (default: $BIMSIM_DATA)")
+    p.add_argument("--data", help="the folder that holds every task's data, as $BIMSIM_DATA "
+                   "does (default: $BIMSIM_DATA)")  # fmt: skip
     add_seed_argument(p)
     add_out_argument(p, "results/bench_tasks.nc")
     return p
@@ -59,6 +62,13 @@ def check_arguments(p, args):
         p.error("argument --data: no data folder given and $BIMSIM_DATA is not set")
     if args.data is not None and not Path(args.data).is_dir():
         p.error(f"argument --data: {args.data} is not a folder")
+    if args.data is not None:  # what the tasks read, here and in their processes
+        os.environ["BIMSIM_DATA"] = str(Path(args.data).resolve())
+    for task in args.tasks:
+        try:
+            import_module(f"bimsim.tasks.{task}").TASK.data_dir(None)
+        except FileNotFoundError as err:
+            p.error(f"argument --tasks: {task}: {err}")
 
 
 def train_task(task, args, folder):
@@ -68,7 +78,6 @@ def train_task(task, args, folder):
     command = [sys.executable, "-m", f"bimsim.tasks.{task}", "--models", *args.models,
                "--seed", str(args.seed), "--no-progress", "--out", str(out)]  # fmt: skip
     command += [] if args.full else ["--quick"]
-    command += [] if args.data is None else ["--data", args.data]
     print(f"training {task}: {' '.join(command[1:])}", flush=True)
     done = subprocess.run(
         command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=end_with_parent()

@@ -243,7 +243,7 @@ def simulate_pairings(schedule, rules, *, bounds=None, w_init=1.0, device="runti
         synapses = []
         for k, rule in enumerate(rules):
             syn = stdp_synapses(pre, post, rule, bounds, name=f"stdp_{k}")
-            syn.connect(j="i")
+            syn.connect(i=np.arange(n), j=np.arange(n))
             syn.w = w_init
             synapses.append(syn)
         net = Network(pre, post, *synapses)

@@ -119,6 +119,8 @@ BAD_INPUTS = [
     (TASKS, ["--models", "bim"], r"argument --models: give bim first and at least one model"),
     (TASKS, ["--models", "bim", "cnn", "cnn"], r"argument --models: each once"),
     (TASKS, ["--data", "nowhere"], r"argument --data: nowhere is not a folder"),
+    # ECG reads its shipped subset and would train first: the next task's missing data is seen
+    (TASKS, ["--data", "."], r"argument --tasks: eeg: Bonn EEG folder .*eeg_bonn does not exist"),
     (TASKS, ["--out", "prev.nc/x.nc"], r"argument --out: .*prev.nc is a file, not a folder"),
     (SUITE, ["--only", "pairing", "pairing"], r"argument --only: each benchmark once"),
     (SUITE, ["--only", "speed"], r"argument --only: invalid choice: 'speed'"),

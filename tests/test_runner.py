@@ -1,6 +1,7 @@
 """The shared task runner: one dataset for every task, seeds and folds, the table, new models."""
 
 import dataclasses
+import importlib
 
 import numpy as np
 import pytest
@@ -320,3 +321,20 @@ def test_a_task_s_own_validation_folds_are_used_and_checked():
         dataclasses.replace(single, validation=(Fold("leak", train, single.folds[0].test),))
     with pytest.raises(ValueError, match="1 validation folds for 3 folds"):
         dataclasses.replace(task, validation=own.validation)
+
+
+@pytest.mark.parametrize("task", ["ecg", "eeg", "speech", "lm"])
+def test_a_task_names_the_data_it_reads_before_reading_it(task, tmp_path, monkeypatch):
+    """``TASK.data_dir`` finds the folder ``$BIMSIM_DATA`` holds for the task and refuses a data
+    folder without it; ECG's default is the subset shipped with bimsim."""
+    command = importlib.import_module(f"bimsim.tasks.{task}").TASK
+    if task == "ecg":
+        assert command.data_dir(None) is None
+        return
+    assert command.data_dir(None).is_dir()  # $BIMSIM_DATA, set for the tests
+    monkeypatch.setenv("BIMSIM_DATA", str(tmp_path))
+    with pytest.raises(FileNotFoundError, match=str(tmp_path)):
+        command.data_dir(None)
+    monkeypatch.delenv("BIMSIM_DATA")
+    with pytest.raises(FileNotFoundError, match="set BIMSIM_DATA"):
+        command.data_dir(None)

@@ -92,6 +92,10 @@ class TaskCommand:
         ``check(parser, args)``: refusals the parser cannot see; runs before any data is read.
     prepare : callable, optional
         ``prepare(args)``: work after the checks and before loading (e.g. a download).
+    data_dir : callable, optional
+        ``data_dir(data)``: the folder ``load`` reads for ``--data`` ``data`` (None: the default
+        under ``$BIMSIM_DATA``), raising ``FileNotFoundError`` if it is missing; None where the
+        default is data shipped with bimsim. Lets a caller check a task's data before any work.
     bim, baseline : BIMConfig, BaselineConfig
         The task's defaults.
     quick : Quick
@@ -105,6 +109,7 @@ class TaskCommand:
     add_arguments: object = _nothing
     check: object = _nothing
     prepare: object = _nothing
+    data_dir: object = _nothing
     bim: BIMConfig = field(default_factory=BIMConfig)
     baseline: BaselineConfig = field(default_factory=BaselineConfig)
     quick: Quick = field(default_factory=Quick)

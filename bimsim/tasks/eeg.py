@@ -33,7 +33,7 @@ import numpy as np
 from brian2 import Hz, ms, mV, second
 
 from bimsim.cli import integer, run_command
-from bimsim.data.bonn import SAMPLES, SAMPLING_FREQUENCY_HZ, load_bonn
+from bimsim.data.bonn import SAMPLES, SAMPLING_FREQUENCY_HZ, bonn_dir, load_bonn
 from bimsim.tasks.command import TaskCommand
 from bimsim.tasks.config import BIMConfig
 from bimsim.tasks.floors import band_powers
@@ -187,6 +187,7 @@ TASK = TaskCommand(
     description=__doc__,
     load=load,
     add_arguments=add_arguments,
+    data_dir=bonn_dir,
     bim=EEG_BIM,
     data_help="the Bonn EEG folder (default: $BIMSIM_DATA/eeg_bonn)",
 )

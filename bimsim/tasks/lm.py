@@ -158,6 +158,7 @@ TASK = TaskCommand(
     description=__doc__,
     load=load,
     add_arguments=add_arguments,
+    data_dir=wikitext_dir,
     bim=dataclasses.replace(BIMConfig(), dt=2 * ms, readout_dt=CHARACTER_DT),
     quick=Quick(samples=64),
     data_help="a WikiText folder (default: $BIMSIM_DATA/wikitext-2)",

@@ -28,7 +28,7 @@ import numpy as np
 from brian2 import Hz, ms, mV, second
 
 from bimsim.cli import run_command
-from bimsim.data.fsdd import SAMPLE_RATE_HZ, load_fsdd, read_recording
+from bimsim.data.fsdd import SAMPLE_RATE_HZ, fsdd_dir, load_fsdd, read_recording
 from bimsim.tasks.audio import FRAME_HOP_S, fixed_length, log_mel
 from bimsim.tasks.command import TaskCommand
 from bimsim.tasks.config import BIMConfig
@@ -139,6 +139,7 @@ TASK = TaskCommand(
     description=__doc__,
     load=load,
     add_arguments=add_arguments,
+    data_dir=fsdd_dir,
     bim=SPEECH_BIM,
     data_help="the FSDD folder (default: $BIMSIM_DATA/fsdd)",
 )
