@@ -32,6 +32,7 @@ import numpy as np
 from brian2 import NeuronGroup, check_units, get_dimensions, ms, second
 from brian2.units.fundamentalunits import fail_for_dimension_mismatch
 
+from bimsim.integration import integrator
 from bimsim.quantities import require_whole
 
 __all__ = [
@@ -298,7 +299,7 @@ def neuron_group(
         threshold=model.threshold(),
         reset="\n".join(reset),
         refractory=model.refractoriness(),
-        method=model.method,
+        method=integrator(model.method),
         namespace=namespace,
         name=name or f"{model.name}*",
         **kwds,

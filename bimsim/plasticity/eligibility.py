@@ -44,6 +44,7 @@ neuron is reset (the ``thresholds`` slot); ``grad`` accumulates at the end of ea
 
 from brian2 import Synapses
 
+from bimsim.integration import exact
 from bimsim.neurons.model import model_of, require_learning_layer, require_weight_unit
 
 __all__ = ["SYNAPSE_TRACES", "eligibility_synapses", "learning_synapses", "refuse_shared_names"]
@@ -115,7 +116,7 @@ def learning_synapses(
         on_pre=on_pre,
         on_post=on_post,
         namespace=namespace,
-        method="exact",
+        method=exact,
         name=name,
         **kwds,
     )
