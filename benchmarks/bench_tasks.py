@@ -62,9 +62,11 @@ def check_arguments(p, args):
         p.error("argument --data: no data folder given and $BIMSIM_DATA is not set")
     if args.data is not None and not Path(args.data).is_dir():
         p.error(f"argument --data: {args.data} is not a folder")
-    if args.data is not None:  # what the tasks read, here and in their processes
-        os.environ["BIMSIM_DATA"] = str(Path(args.data).resolve())
-    for task in args.tasks:
+
+
+def check_task_data(p, tasks):
+    """Refuse, before the first task trains, a task whose data folder ``$BIMSIM_DATA`` lacks."""
+    for task in tasks:
         try:
             import_module(f"bimsim.tasks.{task}").TASK.data_dir(None)
         except FileNotFoundError as err:
@@ -95,6 +97,9 @@ def main(argv=None):
     p = parser()
     args = p.parse_args(argv)
     check_arguments(p, args)
+    if args.data is not None:  # what the tasks read, here and in their processes
+        os.environ["BIMSIM_DATA"] = str(Path(args.data).resolve())
+    check_task_data(p, args.tasks)
     with tempfile.TemporaryDirectory(prefix="bench_tasks_") as folder:
         runs = [train_task(task, args, Path(folder)) for task in args.tasks]
     seconds = np.array([r[0] for r in runs])

@@ -49,7 +49,8 @@ DEVICES = ("runtime", "cpp_standalone", "cuda_standalone")
 
 
 def cache_dir():
-    """Folder for bimsim's standalone builds: ``$BIMSIM_CACHE`` or ``~/.cache/bimsim``."""
+    """Folder for bimsim's standalone builds and stored exact solutions
+    (:mod:`bimsim.integration`): ``$BIMSIM_CACHE`` or ``~/.cache/bimsim``."""
     root = os.environ.get("BIMSIM_CACHE") or Path.home() / ".cache" / "bimsim"
     return Path(root)
 

@@ -324,14 +324,15 @@ def test_a_task_s_own_validation_folds_are_used_and_checked():
 
 
 @pytest.mark.parametrize("task", ["ecg", "eeg", "speech", "lm"])
-def test_a_task_names_the_data_it_reads_before_reading_it(task, tmp_path, monkeypatch):
+def test_a_task_names_the_data_it_reads_before_reading_it(task, data_root, tmp_path, monkeypatch):
     """``TASK.data_dir`` finds the folder ``$BIMSIM_DATA`` holds for the task and refuses a data
     folder without it; ECG's default is the subset shipped with bimsim."""
     command = importlib.import_module(f"bimsim.tasks.{task}").TASK
     if task == "ecg":
         assert command.data_dir(None) is None
         return
-    assert command.data_dir(None).is_dir()  # $BIMSIM_DATA, set for the tests
+    monkeypatch.setenv("BIMSIM_DATA", str(data_root))
+    assert command.data_dir(None).is_dir()
     monkeypatch.setenv("BIMSIM_DATA", str(tmp_path))
     with pytest.raises(FileNotFoundError, match=str(tmp_path)):
         command.data_dir(None)

@@ -283,6 +283,9 @@ def stdp_equations(rule, bounds=None, prunable=False, variable="w"):
     -------
     object
         With attributes ``model``, ``on_pre``, ``on_post`` (strings) and ``namespace`` (dict).
+        The model declares ``lastupdate`` (the time of the synapse's last spike), which Brian2
+        also declares for ``(event-driven)`` equations: it cannot be merged with a model that
+        has any.
     """
     bounds = bounds or WeightBounds()
     if variable != "w" and (bounds.kind != "none" or prunable):
@@ -337,8 +340,9 @@ def stdp_synapses(
     rule : STDPRule
     bounds : WeightBounds, optional
     transmit : str, optional
-        Statement appended to ``on_pre`` that delivers the spike, e.g. ``"x_post += w"``. Without
-        it the synapse only learns (as in pairing protocols where both sides are driven).
+        Statement appended to ``on_pre`` that delivers the spike, e.g. ``"x_post += w"``, with the
+        weight after this spike's update. Without it the synapse only learns (as in pairing
+        protocols where both sides are driven).
     prunable : bool
         Add the ``active`` flag that :class:`bimsim.plasticity.pruning.AdaptivePruning` clears.
         Set ``active = True`` after connecting.
@@ -350,7 +354,8 @@ def stdp_synapses(
     Returns
     -------
     brian2.Synapses
-        With the weight ``w`` and the traces ``r1``, ``o1`` (and ``r2``, ``o2`` for triplets).
+        With the weight ``w``, the traces ``r1``, ``o1`` (and ``r2``, ``o2`` for triplets) as
+        they were at the synapse's last spike, and that spike's time ``lastupdate``.
     """
     eqs = stdp_equations(rule, bounds, prunable)
     on_pre = eqs.on_pre if transmit is None else f"{eqs.on_pre}\n{transmit}"

@@ -94,8 +94,9 @@ class TaskCommand:
         ``prepare(args)``: work after the checks and before loading (e.g. a download).
     data_dir : callable, optional
         ``data_dir(data)``: the folder ``load`` reads for ``--data`` ``data`` (None: the default
-        under ``$BIMSIM_DATA``), raising ``FileNotFoundError`` if it is missing; None where the
-        default is data shipped with bimsim. Lets a caller check a task's data before any work.
+        under ``$BIMSIM_DATA``), raising ``FileNotFoundError`` if there is no such folder (the
+        files in it are checked by ``load``); None where the default is data shipped with
+        bimsim. Lets a caller check that a task's data is there before any work.
     bim, baseline : BIMConfig, BaselineConfig
         The task's defaults.
     quick : Quick
