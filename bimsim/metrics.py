@@ -2,10 +2,12 @@
 
 Energy per operation follows Horowitz (2014), 45 nm, 32-bit float: an accumulate (a spike arriving
 at a synapse adds its weight) costs 0.9 pJ, a multiply-accumulate 4.6 pJ.
+
+scikit-learn is imported when a score is first computed, not with the module: it takes about
+0.6 s, which every task command would otherwise pay before it prints ``--help`` or refuses a flag.
 """
 
 import numpy as np
-from sklearn.metrics import average_precision_score, confusion_matrix, roc_auc_score
 
 __all__ = ["ENERGY_PER_AC_PJ", "ENERGY_PER_MAC_PJ", "binary_scores", "class_scores", "energy_pj"]
 
@@ -29,6 +31,8 @@ def binary_scores(positive, score):
         raise ValueError("scores hold NaN or infinite values")
     if positive.all() or not positive.any():
         raise ValueError("AUC needs both classes among the labels")
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
     return {
         "auc_roc": float(roc_auc_score(positive, score)),
         "auc_pr": float(average_precision_score(positive, score)),
@@ -47,6 +51,8 @@ def class_scores(truth, predicted, classes):
         ``sensitivity``, ``ppv``, ``support`` (true count) and ``predicted`` (predicted count),
         each in the order of ``classes``; ``confusion`` ``(true, predicted)``.
     """
+    from sklearn.metrics import confusion_matrix
+
     matrix = confusion_matrix(truth, predicted, labels=list(classes))
     support, called = matrix.sum(axis=1), matrix.sum(axis=0)
     hits = np.diag(matrix)

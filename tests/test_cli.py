@@ -2,6 +2,7 @@
 
 import argparse
 import signal
+import subprocess
 import sys
 import time
 import weakref
@@ -9,6 +10,7 @@ import weakref
 import numpy as np
 import pytest
 from brian2 import Hz, Network, NeuronGroup, ms, network_operation, stop
+from conftest import ROOT
 
 from bimsim.cli import _keep_interrupts, check_output_path, integer, quantity, real, run_command
 from bimsim.devices import Simulation, SimulationInterrupted, _interrupted_build
@@ -157,3 +159,28 @@ def test_readout_state_bytes_are_what_reset_state_allocates():
     ssm.reset_state(batch=5)
     held = ssm.h.nbytes + sum(a.nbytes for a in ssm._sens.values())
     assert SelectiveSSM.state_bytes(12, 4, batch=5) == held
+
+
+@pytest.mark.parametrize(
+    "command",
+    ["bimsim.tasks.ecg", "bimsim.tasks.eeg", "bimsim.tasks.speech", "bimsim.tasks.lm",
+     "protocols/stdp_pairing.py", "protocols/stdp_frequency.py"],
+)  # fmt: skip
+def test_help_imports_neither_torch_nor_scikit_learn(command):
+    """What a command prints before any work (``--help``, a refused flag) comes without the
+    imports only training (torch, 2.3 s) or scoring (scikit-learn, 0.6 s) needs."""
+    run = "run_path" if command.endswith(".py") else "run_module"
+    script = (
+        "import runpy, sys\n"
+        f"sys.argv = [{command!r}, '--help']\n"
+        "try:\n"
+        f"    runpy.{run}({command!r}, run_name='__main__')\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print('imported:', *(m for m in ('torch', 'sklearn') if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "usage:" in done.stdout
+    assert done.stdout.splitlines()[-1] == "imported:"
