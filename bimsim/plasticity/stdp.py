@@ -292,11 +292,6 @@ def stdp_equations(rule, bounds=None, prunable=False, variable="w"):
         raise ValueError(f"STDP into {variable!r} takes no bounds and no pruning")
     step = "= 1" if rule.pairing == "nearest" else "+= 1"
     traces = {"r1": "tau_plus", "o1": "tau_minus"}
-    if rule.a3_minus:
-        traces["r2"] = "tau_x"
-    if rule.a3_plus:
-        traces["o2"] = "tau_y"
-    model = [f"{variable} : 1", *(f"{trace} : 1" for trace in traces), "lastupdate : second"]
     namespace = {
         "tau_plus": rule.tau_plus,
         "tau_minus": rule.tau_minus,
@@ -308,15 +303,18 @@ def stdp_equations(rule, bounds=None, prunable=False, variable="w"):
     depression, potentiation = "o1 * a2_minus", "r1 * a2_plus"
     pre_traces, post_traces = [f"r1 {step}"], [f"o1 {step}"]
     if rule.a3_minus:
+        traces["r2"] = "tau_x"
         namespace.update(tau_x=rule.tau_x, a3_minus=rule.a3_minus)
         depression = "o1 * (a2_minus + a3_minus * r2)"
         pre_traces.append(f"r2 {step}")
-    if prunable:
-        model.append("active : boolean")
     if rule.a3_plus:
+        traces["o2"] = "tau_y"
         namespace.update(tau_y=rule.tau_y, a3_plus=rule.a3_plus)
         potentiation = "r1 * (a2_plus + a3_plus * o2)"
         post_traces.append(f"o2 {step}")
+    model = [f"{variable} : 1", *(f"{trace} : 1" for trace in traces), "lastupdate : second"]
+    if prunable:
+        model.append("active : boolean")
     # Every trace decays from the synapse's last spike to this one, as Brian2's code for
     # (event-driven) equations does; each spike then reads the traces before updating its own
     # ("t - ε" in Pfister & Gerstner 2006).
