@@ -14,6 +14,9 @@ limit (8 GiB) is refused. The workers belong to this command: a Ctrl-C ends them
 die with it even when it is killed.
 """
 
+import bimsim  # noqa: F401  (first: refuses a bad MPLBACKEND in one line, before matplotlib)
+
+# isort: split
 import argparse
 import json
 import resource

@@ -17,6 +17,9 @@ this process. Writes ``results/bench_pairing.nc``::
     python benchmarks/bench_pairing.py --repeats 5
 """
 
+import bimsim  # noqa: F401  (first: refuses a bad MPLBACKEND in one line, before matplotlib)
+
+# isort: split
 import importlib.util
 import json
 import os

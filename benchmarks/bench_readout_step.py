@@ -13,6 +13,9 @@ The time steps and memory the run would need are estimated before anything is bu
 above bimsim's limits is refused.
 """
 
+import bimsim  # noqa: F401  (first: refuses a bad MPLBACKEND in one line, before matplotlib)
+
+# isort: split
 import argparse
 import sys
 

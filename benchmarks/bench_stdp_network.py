@@ -24,6 +24,9 @@ output rate are recorded. Writes ``results/bench_stdp_network.nc``::
     python benchmarks/bench_stdp_network.py --sizes 1000 10000 100000 --duration 10s
 """
 
+import bimsim  # noqa: F401  (first: refuses a bad MPLBACKEND in one line, before matplotlib)
+
+# isort: split
 import importlib.util
 import os
 import shutil

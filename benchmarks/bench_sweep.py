@@ -10,6 +10,9 @@ workers take less time than serial. Writes ``results/bench_sweep.nc``::
     python benchmarks/bench_sweep.py --points 8 --workers 2
 """
 
+import bimsim  # noqa: F401  (first: refuses a bad MPLBACKEND in one line, before matplotlib)
+
+# isort: split
 import os
 import sys
 import tempfile

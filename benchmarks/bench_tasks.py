@@ -13,10 +13,12 @@ defaults instead of ``--quick`` (minutes to hours). Writes ``results/bench_tasks
     python benchmarks/bench_tasks.py --tasks ecg eeg speech lm --models bim cnn
 """
 
+import bimsim  # noqa: F401  (first: refuses a bad MPLBACKEND in one line, before matplotlib)
+
+# isort: split
 import os
 import subprocess
 import sys
-import tempfile
 from importlib import import_module
 from pathlib import Path
 
@@ -30,6 +32,7 @@ from bimsim.cli import (
     distinct,
     end_with_parent,
     run_command,
+    temporary_folder,
 )
 from bimsim.io import labelled, provenance, write_dataset
 from bimsim.tasks.models import MODELS
@@ -49,6 +52,7 @@ def parser():
                    help="the tasks' default runs instead of --quick")  # fmt: skip
     p.add_argument("--data", help="the folder that holds every task's data, as $BIMSIM_DATA "
                    "does (default: $BIMSIM_DATA)")  # fmt: skip
+    p.add_input("--data", lambda args: args.data or os.environ.get("BIMSIM_DATA"))
     add_seed_argument(p)
     add_out_argument(p, "results/bench_tasks.nc")
     return p
@@ -100,8 +104,8 @@ def main(argv=None):
     if args.data is not None:  # what the tasks read, here and in their processes
         os.environ["BIMSIM_DATA"] = str(Path(args.data).resolve())
     check_task_data(p, args.tasks)
-    with tempfile.TemporaryDirectory(prefix="bench_tasks_") as folder:
-        runs = [train_task(task, args, Path(folder)) for task in args.tasks]
+    with temporary_folder(prefix="bench_tasks_") as folder:
+        runs = [train_task(task, args, folder) for task in args.tasks]
     seconds = np.array([r[0] for r in runs])
     samples = np.array([r[1] for r in runs], dtype=float)
     throughput = samples / seconds

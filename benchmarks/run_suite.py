@@ -14,6 +14,9 @@ runs only the others::
     python benchmarks/run_suite.py --out results/benchmarks.nc
 """
 
+import bimsim  # noqa: F401  (first: refuses a bad MPLBACKEND in one line, before matplotlib)
+
+# isort: split
 import importlib.util
 import os
 import re
@@ -33,7 +36,7 @@ from bimsim.cli import (
     run_command,
     runs_folder,
 )
-from bimsim.io import provenance, write_atomically, write_dataset
+from bimsim.io import check_dataset, provenance, replace_together
 from bimsim.sweep import recorded_command
 
 HERE = Path(__file__).resolve().parent
@@ -90,16 +93,20 @@ def run_benchmark(name, quick, runs, keep=False):
     out = runs / f"{name}.nc"
     command = [sys.executable, str(HERE / script), *(quick_arguments if quick else arguments)]
     if keep and out.exists():
-        with xr.open_dataset(out) as ds:
-            if recorded_command(ds) == (HERE / script, command[2:]):
-                print(f"== {name}: kept {out}", flush=True)
-                return ds.load()
-        print(f"== {name}: {out} was made by another command line; running it again")
+        try:
+            with xr.open_dataset(out, engine="netcdf4") as ds:
+                if recorded_command(ds) == (HERE / script, command[2:]):
+                    print(f"== {name}: kept {out}", flush=True)
+                    return ds.load()
+            print(f"== {name}: {out} was made by another command line; running it again")
+        except (OSError, RuntimeError, ValueError) as err:  # netCDF4's and xarray's "unreadable"
+            reason = " ".join((getattr(err, "strerror", None) or str(err)).split())
+            print(f"== {name}: {out} cannot be read ({reason}); running it again")
     print(f"== {name}: {' '.join([script, *command[2:]])}", flush=True)
     done = subprocess.run([*command, "--out", str(out)], preexec_fn=end_with_parent())
     if done.returncode:
         sys.exit(f"run_suite.py: error: {script} failed (exit status {done.returncode})")
-    with xr.open_dataset(out) as ds:
+    with xr.open_dataset(out, engine="netcdf4") as ds:
         return ds.load()
 
 
@@ -174,9 +181,12 @@ def main(argv=None):
     )
     text = markdown(datasets)
     print(text, end="")
-    # the table's temporary is written first, and renamed just after the dataset
-    write_atomically(
-        table, lambda temporary: (temporary.write_text(text), write_dataset(merged, args.out))
+    check_dataset(merged)
+    replace_together(
+        {
+            args.out: lambda temporary: merged.to_netcdf(temporary, engine="netcdf4"),
+            table: lambda temporary: temporary.write_text(text),
+        }
     )
     print(f"wrote {args.out} and {table}")
 

@@ -5,6 +5,59 @@ Spiking neurons and plasticity rules are Brian2 equations, generated to C++ (Cyt
 :class:`xarray.Dataset` with units and provenance.
 """
 
+import os
+import sys
+
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+__all__ = ["EnvironmentFault", "__version__"]
+
+
+class EnvironmentFault(ImportError):
+    """The environment bimsim runs in cannot work (e.g. an ``MPLBACKEND`` matplotlib does not
+    know), found when bimsim is imported; a command ends with this one line, no traceback."""
+
+
+def _one_line(previous):
+    """An excepthook that ends the process on an :class:`EnvironmentFault` with
+    ``prog: error: ...`` and exit status 2 (nothing has started: bimsim is being imported)."""
+
+    def hook(kind, value, traceback):
+        if isinstance(value, EnvironmentFault):
+            sys.stderr.write(f"{_program()}: error: {value}\n")
+            sys.stderr.flush()
+            os._exit(2)  # a refusal before any work, as the commands' other refusals
+        else:
+            previous(kind, value, traceback)
+
+    return hook
+
+
+def _program():
+    """The command's name as argparse gives it (``ecg.py`` for ``python -m bimsim.tasks.ecg``,
+    whose ``sys.argv[0]`` is still ``-m`` while its package is imported)."""
+    argv = getattr(sys, "orig_argv", sys.argv)
+    if "-m" in argv[:-1]:
+        return argv[argv.index("-m") + 1].rsplit(".", 1)[-1] + ".py"
+    return os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "python"
+
+
+def _check_matplotlib_backend():
+    """Refuse an ``MPLBACKEND`` that matplotlib does not know, in one line: Brian2 imports
+    matplotlib, which would otherwise fail in every bimsim module with a long traceback."""
+    name = os.environ.get("MPLBACKEND")
+    if not name or "matplotlib" in sys.modules:
+        return
+    try:
+        import matplotlib  # noqa: F401
+    except ValueError as err:
+        if "backend" not in str(err):
+            raise
+        sys.excepthook = _one_line(sys.excepthook)
+        raise EnvironmentFault(
+            f"MPLBACKEND={name!r} is not a backend matplotlib knows: unset it, or set "
+            "MPLBACKEND=Agg (bimsim only saves figures to files)"
+        ) from None
+
+
+_check_matplotlib_backend()

@@ -16,20 +16,26 @@ tool a user can trust:
 import _thread
 import argparse
 import ctypes
+import errno
 import gc
 import math
 import os
+import shutil
 import signal
+import stat
+import subprocess
 import sys
 import tempfile
 import threading
 from argparse import RawTextHelpFormatter
+from contextlib import contextmanager
 from pathlib import Path
 
 import brian2
+import numpy as np
 
-from bimsim.devices import DEVICES
-from bimsim.io import provenance, write_dataset
+from bimsim.devices import DEVICES, device_problem
+from bimsim.io import provenance, write_dataset, written
 from bimsim.quantities import parse_quantity
 
 __all__ = [
@@ -48,6 +54,8 @@ __all__ = [
     "quantity",
     "real",
     "run_command",
+    "temporary_folder",
+    "tied_to_this_process",
 ]
 
 #: Largest seed: numpy's and Brian2's seeds are 32-bit.
@@ -64,15 +72,78 @@ class ArgumentParser(argparse.ArgumentParser):
     """An ``argparse`` parser whose errors are one line: ``prog: error: what is wrong``.
 
     The help text is printed as written (``RawTextHelpFormatter``) unless another formatter is
-    given.
+    given. On top of argparse's own checks, :meth:`parse_args` runs, in order:
+
+    * the checks added with :meth:`add_check` (each may raise ``ValueError``);
+    * the check that no output (:meth:`add_output`) is, or resolves to, an input
+      (:meth:`add_input`), bimsim's own files or the running script (:func:`check_not_input`).
+
+    Each failure becomes the parser's one-line error, before any work.
     """
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("formatter_class", RawTextHelpFormatter)
         super().__init__(*args, **kwargs)
+        self._checks = []
+        self._inputs = []
+        self._outputs = []
 
     def error(self, message):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+    def add_check(self, check):
+        """Run ``check(args)`` after parsing; a ``ValueError`` it raises is the parser's error."""
+        self._checks.append(check)
+
+    def add_input(self, flag, paths=None):
+        """Declare that the command reads what ``flag`` names: a file, or a folder and all in it.
+
+        ``paths(args)`` gives the paths read (one, several, or None) where they are not simply
+        the flag's value (a default folder, say); an error it raises (the input is missing) is
+        left to the command's own checks.
+        """
+        dest = flag.lstrip("-").replace("-", "_")
+        self._inputs.append((flag, paths or (lambda args: getattr(args, dest))))
+
+    def add_output(self, flag, suffixes=("",), dest=None):
+        """Declare that the command writes at ``flag``'s value plus each of ``suffixes``."""
+        dest = dest or flag.lstrip("-").replace("-", "_")
+        self._outputs.append((flag, dest, tuple(suffixes)))
+
+    def inputs(self, args):
+        """The ``(flag, path)`` of every input ``args`` name (see :meth:`add_input`)."""
+        found = []
+        for flag, paths in self._inputs:
+            try:
+                value = paths(args)
+            except (OSError, ValueError):  # a missing input: the command refuses it itself
+                continue
+            if value is None:
+                continue
+            if isinstance(value, (str, os.PathLike)):
+                value = [value]
+            found.extend((flag, path) for path in value if str(path).strip())
+        return found
+
+    def check_outputs(self, args):
+        """Raise ``ValueError`` if an output named in ``args`` is, or resolves to, an input."""
+        inputs = self.inputs(args)
+        for flag, dest, suffixes in self._outputs:
+            value = getattr(args, dest, None)
+            if value is None:
+                continue
+            for suffix in suffixes:
+                check_not_input(f"{value}{suffix}", inputs, flag=flag)
+
+    def parse_args(self, args=None, namespace=None):
+        parsed = super().parse_args(args, namespace)
+        try:
+            for check in self._checks:
+                check(parsed)
+            self.check_outputs(parsed)
+        except ValueError as err:
+            self.error(str(err))
+        return parsed
 
 
 def _type(name, parse):
@@ -95,12 +166,19 @@ def distinct(what=None):
 
     class Distinct(argparse.Action):
         def __call__(self, parser, namespace, values, option_string=None):
-            if len(set(values)) < len(values):
+            if len(set(map(_comparable, values))) < len(values):
                 got = " ".join(map(str, values))
                 raise argparse.ArgumentError(self, f"{each}, got {got}")
             setattr(namespace, self.dest, values)
 
     return Distinct
+
+
+def _comparable(value):
+    """``value`` as a hashable key: a quantity (unhashable) by its SI value and dimensions."""
+    if isinstance(value, brian2.Quantity):
+        return float(np.asarray(value)), repr(value.dim)
+    return value
 
 
 def integer(minimum, maximum, why=None):
@@ -175,13 +253,14 @@ def check_output_path(path, suffixes=("",)):
     ``suffixes`` are appended to ``path`` to give the files that will be written (a figure's
     ``.png`` and ``.pdf``). Folders that do not exist yet are fine (they are made when the result
     is written); the nearest one that exists must be a folder that can be written in, checked by
-    creating and removing a temporary file there.
+    creating and removing a temporary file there. A file already at a target must be a regular
+    file (or a link to one), which the result replaces.
 
     Raises
     ------
     ValueError
-        For an empty path, a path that is a folder, one under a file, or one in a folder that
-        cannot be written.
+        For an empty path, a path that is (or links to) a folder, a device, a FIFO or a socket,
+        one under a file, or one in a folder that cannot be written.
     """
     if not str(path).strip():
         raise ValueError("the output path is empty")
@@ -190,6 +269,9 @@ def check_output_path(path, suffixes=("",)):
         target = Path(f"{path}{suffix}")
         if target.is_dir():
             raise ValueError(f"{target} is a folder; give a file name")
+        kind = _special_kind(target)
+        if kind:
+            raise ValueError(f"{target} is {kind}, not a regular file: a result cannot replace it")
     folder = path.parent
     while not folder.exists() and not folder.is_symlink():
         folder = folder.parent
@@ -201,6 +283,88 @@ def check_output_path(path, suffixes=("",)):
     except OSError as err:
         raise ValueError(f"{path} cannot be written: {folder}: {err.strerror}") from None
     return path
+
+
+def _special_kind(path):
+    """What ``path`` (followed through links) is if it exists and is neither a regular file nor a
+    folder: ``"a character device"``, ``"a FIFO"``...; else None."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:  # nothing there, or a dangling link, which the result replaces
+        return None
+    kinds = {
+        stat.S_ISCHR: "a character device",
+        stat.S_ISBLK: "a block device",
+        stat.S_ISFIFO: "a FIFO",
+        stat.S_ISSOCK: "a socket",
+    }
+    return next((kind for test, kind in kinds.items() if test(mode)), None)
+
+
+def check_not_input(target, inputs, flag="--out"):
+    """Refuse to write ``target`` where it would replace something the command reads.
+
+    ``target`` must not be, or resolve to (through links, ``..``, or as another name of the same
+    file, a hard link), one of ``inputs`` (``(flag, path)`` pairs: a file, or a folder and all
+    it holds), a file of bimsim's package (its code and shipped data), the running script, or a
+    module the process has imported.
+
+    Raises
+    ------
+    ValueError
+        ``"--out X is ...; write it elsewhere"``, naming the input.
+    """
+    import bimsim
+
+    real = Path(os.path.realpath(target))
+    try:
+        existing = os.stat(target)
+    except OSError:
+        existing = None
+    package = Path(os.path.realpath(Path(bimsim.__file__).parent))
+    script = sys.argv[0] if sys.argv and sys.argv[0] not in ("", "-c", "-m") else None
+    read = [*inputs, ("bimsim's package", package)]
+    if script:
+        read.append(("the running script", script))
+    for name, path in read:
+        source = Path(os.path.realpath(path))
+        same = real == source or (existing is not None and _same_file(existing, path))
+        if same or (source.is_dir() and source in real.parents):
+            what = name if name.startswith(("bimsim", "the ")) else f"{name} {path}"
+            where = "is" if same else "lies in"
+            raise ValueError(
+                f"{flag} {target} {where} {what}, which this command reads; write elsewhere"
+            )
+        if existing is not None and existing.st_nlink > 1 and source.is_dir():
+            for other in _files_under(source):
+                if _same_file(existing, other):
+                    raise ValueError(
+                        f"{flag} {target} is another name (a hard link) of {other}, in {name} "
+                        f"{path}, which this command reads; write elsewhere"
+                    )
+    if existing is not None:
+        for module in list(sys.modules.values()):
+            origin = getattr(module, "__file__", None)
+            if origin and _same_file(existing, origin):
+                raise ValueError(f"{flag} {target} is {origin}, code this command runs")
+
+
+def _same_file(status, path):
+    try:
+        return os.path.samestat(status, os.stat(path))
+    except OSError:
+        return False
+
+
+def _files_under(folder, limit=100_000):
+    """Up to ``limit`` files under ``folder`` (links not followed into folders)."""
+    count = 0
+    for root, _, names in os.walk(folder):
+        for name in names:
+            yield Path(root) / name
+            count += 1
+            if count >= limit:
+                return
 
 
 def output_path(suffixes=("",)):
@@ -252,11 +416,12 @@ def add_out_argument(parser, out, default_help=None):
     """Add ``--out``, the netCDF file to write (default ``out``), checked before any work.
 
     ``out`` None leaves the default to the command (``default_help`` says what it is), which
-    then checks it with :func:`check_output_path`."""
+    then checks it with :func:`check_output_path` and :meth:`ArgumentParser.check_outputs`."""
     default = default_help or "%(default)s"
     parser.add_argument(
         "--out", type=output_path(), default=out, help=f"netCDF file to write (default: {default})"
     )
+    parser.add_output("--out")
 
 
 def add_seed_argument(parser):
@@ -268,17 +433,27 @@ def add_seed_argument(parser):
 
 def add_run_arguments(parser, out, devices=DEVICES, out_help=None):
     """Add ``--device`` (one of ``devices``), ``--seed`` and ``--out`` (default ``out``, see
-    :func:`add_out_argument`)."""
+    :func:`add_out_argument`); a device this machine cannot run is refused after parsing
+    (:func:`bimsim.devices.device_problem`)."""
     parser.add_argument("--device", choices=devices, default="runtime", help="Brian2 device")
     add_seed_argument(parser)
     add_out_argument(parser, out, out_help)
+    parser.add_check(check_device_argument)
 
 
-def finish_run(ds, args, parameters=None):
+def check_device_argument(args):
+    """Refuse ``--device`` where this machine cannot run it (no GPU, no compiler cache)."""
+    problem = device_problem(args.device)
+    if problem:
+        raise ValueError(f"argument --device: {problem}")
+
+
+def finish_run(ds, args, parameters=None, summary=None):
     """Attach provenance to ``ds``, write it atomically to ``args.out`` and say where.
 
     ``parameters`` default to every flag in ``args`` but ``--device``, ``--seed`` and ``--out``
-    (which provenance records under their own names).
+    (which provenance records under their own names). ``summary``, text the command prints after
+    the write, is made by the caller before: once the result is in place nothing may fail.
     """
     if parameters is None:
         parameters = {k: v for k, v in vars(args).items() if k not in ("device", "seed", "out")}
@@ -287,6 +462,8 @@ def finish_run(ds, args, parameters=None):
     )
     path = write_dataset(ds, args.out)
     print(f"wrote {path}")
+    if summary:
+        print(summary)
     return path
 
 
@@ -315,6 +492,51 @@ def end_with_parent(signum=signal.SIGTERM, *, ignore_interrupt=False):
     return setup
 
 
+def tied_to_this_process(argv):
+    """``argv`` started so that the kernel ends it (SIGTERM) when this process ends, also by
+    SIGKILL: prefixed with ``setpriv --pdeathsig TERM`` where there is one (Linux). Unlike
+    :func:`end_with_parent` it needs no ``preexec_fn``, so a process with threads (a progress
+    bar's, a dask worker's) can use it."""
+    if shutil.which("setpriv") is None:
+        return list(argv)
+    return ["setpriv", "--pdeathsig", "TERM", *argv]
+
+
+@contextmanager
+def temporary_folder(prefix):
+    """A temporary folder that is removed when the block ends, and also when this process is
+    killed (SIGKILL runs no ``finally``).
+
+    A small watcher process, in a session of its own (Ctrl-C does not reach it), waits for this
+    process's end (the pipe to it closes, however this process ends) and then removes the
+    folder; it removes it once more a moment later, in case a child that was ending with this
+    process (:func:`tied_to_this_process`) wrote into it meanwhile.
+    """
+    folder = tempfile.mkdtemp(prefix=prefix)
+    watcher = subprocess.Popen(
+        [sys.executable, "-I", "-S", "-c", _REMOVE_AT_END, folder],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        yield Path(folder)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+        watcher.stdin.close()  # the watcher finds the folder gone and ends
+
+
+#: The watcher of :func:`temporary_folder`: wait for the end of standard input, remove the folder.
+_REMOVE_AT_END = (
+    "import shutil, sys, time\n"
+    "sys.stdin.buffer.read()\n"
+    "for _ in range(2):\n"
+    "    shutil.rmtree(sys.argv[1], ignore_errors=True)\n"
+    "    time.sleep(2)\n"
+)
+
+
 #: Linux's prctl option that sets the signal a process gets when its parent dies.
 _PR_SET_PDEATHSIG = 1
 
@@ -341,14 +563,100 @@ def _keep_interrupts(previous):
     return hook
 
 
+class _Tolerant:
+    """A text stream that does not let a failing standard output stop the command.
+
+    A closed pipe (``| head -1``), a full device or a closed descriptor make ``print`` raise; the
+    command's result does not depend on what it prints, so the first failure is said once on
+    ``complaint`` (standard error; None for standard error itself), the descriptor is pointed at
+    the null device (also for what Python flushes at exit), and the command goes on silently.
+    """
+
+    def __init__(self, stream, name, complaint=None):
+        self._stream = stream
+        self._name = name
+        self._complaint = complaint
+        self._failed = False
+
+    def _guard(self, method, *args):
+        if self._failed:
+            return None
+        try:
+            return method(*args)
+        except (OSError, ValueError) as err:  # ValueError: a closed file
+            self._fail(err)
+            return None
+
+    def _fail(self, err):
+        self._failed = True
+        try:
+            null = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(null, self._stream.fileno())
+            os.close(null)
+        except (OSError, ValueError):
+            pass
+        if self._complaint is not None:
+            reason = getattr(err, "strerror", None) or str(err)
+            self._complaint.write(
+                f"{Path(sys.argv[0]).name}: {self._name} failed ({reason}); going on without it\n"
+            )
+
+    def write(self, text):
+        self._guard(self._stream.write, text)
+        return len(text)
+
+    def flush(self):
+        self._guard(self._stream.flush)
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
+def _tolerant_streams():
+    """Make standard output and error unable to stop the command: characters their encoding
+    lacks are escaped (``PYTHONIOENCODING=ascii``), failures are survived (:class:`_Tolerant`)."""
+    if isinstance(sys.stdout, _Tolerant):  # a caller that runs commands one after another
+        return
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
+    sys.stderr = _Tolerant(sys.stderr, "standard error")
+    sys.stdout = _Tolerant(sys.stdout, "standard output", complaint=sys.stderr)
+
+
+def _what_was_written(done):
+    """The end of a stopped command's last line: what it had put in place (``done``), if
+    anything."""
+    if not done:
+        return "no result was written"
+    return f"it had written {', '.join(map(str, done))}"
+
+
+def _environment_fault(err):
+    """An ``OSError`` in words: the file and the reason, a full disk said as such."""
+    reason = err.strerror or str(err) or type(err).__name__
+    if err.errno == errno.ENOSPC and "space" not in reason:
+        reason = f"no space left on the disk ({reason})"
+    return f"{err.filename}: {reason}" if err.filename else reason
+
+
 def run_command(main, argv=None):
     """Run a command's ``main(argv)`` as a process a user started, and exit.
 
     An interrupt, Ctrl-C (SIGINT) or SIGTERM, ends the command with exit status 130 and one line
-    on stderr, with no traceback and nothing written: results are only written atomically at the
-    end, so the file at ``--out`` stays as it was. Brian2 would otherwise stop a running simulation
-    early on Ctrl-C and let the command go on with its truncated result; bimsim's simulations
-    raise instead (:meth:`bimsim.devices.Simulation.run`).
+    on stderr, with no traceback: results are only written atomically at the end, so the file
+    at ``--out`` stays as it was, and the line says what was written where an interrupt came
+    after the write. Brian2 would otherwise stop a running simulation early on Ctrl-C and let
+    the command go on with its truncated result; bimsim's simulations raise instead
+    (:meth:`bimsim.devices.Simulation.run`).
+
+    A fault of the environment during the work (``OSError``: a full disk, a folder made
+    unwritable, a network or scheduler out of reach) ends it with exit status 1 and one line
+    naming the cause and what was written; so does running out of memory. Standard output and
+    error that fail (a closed pipe, a full device, an encoding without the characters printed)
+    do not stop the command, and its exit status keeps its meaning (0: the result was written).
+    Any other error is a bug: Python's traceback, not Brian2's "report it" message (and Brian2
+    keeps no debug files for it).
 
     The objects alive when ``main`` starts and when it ends are frozen (:func:`gc.freeze`): no
     garbage collection walks them again, and at exit their reference cycles are not collected
@@ -359,16 +667,29 @@ def run_command(main, argv=None):
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _terminate)
     sys.unraisablehook = _keep_interrupts(sys.unraisablehook)
+    # Brian2's hook calls every uncaught error a possible Brian2 bug and keeps its debug files
+    sys.excepthook = sys.__excepthook__
+    _tolerant_streams()
     # The modules imported so far (Brian2, sympy, xarray: a few hundred thousand objects) live
     # until the process ends; frozen, they are no longer walked by the garbage collections that
     # Brian2 runs before every simulation and that Python runs at exit (about 0.4 s a command).
     gc.freeze()
+    name = Path(sys.argv[0]).name
+    earlier = len(written())  # what this process wrote before (a caller that goes on)
+
+    def stop(status, what):
+        sys.stderr.write(f"{name}: {what}; {_what_was_written(written()[earlier:])}\n")
+        sys.exit(status)
+
     try:
         main(argv)
     except KeyboardInterrupt:
         # the objects of a network the interrupt left unrun would be reported at exit
         brian2.BrianLogger.suppress_name("unused_brian_object")
-        sys.stderr.write(f"{Path(sys.argv[0]).name}: interrupted; no result was written\n")
-        sys.exit(INTERRUPTED)
+        stop(INTERRUPTED, "interrupted")
+    except OSError as err:
+        stop(1, _environment_fault(err))
+    except MemoryError:
+        stop(1, "out of memory")
     gc.freeze()
     sys.exit(0)

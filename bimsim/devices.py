@@ -22,9 +22,14 @@ standalone project's compiler or binary.
 """
 
 import gc
+import importlib.util
 import os
 import re
+import shlex
+import shutil
 import signal
+import subprocess
+import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +45,7 @@ __all__ = [
     "SimulationInterrupted",
     "cache_dir",
     "cuda_toolkit_flags",
+    "device_problem",
     "simulation_device",
 ]
 
@@ -60,6 +66,63 @@ def check_device(name):
     if name not in DEVICES:
         raise ValueError(f"unknown device {name!r}; choose one of {', '.join(DEVICES)}")
     return name
+
+
+def device_problem(name, *, execute=True):
+    """Why this machine cannot run ``name``, in a phrase, or None where it can.
+
+    Checked before any work, so that a run does not fail after minutes (or with a compiler's
+    traceback): a standalone device needs ``make`` and a C++ compiler, and a cache folder
+    (:func:`cache_dir`) it can write its build in; ``cuda_standalone`` also needs brian2cuda,
+    ``nvcc``, and, to run what it built (``execute``), an NVIDIA GPU.
+    """
+    check_device(name)
+    if name == "runtime":
+        return None
+    for tool in ("make", "c++"):
+        if shutil.which(tool) is None:
+            return f"{name} needs make and a C++ compiler; no {tool} on PATH"
+    if name == "cuda_standalone":
+        if importlib.util.find_spec("brian2cuda") is None:
+            return "cuda_standalone needs brian2cuda: pip install 'bimsim[cuda]'"
+        if shutil.which("nvcc") is None:
+            return "cuda_standalone needs the CUDA compiler nvcc on PATH"
+        if execute and not _gpu_present():
+            return "cuda_standalone needs an NVIDIA GPU to run on, and nvidia-smi lists none here"
+    return _cache_problem(cache_dir())
+
+
+def _cache_problem(folder):
+    """Why standalone builds cannot be kept in ``folder``, or None."""
+    where = f"the build cache {folder} ($BIMSIM_CACHE)"
+    existing = folder
+    while not existing.exists():
+        if existing.is_symlink():
+            return f"{where} is a dangling link"
+        existing = existing.parent
+    if not existing.is_dir():
+        return f"{where} cannot be made: {existing} is a file, not a folder"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return f"{where} cannot be written: {existing} is not writable"
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as err:
+        return f"{where} cannot be written: {existing}: {err.strerror}"
+    return None
+
+
+def _gpu_present():
+    """Whether ``nvidia-smi -L`` lists a GPU."""
+    if shutil.which("nvidia-smi") is None:
+        return False
+    try:
+        listing = subprocess.run(
+            ["nvidia-smi", "-L"], capture_output=True, text=True, timeout=30, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return listing.returncode == 0 and "GPU" in listing.stdout
 
 
 class SimulationInterrupted(KeyboardInterrupt):
@@ -134,16 +197,39 @@ class Simulation:
 
     def _build(self):
         try:
-            brian2.get_device().build(
-                directory=str(self.directory),
-                compile=True,
-                run=self.execute,
-                with_output=False,
-            )
+            with _preferences(_ending_with_this_process()):
+                brian2.get_device().build(
+                    directory=str(self.directory),
+                    compile=True,
+                    run=self.execute,
+                    with_output=False,
+                )
         except RuntimeError as err:
             if _interrupted_build(err):
                 raise SimulationInterrupted("interrupted while compiling") from None
             raise
+
+
+def _ending_with_this_process():
+    """Brian2's preferences that make a standalone build's ``make`` and binary end with this
+    process, even when it is killed (SIGKILL runs no handler): both are started through
+    ``setpriv --pdeathsig TERM``, so the kernel sends them SIGTERM when this process ends, and
+    ``make`` ends its compilers. Brian2 starts ``make`` with ``os.system``: ``exec`` makes it the
+    shell's replacement, a child of this process. Empty where ``setpriv`` is missing (not Linux).
+    """
+    if shutil.which("setpriv") is None:
+        return {}
+    guard = ["setpriv", "--pdeathsig", "TERM"]
+    run = prefs["devices.cpp_standalone.run_cmd_unix"]
+    return {
+        "devices.cpp_standalone.make_cmd_unix": (
+            f"exec {shlex.join(guard)} {prefs['devices.cpp_standalone.make_cmd_unix']}"
+        ),
+        "devices.cpp_standalone.run_cmd_unix": [
+            *guard,
+            *(shlex.split(run) if isinstance(run, str) else run),
+        ],
+    }
 
 
 def cuda_toolkit_flags():

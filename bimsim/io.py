@@ -1,9 +1,12 @@
 """Results as labelled xarray Datasets: provenance attributes and atomic netCDF writes."""
 
 import datetime
+import errno
 import os
 import shlex
+import signal
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import brian2
@@ -17,9 +20,18 @@ __all__ = [
     "labelled",
     "provenance",
     "read_dataset",
+    "replace_together",
     "write_atomically",
     "write_dataset",
+    "written",
 ]
+
+#: Every file this process has put in place (:func:`replace_together`), in order: what a command
+#: stopped after its write reports as written.
+_WRITTEN = []
+
+#: Least free space, in bytes, below which a failed write is reported as a full disk.
+_FULL = 2**20
 
 
 def _attr_value(value):
@@ -112,19 +124,105 @@ def write_atomically(path, write):
     """Make ``path`` by ``write(temporary)``, a hidden temporary file beside it, renamed into place
     once written: ``path`` is either as it was or complete, and no temporary file stays.
 
+    Raises
+    ------
+    OSError
+        ``ENOSPC`` naming the folder where the write failed on a full disk (netCDF4 says only
+        "HDF error" then), or the write's own error.
+
     Returns
     -------
     Path
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    return replace_together({path: write})[0]
+
+
+def written():
+    """The files this process has put in place so far (:func:`replace_together`), oldest first."""
+    return list(_WRITTEN)
+
+
+def replace_together(writes):
+    """Write several files and put them in place as one: all of them or none.
+
+    Each ``write(temporary)`` of ``writes`` (a dict of target path to function) makes a hidden
+    temporary file beside its target; once all are made they are renamed into place with Ctrl-C
+    and SIGTERM held back, so an interrupt lands before every rename or after the last one, never
+    between two (a figure's new PNG beside its old PDF). A failure or an interrupt before the
+    renames removes the temporaries and leaves every target as it was. The renamed files are
+    recorded (:func:`written`), so that a command stopped afterwards can say what it wrote.
+
+    Returns
+    -------
+    list of Path
+        The targets, in the order given.
+
+    Raises
+    ------
+    OSError
+        ``ENOSPC`` naming the folder, where a write failed with that folder's disk full; the
+        write's own error otherwise. A rename that fails after others succeeded (a folder made
+        unwritable in between) raises an ``OSError`` that names what was and was not replaced.
+    """
+    targets = [Path(path) for path in writes]
+    temporaries = [t.with_name(f".{t.name}.{os.getpid()}.tmp") for t in targets]
     try:
-        write(temporary)
-        os.replace(temporary, path)
+        for target, temporary, write in zip(targets, temporaries, writes.values(), strict=True):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                write(temporary)
+            except Exception as err:
+                if _disk_full(target.parent):
+                    raise OSError(
+                        errno.ENOSPC,
+                        f"no space left on the disk of {target.parent}: {target} was not written",
+                    ) from err
+                raise
+        with _interrupts_held():
+            done = []
+            for target, temporary in zip(targets, temporaries, strict=True):
+                try:
+                    os.replace(temporary, target)
+                except OSError as err:
+                    if not done:
+                        raise
+                    raise OSError(
+                        err.errno,
+                        f"{target} could not be put in place ({err.strerror}) after "
+                        f"{', '.join(map(str, done))} had been",
+                    ) from err
+                done.append(target)
+                _WRITTEN.append(target)
     finally:
-        temporary.unlink(missing_ok=True)
-    return path
+        for temporary in temporaries:
+            temporary.unlink(missing_ok=True)
+    return targets
+
+
+def _disk_full(folder):
+    """Whether the disk of ``folder`` has (almost) no space left for this user."""
+    try:
+        usage = os.statvfs(folder)
+    except OSError:
+        return False
+    # root may write into the blocks reserved for it; other users only into the available ones
+    blocks = usage.f_bfree if os.geteuid() == 0 else usage.f_bavail
+    return blocks * usage.f_frsize < _FULL
+
+
+@contextmanager
+def _interrupts_held():
+    """Hold back SIGINT and SIGTERM (they are delivered when the block ends)."""
+    held = {signal.SIGINT, signal.SIGTERM}
+    if sys.platform == "win32":  # no signal masks
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def read_dataset(path):

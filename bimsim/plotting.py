@@ -13,7 +13,6 @@ A figure script (``figures/*.py``) declares what its ``draw`` reads from the dat
 """
 
 import argparse
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +21,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from bimsim.cli import ArgumentParser, output_path
-from bimsim.io import read_dataset
+from bimsim.io import read_dataset, replace_together
 
 __all__ = ["FORMATS", "Requirements", "figure_main", "figure_path", "load_dataset", "save_figure"]
 
@@ -162,31 +161,25 @@ def load_dataset(path, requires, *, kind, protocol):
 def save_figure(fig, out, formats=FORMATS, dpi=150):
     """Save ``fig`` as ``out`` plus each suffix in ``formats``, all of them or none; close it.
 
-    Each file is saved to a hidden temporary name beside its target (``.name.png.<pid>.tmp``);
-    the temporaries are renamed into place only once all have been saved. A failure or an
-    interrupt before that removes them and leaves the files already at the targets untouched.
-    (Only a rename failing after the first, on a folder checked writable just before, could leave
-    a new PNG beside an old PDF.)
+    Each file is saved to a hidden temporary name beside its target; the temporaries are renamed
+    into place together once all have been saved, with interrupts held back between the renames
+    (:func:`bimsim.io.replace_together`). A failure or an interrupt before that removes them and
+    leaves the files already at the targets untouched.
 
     Returns
     -------
     list of Path
         The files written.
     """
-    targets = [Path(f"{out}{suffix}") for suffix in formats]
-    temporaries = [t.with_name(f".{t.name}.{os.getpid()}.tmp") for t in targets]
-    targets[0].parent.mkdir(parents=True, exist_ok=True)
+
+    def saver(suffix):
+        # the temporary's suffix is .tmp, so matplotlib must be told the format
+        return lambda temporary: fig.savefig(temporary, format=suffix.removeprefix("."), dpi=dpi)
+
     try:
-        for target, temporary in zip(targets, temporaries, strict=True):
-            # the temporary's suffix is .tmp, so matplotlib must be told the format
-            fig.savefig(temporary, format=target.suffix.removeprefix("."), dpi=dpi)
-        for target, temporary in zip(targets, temporaries, strict=True):
-            os.replace(temporary, target)
+        return replace_together({Path(f"{out}{suffix}"): saver(suffix) for suffix in formats})
     finally:
-        for temporary in temporaries:
-            temporary.unlink(missing_ok=True)
         plt.close(fig)
-    return targets
 
 
 def figure_main(description, draw, *, dataset, figure, protocol, requires, argv=None):
@@ -218,6 +211,8 @@ def figure_main(description, draw, *, dataset, figure, protocol, requires, argv=
         default=f"results/figures/{figure}",
         help="path without suffix: .png and .pdf are appended (default: %(default)s)",
     )
+    p.add_input("--input")
+    p.add_output("--out", FORMATS)
     args = p.parse_args(argv)
     try:
         ds = load_dataset(args.input, requires, kind=dataset, protocol=protocol)

@@ -6,6 +6,9 @@ writes ``results/figures/delayed_recall.png`` and ``.pdf``: one panel per noise 
 decoding accuracy (mean ± s.d. over seeds) against the delay on a log axis, chance dashed.
 """
 
+import bimsim  # noqa: F401  (first: refuses a bad MPLBACKEND in one line, before matplotlib)
+
+# isort: split
 import matplotlib
 
 matplotlib.use("Agg")

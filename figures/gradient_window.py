@@ -7,6 +7,9 @@ writes ``results/figures/gradient_window.png`` and ``.pdf``. Lines: the pairing-
 on the right-hand axis: the STDP window W(Δt).
 """
 
+import bimsim  # noqa: F401  (first: refuses a bad MPLBACKEND in one line, before matplotlib)
+
+# isort: split
 import matplotlib
 
 matplotlib.use("Agg")

@@ -7,6 +7,9 @@ of BIM with each neuron model (mean ± s.d. over seeds, each seed a dot) with th
 dashed (top), and the energy estimate per sample on a log axis (bottom).
 """
 
+import bimsim  # noqa: F401  (first: refuses a bad MPLBACKEND in one line, before matplotlib)
+
+# isort: split
 import matplotlib
 
 matplotlib.use("Agg")

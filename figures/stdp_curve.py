@@ -5,6 +5,9 @@
 writes ``stdp_curve.png`` and ``stdp_curve.pdf``.
 """
 
+import bimsim  # noqa: F401  (first: refuses a bad MPLBACKEND in one line, before matplotlib)
+
+# isort: split
 import matplotlib
 
 matplotlib.use("Agg")

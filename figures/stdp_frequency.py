@@ -7,6 +7,9 @@ writes ``stdp_frequency.png`` and ``stdp_frequency.pdf``: one panel per Δt, eac
 Sjöström et al. (2001) as points with s.e.m. error bars.
 """
 
+import bimsim  # noqa: F401  (first: refuses a bad MPLBACKEND in one line, before matplotlib)
+
+# isort: split
 import matplotlib
 
 matplotlib.use("Agg")

@@ -9,6 +9,10 @@ is left blank and marked. Where the runs hold several models, ``--model`` picks 
 ``bim``).
 """
 
+import bimsim  # noqa: F401  (first: refuses a bad MPLBACKEND in one line, before matplotlib)
+
+# isort: split
+import argparse
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +24,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from bimsim.cli import ArgumentParser, run_command
-from bimsim.plotting import Requirements, figure_path, load_dataset, save_figure
+from bimsim.plotting import FORMATS, Requirements, figure_path, load_dataset, save_figure
 
 #: Dimensions a drawn variable may have besides the sweep's: averaged (seed, fold) or picked.
 AVERAGED = ("seed", "fold", "model")
@@ -148,8 +152,19 @@ def main(argv=None):
     p.add_argument("--model", default="bim",
                    help="the model whose values are drawn, where the runs hold several "
                    "(default: %(default)s)")  # fmt: skip
+    p.add_input("--input")
+    p.add_output("--out", FORMATS)
     args = p.parse_args(argv)
-    out = args.out or figure_path(f"results/figures/{Path(args.input).stem}")
+    if args.out is None:
+        try:
+            args.out = figure_path(f"results/figures/{Path(args.input).stem}")
+        except argparse.ArgumentTypeError as err:
+            p.error(f"argument --out: {err}")
+        try:
+            p.check_outputs(args)
+        except ValueError as err:
+            p.error(str(err))
+    out = args.out
     requires = SweepRequirements(attrs=REQUIRES.attrs, names=tuple(args.variables or ()),
                                  model=args.model)  # fmt: skip
     try:

@@ -9,6 +9,9 @@ the layer's spikes after the cue. Nothing learns. Example::
 See :mod:`bimsim.delayed_recall`; ``figures/delayed_recall.py`` draws the result.
 """
 
+import bimsim  # noqa: F401  (first: refuses a bad MPLBACKEND in one line, before matplotlib)
+
+# isort: split
 import numpy as np
 from brian2 import Hz, ms
 
@@ -100,15 +103,21 @@ def main(argv=None):
         )
     except ValueError as err:
         p.error(str(err))
-    finish_run(ds, args)
+    finish_run(ds, args, summary=summary(ds))
+    return ds
+
+
+def summary(ds):
+    """The decoding accuracy by delay, per noise rate and neuron (means over seeds)."""
+    lines = []
     mean = ds.accuracy.mean("seed")
     for rate in ds.noise_rate.values:
-        print(f"noise {rate:g} Hz: decoding accuracy (chance 0.5) by delay in ms")
-        print("  delay  " + "  ".join(f"{d:>7g}" for d in ds.delay.values))
+        lines.append(f"noise {rate:g} Hz: decoding accuracy (chance 0.5) by delay in ms")
+        lines.append("  delay  " + "  ".join(f"{d:>7g}" for d in ds.delay.values))
         for neuron in ds.neuron.values:
             row = mean.sel(neuron=neuron, noise_rate=rate).values
-            print(f"  {neuron:<7}" + "  ".join(f"{a:7.3f}" for a in row))
-    return ds
+            lines.append(f"  {neuron:<7}" + "  ".join(f"{a:7.3f}" for a in row))
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

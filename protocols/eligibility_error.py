@@ -8,12 +8,16 @@ BPTT, for the input and the recurrent weights. Example::
     python protocols/eligibility_error.py --scales 0 0.001 0.003 0.01 0.03 0.1 --seeds 3
 """
 
+import bimsim  # noqa: F401  (first: refuses a bad MPLBACKEND in one line, before matplotlib)
+
+# isort: split
 import brian2
 
 from bimsim.cli import (
     MAX_SEED,
     ArgumentParser,
     add_run_arguments,
+    distinct,
     finish_run,
     integer,
     real,
@@ -32,6 +36,7 @@ def parser():
         "--scales",
         type=real(minimum=0),
         nargs="+",
+        action=distinct("scale"),
         default=[0, 0.001, 0.003, 0.01, 0.03, 0.1],
         help="standard deviations of the recurrent weights, in nA (default: 0 to 0.1)",
     )
@@ -60,23 +65,32 @@ def main(argv=None):
         p.error(f"--seed + --seeds - 1 must be at most {MAX_SEED} (the networks' seeds)")
     brian2.seed(args.seed)
     seeds = [args.seed + k for k in range(args.seeds)]
-    ds = recurrent_trace_error(args.scales, seeds, steps=args.steps)
-    finish_run(ds, args)
-    print(
+    try:
+        ds = recurrent_trace_error(args.scales, seeds, steps=args.steps)
+    except ValueError as err:  # found by simulating: e.g. no spike, so no gradient to compare
+        p.exit(1, f"{p.prog}: {err} (--steps {args.steps}: the layer may not have spiked in "
+                  "time; give more --steps); no result was written\n")  # fmt: skip
+    finish_run(ds, args, summary=summary(ds))
+    return ds
+
+
+def summary(ds):
+    """The medians over seeds of each scale's errors, as a table."""
+    lines = [
         "scale   rate (Hz)  input: rel. error  cosine   recurrent: rel. error  cosine  "
         "|BPTT| / |traces|"
-    )
+    ]
     mean = ds.median("seed")
     for scale in ds.scale.values:
         row = mean.sel(scale=scale)
-        print(
+        lines.append(
             f"{scale:<7g} {row.rate.item():9.1f}  {row.input_norm_relative.item():17.3g}  "
             f"{row.input_cosine.item():6.3f}   {row.recurrent_norm_relative.item():21.3g}  "
             f"{row.recurrent_cosine.item():6.3f}  "
             f"{(row.bptt_norm / row.trace_norm).item():.3g}"
         )
-    print("(medians over seeds)")
-    return ds
+    lines.append("(medians over seeds)")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,9 @@ side of Δt = 0, and the STDP window is saved beside it. Example::
 Negative times follow an equals sign (``--dt-min=-50ms``). See :mod:`bimsim.gradient_window`.
 """
 
+import bimsim  # noqa: F401  (first: refuses a bad MPLBACKEND in one line, before matplotlib)
+
+# isort: split
 import brian2
 import numpy as np
 from brian2 import ms, mV
@@ -19,6 +22,7 @@ from bimsim.cli import (
     ArgumentParser,
     add_delta_t_arguments,
     add_run_arguments,
+    distinct,
     finish_run,
     quantity,
     real,
@@ -37,6 +41,7 @@ def parser():
         "--depolarization",
         type=quantity("voltage"),
         nargs="+",
+        action=distinct("depolarisation"),
         default=[0 * mV, 7.5 * mV],
         help="baseline depolarisations v - v_rest, one condition each (default: 0mV 7.5mV)",
     )
@@ -65,6 +70,11 @@ def delta_t_values(args):
     if args.points < 7:
         raise ValueError(f"--points must be at least 7, got {args.points}")
     values = np.linspace(float(args.dt_min / ms), float(args.dt_max / ms), args.points)
+    if (values >= 0).sum() < 3 or (values < 0).sum() < 3:
+        raise ValueError(
+            "fitting the window needs at least 3 Δt values on each side of 0: widen "
+            "--dt-min/--dt-max or add --points"
+        )
     return np.round(values, 9) * ms
 
 
@@ -87,7 +97,13 @@ def main(argv=None):
         )
     except ValueError as err:
         p.error(str(err))
-    finish_run(ds, args)
+    finish_run(ds, args, summary=summary(ds))
+    return ds
+
+
+def summary(ds):
+    """Each condition's comparison with BPTT and its fitted window, a line each."""
+    lines = []
     for dep in ds.depolarization.values:
         row = ds.sel(depolarization=dep)
         line = [f"depolarization {dep:g} mV:"]
@@ -102,8 +118,8 @@ def main(argv=None):
                 )
             else:
                 line.append(f"{side} Δt: no Δt dependence;")
-        print(" ".join(line))
-    return ds
+        lines.append(" ".join(line))
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

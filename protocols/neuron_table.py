@@ -10,6 +10,9 @@ same settings is not run again, so a table stopped midway goes on where it stopp
 draws it. See :mod:`bimsim.neuron_table`.
 """
 
+import bimsim  # noqa: F401  (first: refuses a bad MPLBACKEND in one line, before matplotlib)
+
+# isort: split
 import shlex
 import subprocess
 
@@ -24,6 +27,7 @@ from bimsim.cli import (
     real,
     run_command,
     runs_folder,
+    tied_to_this_process,
 )
 from bimsim.io import read_dataset
 from bimsim.neuron_table import FLOOR, TASKS, check_run, run_path, table_dataset, task_command
@@ -96,7 +100,7 @@ def main(argv=None):
     for task, neuron in tqdm(todo, desc="neuron table", disable=args.no_progress):
         path = run_path(folder, task, neuron)
         command = task_command(task, neuron, out=path, **settings)
-        done = subprocess.run(command, capture_output=True, text=True)
+        done = subprocess.run(tied_to_this_process(command), capture_output=True, text=True)
         if done.returncode != 0:
             log = path.with_suffix(".log")
             log.write_text(f"$ {shlex.join(command)}\n{done.stdout}\n{done.stderr}")
@@ -109,25 +113,26 @@ def main(argv=None):
     runs = {(t, n): kept[t, n] for t in args.tasks for n in args.neurons}
     floors = {t: kept[t, FLOOR] for t in args.tasks}
     ds = table_dataset(runs, floors, args.neurons, args.tasks)
-    finish_run(ds, args)
-    print_table(ds)
+    finish_run(ds, args, summary=table_text(ds))
     return ds
 
 
-def print_table(ds):
+def table_text(ds):
     """Mean ± s.d. over seeds: each task's headline score per neuron, its energy and spikes,
     and the floor."""
+    lines = []
     for task, score in zip(ds.task.values, ds.attrs["scores"].split(), strict=True):
         var = ds[score]
         sample = ds.sample_name.sel(task=task).item()
-        print(f"{task}: {var.attrs['long_name']} ({var.attrs['units']})")
+        lines.append(f"{task}: {var.attrs['long_name']} ({var.attrs['units']})")
         for neuron in ds.neuron.values:
             energy = ds.energy_per_sample.sel(task=task, neuron=neuron) / 1e3
             spiking = 1 - ds.spike_sparsity.sel(task=task, neuron=neuron)
-            print(f"  {neuron:<11} {mean_sd(var.sel(neuron=neuron)):>15}   energy "
-                  f"{mean_sd(energy, 1):>15} nJ/{sample}   spikes in "
-                  f"{mean_sd(spiking)} of neuron-steps")  # fmt: skip
-        print(f"  {'floor':<11} {mean_sd(ds[f'{score}_floor']):>15}")
+            lines.append(f"  {neuron:<11} {mean_sd(var.sel(neuron=neuron)):>15}   energy "
+                         f"{mean_sd(energy, 1):>15} nJ/{sample}   spikes in "
+                         f"{mean_sd(spiking)} of neuron-steps")  # fmt: skip
+        lines.append(f"  {'floor':<11} {mean_sd(ds[f'{score}_floor']):>15}")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

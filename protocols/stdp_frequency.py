@@ -8,6 +8,9 @@ bimsim, with their citation) and each rule's weighted error against them. Exampl
     python protocols/stdp_frequency.py --out results/stdp_frequency.nc
 """
 
+import bimsim  # noqa: F401  (first: refuses a bad MPLBACKEND in one line, before matplotlib)
+
+# isort: split
 import brian2
 
 from bimsim.cli import ArgumentParser, add_run_arguments, finish_run, integer, quantity, run_command
@@ -63,9 +66,11 @@ def main(argv=None):
     ds = frequency_dependence(
         rules(args), n_pairs=args.pairs, dt=args.time_step, device=args.device
     )
-    finish_run(ds, args)
-    for rule, error in zip(ds.rule.values, ds.weighted_error.values, strict=True):
-        print(f"{rule:>16}: weighted error against the data {error:.3g}")
+    summary = "\n".join(
+        f"{rule:>16}: weighted error against the data {error:.3g}"
+        for rule, error in zip(ds.rule.values, ds.weighted_error.values, strict=True)
+    )
+    finish_run(ds, args, summary=summary)
     return ds
 
 

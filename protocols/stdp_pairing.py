@@ -9,6 +9,9 @@ one netCDF dataset. Example::
 Negative times follow an equals sign (``--dt-min=-50ms``), as argparse reads ``-50ms`` as a flag.
 """
 
+import bimsim  # noqa: F401  (first: refuses a bad MPLBACKEND in one line, before matplotlib)
+
+# isort: split
 import dataclasses
 
 import brian2
@@ -35,6 +38,9 @@ from bimsim.plasticity.stdp import (
 )
 
 RULES = ("pair-all", "pair-nearest", "triplet-all", "triplet-nearest")
+
+#: The weight bounds of --bounds hard and soft, unless --w-min and --w-max say otherwise.
+W_MIN, W_MAX = 0.0, 2.0
 DEFAULT_PRESETS = {"all": "visual-all-minimal", "nearest": "visual-nearest-full"}
 
 
@@ -64,8 +70,12 @@ def parser():
     )
     add_delta_t_arguments(p, points=41)
     p.add_argument("--bounds", choices=("none", "hard", "soft"), default="none")
-    p.add_argument("--w-min", type=real(), default=0.0, help="lower weight bound")
-    p.add_argument("--w-max", type=real(), default=2.0, help="upper weight bound")
+    p.add_argument(
+        "--w-min", type=real(), help=f"lower weight bound, with --bounds (default {W_MIN:g})"
+    )
+    p.add_argument(
+        "--w-max", type=real(), help=f"upper weight bound, with --bounds (default {W_MAX:g})"
+    )
     p.add_argument("--w-init", type=real(), default=1.0, help="initial weight (within bounds)")
     p.add_argument(
         "--time-step", type=quantity("time", positive=True), help="default: coarsest exact step"
@@ -98,6 +108,40 @@ def build_rule(args):
     return dataclasses.replace(rule, **{k: v for k, v in overrides.items() if v is not None})
 
 
+def check_window(rule):
+    """Refuse a rule with no potentiation or no depression: the fit of that side of the window
+    would have nothing to fit (a flat side)."""
+    sides = {
+        "potentiation (Δt > 0)": ("--a-plus", rule.a2_plus, rule.a3_plus),
+        "depression (Δt < 0)": ("--a-minus", rule.a2_minus, rule.a3_minus),
+    }
+    for side, (flag, pair, triplet) in sides.items():
+        if pair == 0 and triplet == 0:
+            extra = "" if rule.label.startswith("pair") else " and its triplet amplitude is 0"
+            raise ValueError(
+                f"{flag} 0 leaves the rule without {side}{extra}: that side of the window "
+                "would be flat, with nothing to fit"
+            )
+
+
+def weight_bounds(args):
+    """The bounds ``--bounds``, ``--w-min`` and ``--w-max`` say; the bound flags without bounds
+    are refused (they would act on nothing)."""
+    if args.bounds == "none":
+        for flag in ("--w-min", "--w-max"):
+            if getattr(args, flag[2:].replace("-", "_")) is not None:
+                raise ValueError(
+                    f"{flag} has no effect with --bounds none; add --bounds hard or soft"
+                )
+        return WeightBounds("none")
+    w_min = W_MIN if args.w_min is None else args.w_min
+    w_max = W_MAX if args.w_max is None else args.w_max
+    try:
+        return WeightBounds(args.bounds, w_min, w_max)
+    except ValueError as err:
+        raise ValueError(f"--w-min/--w-max: {err}") from None
+
+
 def delta_t_values(args):
     if args.dt_min > args.dt_max:
         raise ValueError(f"--dt-min {args.dt_min} is greater than --dt-max {args.dt_max}")
@@ -115,10 +159,8 @@ def main(argv=None):
     args = p.parse_args(argv)
     try:
         rule = build_rule(args)
-        try:
-            bounds = WeightBounds(args.bounds, args.w_min, args.w_max)
-        except ValueError as err:
-            raise ValueError(f"--w-min/--w-max: {err}") from None
+        check_window(rule)
+        bounds = weight_bounds(args)
         bounds.check_weight(args.w_init, "--w-init")
         delta_t = delta_t_values(args)
         # the schedule's checks (overlapping pairings, grid, size) before any simulation
@@ -141,11 +183,11 @@ def main(argv=None):
         w_init=args.w_init,
         device=args.device,
     )
-    finish_run(ds, args)
-    print(
+    summary = (
         f"fit: A+ = {ds.fit_a_plus.item():.4g}, tau+ = {ds.fit_tau_plus.item():.4g} ms, "
         f"A- = {ds.fit_a_minus.item():.4g}, tau- = {ds.fit_tau_minus.item():.4g} ms (per pairing)"
     )
+    finish_run(ds, args, summary=summary)
     return ds
 
 

@@ -40,6 +40,7 @@ def subset(directory):
 def main(argv=None):
     p = ArgumentParser(description=__doc__)
     p.add_argument("--data", help="MIT-BIH folder (default: $BIMSIM_DATA/mitdb)")
+    p.add_input("--data", lambda args: mitdb_dir(args.data))
     add_out_argument(p, str(EMBEDDED))
     args = p.parse_args(argv)
     try:

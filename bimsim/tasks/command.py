@@ -119,6 +119,8 @@ class TaskCommand:
     def parser(self):
         p = ArgumentParser(description=self.description)
         p.add_argument("--data", help=self.data_help)
+        # the folder the task reads: what --data names, or the task's default one
+        p.add_input("--data", lambda args: args.data or self.data_dir(None))
         self.add_arguments(p)
         p.add_argument(
             "--models",
@@ -378,6 +380,10 @@ class TaskCommand:
                 args.out = str(check_output_path(f"results/{stem}.nc"))
             except ValueError as err:
                 p.error(f"argument --out: {err}")
+            try:
+                p.check_outputs(args)
+            except ValueError as err:
+                p.error(str(err))
         self.prepare(args)
         seeds = list(range(args.seed, args.seed + args.seeds))
         quick = {"quick": self.quick.samples, "first_folds": self.quick.folds} if args.quick else {}
@@ -407,11 +413,11 @@ class TaskCommand:
         for name, config in configs.items():
             if config is not None:
                 ds.attrs.update(as_attrs(config, MODELS[name].prefix or name))
-        finish_run(ds, args)
-        for variant, result in results.items():
-            if variant is not None:
-                print(f"\ninputs: {variant}")
-            print(table(result))
+        summary = "\n".join(
+            (f"\ninputs: {variant}\n" if variant is not None else "") + table(result)
+            for variant, result in results.items()
+        )
+        finish_run(ds, args, summary=summary)
         return ds
 
 
