@@ -4,9 +4,12 @@ import shutil
 
 import numpy as np
 import pytest
+from commands import assert_refused, run_rows
 
 from bimsim.data.bonn import FOLDERS, SAMPLES, bonn_dir, load_bonn, read_segment
 from bimsim.io import check_dataset
+
+EEG = ("-m", "bimsim.tasks.eeg")
 
 
 @pytest.fixture(scope="module")
@@ -64,6 +67,54 @@ def test_a_damaged_segment_is_named(bonn, tmp_path, text, message):
     (folder / "Z001.txt").write_text(text)
     with pytest.raises(ValueError, match=message):
         read_segment(folder / "Z001.txt")
+
+
+@pytest.mark.parametrize(
+    ("write", "message"),
+    [
+        (lambda p: p.mkdir(), r"A_Z/Z003\.txt is a folder, not a segment file$"),
+        (
+            lambda p: p.symlink_to(p.parent / "gone.txt"),
+            r"A_Z/Z003\.txt is a dangling link \(to .*gone\.txt\), not a segment file$",
+        ),
+        (
+            lambda p: p.with_suffix(".txt.bak").write_text("1\r\n"),
+            r"A_Z/Z003\.txt\.bak is not a segment file \(\*\.txt\) of set folder A_Z$",
+        ),
+        (
+            lambda p: shutil.copy(p.with_name("Z001.txt"), p.with_suffix(".TXT").with_stem("Z001")),
+            r"A_Z/Z001\.TXT and .*A_Z/Z001\.txt are both segment Z001$",
+        ),
+    ],
+    ids=["folder", "dangling link", "other file", "same name"],
+)
+def test_an_entry_that_is_not_a_new_segment_file_is_named(bonn, tmp_path, write, message):
+    folder = copy_set(bonn, tmp_path)
+    write(folder / "Z003.txt")
+    with pytest.raises(ValueError, match=message):
+        load_bonn(tmp_path, sets="A")
+
+
+def test_a_segment_copied_into_another_set_is_named(bonn, tmp_path):
+    """A copy of a healthy segment among the seizures would be one segment in two folds."""
+    copy_set(bonn, tmp_path, "A")
+    seizures = copy_set(bonn, tmp_path, "E")
+    shutil.copy(tmp_path / "A_Z" / "Z002.txt", seizures / "S101.txt")
+    with pytest.raises(ValueError) as refused:
+        load_bonn(tmp_path, sets="AE")
+    assert str(refused.value) == (
+        f"{tmp_path / 'A_Z' / 'Z002.txt'} and {seizures / 'S101.txt'} are byte-identical: the "
+        "same segment under two names, which could be both trained on and tested"
+    )
+
+
+def test_the_eeg_command_refuses_a_duplicate_segment(bonn, tmp_path, tmp_path_factory):
+    for letter in FOLDERS:
+        copy_set(bonn, tmp_path, letter, files=1)
+    shutil.copy(tmp_path / "A_Z" / "Z001.txt", tmp_path / "A_Z" / "Z002.txt")
+    row = (EEG, ["--data", tmp_path, "--quick", "--models", "floor"], "")
+    run = run_rows([row], tmp_path_factory)
+    assert_refused(run[0], r"Z001\.txt and .*Z002\.txt are byte-identical")
 
 
 def test_missing_folders_and_sets_are_named(bonn, tmp_path, monkeypatch):

@@ -204,6 +204,12 @@ BAD_INPUTS = [
     (ECG, ["--models", "cnn", "cnn"], r"--models: cnn given more than once"),
     (ECG, ["--models", "transformer"], r"argument --models: invalid choice: 'transformer'"),
     (ECG, ["--dataset", "ptbxl", "--split", "validation"], r"--split is MIT-BIH's"),
+    (
+        ECG,
+        ["--split", "validation", "--validate", "--quick", "--models", "floor"],
+        r"--validate and --split validation are the same split \(train on DS1 without records "
+        r"106, 119, 208, 223, test on those\): give one of them",
+    ),
     (ECG, ["--download", "--data", "somewhere"], r"--download fetches MIT-BIH"),
     (ECG, ["--data", "nowhere"], r"MIT-BIH folder nowhere does not exist"),
     (ECG, ["--dataset", "ptbxl"], r"--dataset ptbxl needs --data DIR"),

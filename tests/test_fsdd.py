@@ -1,13 +1,17 @@
 """The FSDD loader on the real recordings, the official split, and bad files named."""
 
+import os
 import shutil
 
 import numpy as np
 import pytest
+from commands import assert_refused, run_rows
 from scipy.io import wavfile
 
 from bimsim.data.fsdd import fsdd_dir, load_fsdd, parse_name, read_recording
 from bimsim.io import check_dataset
+
+SPEECH = ("-m", "bimsim.tasks.speech")
 
 
 @pytest.fixture(scope="module")
@@ -83,6 +87,69 @@ def bad_folder(fsdd, tmp_path, name, write):
 def test_a_bad_recording_is_named(fsdd, tmp_path, name, write, message):
     with pytest.raises(ValueError, match=message):
         load_fsdd(bad_folder(fsdd, tmp_path, name, write))
+
+
+def truncated(path, source):
+    """``source`` cut to half its samples, its headers left as they were."""
+    data = source.read_bytes()
+    path.write_bytes(data[: 44 + (len(data) - 44) // 4 * 2])
+
+
+@pytest.mark.parametrize(
+    ("write", "message"),
+    [
+        (lambda p, fsdd: p.mkdir(), r"2_theo_3\.wav is a folder, not a recording file$"),
+        (
+            lambda p, fsdd: p.symlink_to(p.parent / "gone.wav"),
+            r"2_theo_3\.wav is a dangling link \(to .*gone\.wav\), not a recording file$",
+        ),
+        (lambda p, fsdd: os.mkfifo(p), r"2_theo_3\.wav is a FIFO, not a recording file$"),
+        (
+            lambda p, fsdd: truncated(p, fsdd / "recordings" / "2_theo_3.wav"),
+            r"2_theo_3\.wav is truncated: its data chunk promises \d+ bytes of samples, the file "
+            r"holds \d+$",
+        ),
+        (
+            lambda p, fsdd: shutil.copy(fsdd / "recordings" / "1_theo_7.wav", p),
+            r"1_theo_7\.wav and .*2_theo_3\.wav are byte-identical: the same recording under "
+            r"two names, which could be both trained on and tested$",
+        ),
+    ],
+    ids=["folder", "dangling link", "FIFO", "truncated", "duplicate"],
+)
+def test_a_recording_that_is_not_whole_or_not_new_is_named(fsdd, tmp_path, write, message):
+    folder = bad_folder(fsdd, tmp_path, "2_theo_3.wav", lambda p: write(p, fsdd))
+    with pytest.raises(ValueError, match=message):
+        load_fsdd(folder)
+
+
+def test_a_truncated_recording_is_refused_when_read_alone(fsdd, tmp_path):
+    path = tmp_path / "2_theo_3.wav"
+    truncated(path, fsdd / "recordings" / "2_theo_3.wav")
+    with pytest.raises(ValueError, match=r"2_theo_3\.wav is truncated"):
+        read_recording(path)
+    # the data chunk whole, the RIFF header promising 100 bytes more than the file holds
+    data = (fsdd / "recordings" / "2_theo_3.wav").read_bytes()
+    path.write_bytes(data[:4] + (len(data) - 8 + 100).to_bytes(4, "little") + data[8:])
+    size = len(data) + 100
+    with pytest.raises(ValueError, match=rf"promises {size} bytes, the file holds {len(data)}$"):
+        read_recording(path)
+
+
+def test_two_files_of_one_recording_are_named(fsdd, tmp_path):
+    """Names that differ only in the case of ``.wav`` are one recording (one coordinate)."""
+    source = fsdd / "recordings" / "2_theo_3.wav"
+    folder = bad_folder(fsdd, tmp_path, "1_theo_7.WAV", lambda p: shutil.copy(source, p))
+    with pytest.raises(ValueError, match=r"1_theo_7\.WAV and .*1_theo_7\.wav are both recording"):
+        load_fsdd(folder)
+
+
+def test_the_speech_command_refuses_a_duplicate_recording(fsdd, tmp_path, tmp_path_factory):
+    source = fsdd / "recordings" / "0_theo_0.wav"
+    folder = bad_folder(fsdd, tmp_path, "9_theo_9.wav", lambda p: shutil.copy(source, p))
+    row = (SPEECH, ["--data", folder, "--quick", "--models", "floor"], "")
+    run = run_rows([row], tmp_path_factory)
+    assert_refused(run[0], r"0_theo_0\.wav and .*9_theo_9\.wav are byte-identical")
 
 
 def test_missing_folders_are_named(tmp_path, monkeypatch):

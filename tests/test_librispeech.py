@@ -1,5 +1,7 @@
 """The LibriSpeech loader on a small subset the test writes, and the word error rate."""
 
+import shutil
+
 import numpy as np
 import pytest
 import soundfile
@@ -13,22 +15,23 @@ UTTERANCES = {
 }
 
 
-def tone(seconds, rate=16000):
-    return 0.1 * np.sin(2 * np.pi * 220 * np.arange(int(seconds * rate)) / rate)
+def tone(seconds, rate=16000, frequency=220):
+    return 0.1 * np.sin(2 * np.pi * frequency * np.arange(int(seconds * rate)) / rate)
 
 
 @pytest.fixture
 def subset(tmp_path):
     """``test-clean`` in LibriSpeech's layout: speaker/chapter folders, FLAC, ``.trans.txt``."""
     root = tmp_path / "test-clean"
-    for chapter_id, lines in UTTERANCES.items():
+    for c, (chapter_id, lines) in enumerate(UTTERANCES.items()):
         speaker, chapter = chapter_id.split("-")
         folder = root / speaker / chapter
         folder.mkdir(parents=True)
         text = "".join(f"{chapter_id}-{n} {words}\n" for n, words in lines.items())
         (folder / f"{chapter_id}.trans.txt").write_text(text)
         for k, n in enumerate(lines):
-            soundfile.write(folder / f"{chapter_id}-{n}.flac", tone(0.5 + k / 4), 16000)
+            audio = tone(0.5 + k / 4, frequency=220 * (c + 1))  # no two files alike
+            soundfile.write(folder / f"{chapter_id}-{n}.flac", audio, 16000)
     return root
 
 
@@ -44,6 +47,20 @@ def test_utterances_their_speakers_texts_and_audio(subset):
 
 def chapter(subset):
     return subset / "1089" / "134686"
+
+
+def cut(path):
+    """``path`` cut to half its bytes, its header left as it was."""
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def replace(path, make):
+    path.unlink()
+    make(path)
+
+
+def ignore_text(folder, names):
+    return [name for name in names if name.endswith(".txt")]
 
 
 @pytest.mark.parametrize(
@@ -69,12 +86,46 @@ def chapter(subset):
             lambda s: (chapter(s) / "1089-134686-0001.flac").write_bytes(b"not flac"),
             r"1089-134686-0001.flac cannot be read as audio",
         ),
+        (
+            lambda s: cut(chapter(s) / "1089-134686-0001.flac"),
+            r"1089-134686-0001.flac is truncated or damaged: its header promises 12000 samples, "
+            r"and decoding them fails \(Error : flac decoder lost sync\)$",
+        ),
+        (
+            lambda s: replace(chapter(s) / "1089-134686-0001.flac", lambda p: p.mkdir()),
+            r"1089-134686-0001.flac is a folder, not a FLAC file$",
+        ),
+        (
+            lambda s: replace(
+                chapter(s) / "1089-134686-0001.flac", lambda p: p.symlink_to(p.parent / "gone")
+            ),
+            r"1089-134686-0001.flac is a dangling link \(to .*gone\), not a FLAC file$",
+        ),
+        (
+            lambda s: shutil.copy(
+                chapter(s) / "1089-134686-0000.flac", s / "121" / "121726" / "121-121726-0000.flac"
+            ),
+            r"1089-134686-0000.flac and .*121-121726-0000.flac are byte-identical",
+        ),
+        (
+            lambda s: shutil.copytree(chapter(s), s / "1089" / "134687", ignore=ignore_text),
+            r"134687/1089-134686-0000.flac has no transcript \(\*.trans.txt\) in its folder$",
+        ),
     ],
-)
+    ids=["no words", "no audio", "no line", "rate", "not audio", "truncated", "folder",
+         "dangling link", "duplicate", "no transcript"],
+)  # fmt: skip
 def test_a_damaged_subset_is_named(subset, damage, message):
     damage(subset)
     with pytest.raises(ValueError, match=message):
         load_librispeech(subset)
+
+
+def test_a_truncated_utterance_is_refused_when_read_alone(subset):
+    path = chapter(subset) / "1089-134686-0001.flac"
+    cut(path)
+    with pytest.raises(ValueError, match=r"1089-134686-0001\.flac is truncated or damaged"):
+        read_utterance(path)
 
 
 def test_missing_and_empty_folders_are_named(tmp_path):

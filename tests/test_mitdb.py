@@ -107,6 +107,73 @@ def test_a_truncated_header_is_named(mitdb, tmp_path):
         load_record(folder, "100")
 
 
+def test_a_changed_header_is_refused_by_the_listing(mitdb, tmp_path):
+    """A header is checked too: 100.hea with its gain halved would read a signal twice as big."""
+    folder = copy_record(mitdb, tmp_path)
+    header = folder / "100.hea"
+    header.write_text(header.read_text().replace(" 200 ", " 100 "))
+    with pytest.raises(ValueError, match=rf"^{folder / '100.hea'} is corrupted: its sha256 is "):
+        load_record(folder, "100")
+    assert load_record(folder, "100", verify=False).signal[0, 0] == pytest.approx(2 * -0.145)
+
+
+def test_a_header_matches_its_listing_with_either_line_ending(mitdb, tmp_path):
+    """PhysioNet's headers end their lines with CRLF, the copy in the data folder with LF."""
+    folder = copy_record(mitdb, tmp_path)
+    header = folder / "100.hea"
+    assert b"\r\n" not in header.read_bytes()
+    assert load_record(folder, "100").signal[0, 0] == pytest.approx(-0.145)
+    header.write_bytes(header.read_bytes().replace(b"\n", b"\r\n"))
+    assert load_record(folder, "100").signal[0, 0] == pytest.approx(-0.145)
+
+
+@pytest.mark.parametrize("suffix", [".hea", ".dat", ".atr"])
+def test_a_file_missing_from_the_listing_is_refused(mitdb, tmp_path, suffix):
+    folder = copy_record(mitdb, tmp_path)
+    listing = folder / "SHA256SUMS.txt"
+    lines = listing.read_text().splitlines()
+    listing.write_text("\n".join(line for line in lines if not line.endswith(f" 100{suffix}")))
+    with pytest.raises(ValueError) as refused:
+        load_record(folder, "100")
+    path = folder / f"100{suffix}"
+    assert str(refused.value) == f"{path} is not in {listing}, so nothing vouches for it"
+
+
+@pytest.mark.parametrize("text", ["", "\n\n", "not a listing\n"])
+def test_an_empty_listing_is_refused(mitdb, tmp_path, text):
+    folder = copy_record(mitdb, tmp_path)
+    (folder / "SHA256SUMS.txt").write_text(text)
+    with pytest.raises(ValueError, match=r"SHA256SUMS\.txt lists no files .*checks nothing$"):
+        load_record(folder, "100")
+
+
+def test_a_truncated_annotation_file_is_named_without_checksums(mitdb, tmp_path):
+    """wfdb reads a cut annotation file without a word: here half of the beats would be lost."""
+    folder = copy_record(mitdb, tmp_path, checksums=False)
+    atr = folder / "100.atr"
+    size = atr.stat().st_size
+    atr.write_bytes(atr.read_bytes()[: size // 2 // 2 * 2])
+    with pytest.raises(ValueError) as refused:
+        load_record(folder, "100")
+    assert str(refused.value) == (
+        f"{atr} is truncated: {size // 2 // 2 * 2} bytes, not ending with the end mark of an MIT "
+        "annotation file (two zero bytes)"
+    )
+
+
+@pytest.mark.parametrize("kind", ["folder", "dangling link"])
+def test_a_record_file_that_is_not_a_file_is_named(mitdb, tmp_path, kind):
+    folder = copy_record(mitdb, tmp_path)
+    atr = folder / "100.atr"
+    atr.unlink()
+    if kind == "folder":
+        atr.mkdir()
+    else:
+        atr.symlink_to(tmp_path / "nowhere.atr")
+    with pytest.raises(ValueError, match=rf"^{atr} is a {kind}.*, not a record file$"):
+        load_record(folder, "100")
+
+
 def write_annotations(folder, name, sample):
     """Rewrite ``folder/name.atr`` with wfdb, its annotations moved to ``sample``."""
     import wfdb
@@ -132,18 +199,19 @@ def run_ecg(folder, tmp_path, data_root):
 
 
 def assert_refused(result, out, *words):
-    """The command exited with status 2, its last stderr line holds ``words``, wrote no file."""
-    last = result.stderr.strip().splitlines()[-1]
+    """The command exited with status 2, its one stderr line holds ``words``, wrote no file."""
+    lines = result.stderr.splitlines()
     assert result.returncode == 2, result.stderr
-    assert all(word in last for word in words), result.stderr
+    assert len(lines) == 1 and lines[0].endswith("(see --help)"), result.stderr
+    assert all(word in lines[0] for word in words), result.stderr
     assert not out.exists()
 
 
 @pytest.fixture
 def swapped(mitdb, tmp_path):
-    """Records 100 and 101 in a folder, 100.hea naming 101.dat (checksums kept: they pass)."""
-    folder = copy_record(mitdb, tmp_path / "mitdb", "100")
-    copy_record(mitdb, folder, "101")
+    """Records 100 and 101 in a folder without checksums, 100.hea naming 101.dat."""
+    folder = copy_record(mitdb, tmp_path / "mitdb", "100", checksums=False)
+    copy_record(mitdb, folder, "101", checksums=False)
     header = folder / "100.hea"
     header.write_text(header.read_text().replace("100.dat", "101.dat"))
     return folder
@@ -216,6 +284,51 @@ def test_annotations_out_of_time_order_are_refused(unordered):
 def test_the_ecg_command_refuses_annotations_out_of_time_order(unordered, tmp_path, data_root):
     result, out = run_ecg(unordered, tmp_path, data_root)
     assert_refused(result, out, str(unordered / "100.atr"), "out of time order")
+
+
+def test_the_ecg_command_refuses_a_record_missing_from_the_listing(mitdb, tmp_path, data_root):
+    """A header copied to a new name is a record the listing does not cover."""
+    folder = copy_record(mitdb, tmp_path / "mitdb")
+    shutil.copy(folder / "100.hea", folder / "099.hea")
+    for suffix in (".dat", ".atr"):
+        shutil.copy(folder / f"100{suffix}", folder / f"099{suffix}")
+    result, out = run_ecg(folder, tmp_path, data_root)
+    assert_refused(result, out, f"{folder / '099.hea'} is not in {folder / 'SHA256SUMS.txt'}")
+
+
+def test_the_ecg_command_refuses_an_empty_listing(mitdb, tmp_path, data_root):
+    folder = copy_record(mitdb, tmp_path / "mitdb")
+    (folder / "SHA256SUMS.txt").write_text("")
+    result, out = run_ecg(folder, tmp_path, data_root)
+    assert_refused(result, out, str(folder / "SHA256SUMS.txt"), "lists no files")
+
+
+def test_the_records_are_those_the_record_list_names(mitdb, tmp_path):
+    folder = copy_record(mitdb, tmp_path, checksums=False)
+    assert records_in(folder) == ["100"]  # no RECORDS: every header
+    listing = folder / "RECORDS"
+    listing.write_text("100\n101\n")
+    with pytest.raises(FileNotFoundError) as refused:
+        records_in(folder)
+    assert str(refused.value) == f"{listing} lists record 101, but {folder / '101.hea'} is missing"
+    copy_record(mitdb, folder, "101", checksums=False)
+    assert records_in(folder) == ["100", "101"]
+    shutil.copy(folder / "101.hea", folder / "102.hea")
+    with pytest.raises(ValueError) as refused:
+        records_in(folder)
+    assert (
+        str(refused.value) == f"{folder / '102.hea'} is not in {listing}, so nothing vouches for it"
+    )
+    listing.write_text("\n")
+    with pytest.raises(ValueError, match=rf"^{listing} lists no records"):
+        records_in(folder)
+
+
+def test_the_ecg_command_refuses_a_record_lost_from_the_record_list(mitdb, tmp_path, data_root):
+    folder = copy_record(mitdb, tmp_path / "mitdb")
+    (folder / "RECORDS").write_text("100\n101\n")
+    result, out = run_ecg(folder, tmp_path, data_root)
+    assert_refused(result, out, f"{folder / 'RECORDS'} lists record 101, but")
 
 
 def test_the_data_folder_is_required(monkeypatch, tmp_path):

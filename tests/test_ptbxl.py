@@ -1,5 +1,6 @@
 """The PTB-XL loader on a tiny fixture written in the database's published layout."""
 
+import hashlib
 import os
 import subprocess
 import sys
@@ -63,6 +64,55 @@ def test_a_missing_record_file_and_a_missing_table_are_named(ptbxl):
         load_ptbxl(ptbxl)
     (ptbxl / "scp_statements.csv").unlink()
     with pytest.raises(FileNotFoundError, match=r"scp_statements\.csv is missing"):
+        load_ptbxl(ptbxl)
+
+
+@pytest.fixture
+def listed(ptbxl):
+    """The fixture with PhysioNet's checksum listing of every file in it."""
+    lines = [
+        f"{hashlib.sha256(path.read_bytes()).hexdigest()} {path.relative_to(ptbxl).as_posix()}"
+        for path in sorted(ptbxl.rglob("*"))
+        if path.is_file()
+    ]
+    (ptbxl / "SHA256SUMS.txt").write_text("\n".join(lines) + "\n")
+    return ptbxl
+
+
+def test_every_file_read_is_checked_against_the_listing(listed):
+    assert load_ptbxl(listed)["signal"].shape == (6, 1000, 12)
+    header = listed / "records100" / "00000" / "00005_lr.hea"
+    header.write_text(header.read_text().replace(" 1000.0(0)/mV", " 500.0(0)/mV"))  # twice the mV
+    with pytest.raises(ValueError, match=rf"^PTB-XL: {header} is corrupted: its sha256 is "):
+        load_ptbxl(listed)
+    with pytest.raises(ValueError, match=rf"^PTB-XL: {header} is corrupted"):
+        load_ptbxl(listed, folds=[10])
+    assert load_ptbxl(listed, folds=[1])["signal"].shape == (2, 1000, 12)  # 00005 is not read
+
+
+@pytest.mark.parametrize("name", ["scp_statements.csv", "records100/00000/00002_lr.dat"])
+def test_a_file_missing_from_the_listing_is_refused(listed, name):
+    listing = listed / "SHA256SUMS.txt"
+    lines = listing.read_text().splitlines()
+    listing.write_text("\n".join(line for line in lines if not line.endswith(f" {name}")))
+    with pytest.raises(ValueError) as refused:
+        load_ptbxl(listed)
+    assert str(refused.value) == (
+        f"PTB-XL: {listed / name} is not in {listing}, so nothing vouches for it"
+    )
+
+
+def test_an_empty_listing_is_refused(listed):
+    (listed / "SHA256SUMS.txt").write_text("")
+    with pytest.raises(ValueError, match=r"^PTB-XL: .*SHA256SUMS\.txt lists no files"):
+        load_ptbxl(listed)
+
+
+def test_a_record_file_that_is_a_folder_is_named(ptbxl):
+    dat = ptbxl / "records100" / "00000" / "00003_lr.dat"
+    dat.unlink()
+    dat.mkdir()
+    with pytest.raises(ValueError, match=rf"^PTB-XL: {dat} is a folder, not a PTB-XL file$"):
         load_ptbxl(ptbxl)
 
 

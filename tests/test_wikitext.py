@@ -1,14 +1,20 @@
 """The WikiText loader on the shipped WikiText-2 splits, both layouts, and bad files named."""
 
+import shutil
+
 import pytest
+from commands import assert_refused, run_rows
 
 from bimsim.data.wikitext import (
     CharacterVocabulary,
     read_split,
+    read_splits,
     split_path,
     token_count,
     wikitext_dir,
 )
+
+LM = ("-m", "bimsim.tasks.lm")
 
 
 @pytest.fixture(scope="module")
@@ -59,3 +65,34 @@ def test_bad_files_and_folders_are_named(tmp_path, monkeypatch):
     monkeypatch.delenv("BIMSIM_DATA", raising=False)
     with pytest.raises(FileNotFoundError, match=r"holds wikitext-103/"):
         wikitext_dir(name="wikitext-103")
+
+
+@pytest.mark.parametrize("kind", ["folder", "dangling link"])
+def test_a_split_that_is_not_a_file_is_named(tmp_path, kind):
+    test = tmp_path / "test.txt"
+    test.mkdir() if kind == "folder" else test.symlink_to(tmp_path / "gone.txt")
+    (tmp_path / "wiki.test.tokens").write_text("not read: test.txt is there\n")
+    with pytest.raises(ValueError, match=rf"^{test} is a {kind}.*, not a test split file$"):
+        read_split(tmp_path, "test")
+
+
+def test_a_test_split_that_is_a_copy_of_the_training_split_is_refused(wikitext2, tmp_path):
+    shutil.copy(wikitext2 / "valid.txt", tmp_path / "valid.txt")
+    shutil.copy(wikitext2 / "valid.txt", tmp_path / "wiki.test.tokens")
+    with pytest.raises(ValueError) as refused:
+        read_splits(tmp_path, ("valid", "test"))
+    assert str(refused.value) == (
+        f"{tmp_path / 'valid.txt'} and {tmp_path / 'wiki.test.tokens'} are byte-identical: the "
+        "same split under two names, which could be both trained on and tested"
+    )
+    shutil.copy(wikitext2 / "test.txt", tmp_path / "wiki.test.tokens")
+    texts = read_splits(tmp_path, ("valid", "test"))
+    assert [token_count(texts[s]) for s in ("valid", "test")] == [217_646, 245_569]
+
+
+def test_the_lm_command_refuses_a_copy_of_the_training_split(wikitext2, tmp_path, tmp_path_factory):
+    shutil.copy(wikitext2 / "test.txt", tmp_path / "valid.txt")
+    shutil.copy(wikitext2 / "test.txt", tmp_path / "test.txt")
+    row = (LM, ["--data", tmp_path, "--quick", "--models", "floor"], "")
+    run = run_rows([row], tmp_path_factory)
+    assert_refused(run[0], r"valid\.txt and .*test\.txt are byte-identical")

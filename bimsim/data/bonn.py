@@ -11,8 +11,10 @@ file each with one integer sample per line, in a folder named after the set and 
 
 (set C's files end in upper-case ``.TXT``, as in the original). The usual binary task is seizure
 (E) against the rest. Segments are read from ``$BIMSIM_DATA/eeg_bonn`` or a folder the user names;
-a file that is empty, holds a line that is not a whole number, or holds another number of samples
-is an error that names the file (and the line).
+every entry of a set's folder must be a segment file: a file that is empty, holds a line that is
+not a whole number or another number of samples, an entry that is not a ``.txt`` file (another
+file, a folder, a dangling link), and two files with the same bytes (one segment under two
+names, in one set or two) are errors that name the file (and the line).
 
 Data: Andrzejak RG, Lehnertz K, Mormann F, Rieke C, David P, Elger CE (2001), Phys Rev E 64:061907;
 distributed free for research by the University of Bonn on condition that this paper is cited.
@@ -23,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from bimsim.data import data_folder
+from bimsim.data.checks import Duplicates, check_regular_file
 
 __all__ = ["FOLDERS", "SAMPLES", "SAMPLING_FREQUENCY_HZ", "bonn_dir", "load_bonn", "read_segment"]
 
@@ -54,8 +57,12 @@ def read_segment(path, samples=SAMPLES):
         Naming ``path``: an empty file, a line that is not a whole number (with its line number),
         or a number of samples other than ``samples``.
     """
-    path = Path(path)
-    lines = path.read_text(encoding="ascii", errors="replace").splitlines()
+    return _parse_segment(Path(path), Path(path).read_bytes(), samples)
+
+
+def _parse_segment(path, data, samples=SAMPLES):
+    """The samples of segment file ``path`` from its bytes ``data`` (see :func:`read_segment`)."""
+    lines = data.decode("ascii", errors="replace").splitlines()
     if not lines:
         raise ValueError(f"{path} is empty")
     try:
@@ -79,8 +86,27 @@ def _is_integer(text):
 
 
 def _segment_files(folder):
-    """The segment files of one set's folder, sorted (``.txt`` in any case)."""
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() == ".txt")
+    """The segment files of one set's folder, sorted (``.txt`` in any case).
+
+    Raises
+    ------
+    ValueError
+        Naming the first entry that is not a segment file (so none is left out unseen).
+    """
+    paths = sorted(folder.iterdir())
+    for path in paths:
+        check_regular_file(path, "segment")
+        if path.suffix.lower() != ".txt":
+            raise ValueError(f"{path} is not a segment file (*.txt) of set folder {folder.name}")
+    return paths
+
+
+def _read_new_segment(path, seen):
+    """Read segment ``path``, refusing a name or bytes that an earlier file of the load had
+    (``seen``, a :class:`bimsim.data.checks.Duplicates`)."""
+    data = path.read_bytes()
+    seen.add(path, data, path.stem)
+    return _parse_segment(path, data)
 
 
 def load_bonn(data=None, sets="ABCDE"):
@@ -105,7 +131,8 @@ def load_bonn(data=None, sets="ABCDE"):
     FileNotFoundError
         If the folder, or a set's folder, is missing, or a set's folder holds no segment.
     ValueError
-        For an unknown set, or a damaged segment file (named).
+        For an unknown set, a damaged segment file, an entry of a set's folder that is not a
+        segment file, or two segments with the same bytes (named).
     """
     import xarray as xr
 
@@ -113,7 +140,7 @@ def load_bonn(data=None, sets="ABCDE"):
     if unknown or not sets:
         raise ValueError(f"sets are letters from {''.join(FOLDERS)}, got {sets!r}")
     directory = bonn_dir(data)
-    eeg, labels, names = [], [], []
+    eeg, labels, names, seen = [], [], [], Duplicates("segment")
     for letter in sorted(set(sets)):
         folder = directory / FOLDERS[letter]
         if not folder.is_dir():
@@ -121,7 +148,7 @@ def load_bonn(data=None, sets="ABCDE"):
         paths = _segment_files(folder)
         if not paths:
             raise FileNotFoundError(f"set {letter}: {folder} holds no segment files (*.txt)")
-        eeg.extend(read_segment(path) for path in paths)
+        eeg.extend(_read_new_segment(path, seen) for path in paths)
         labels.extend(letter for _ in paths)
         names.extend(path.stem for path in paths)
     time = np.arange(SAMPLES) / SAMPLING_FREQUENCY_HZ

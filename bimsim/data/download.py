@@ -4,15 +4,14 @@ PhysioNet publishes a ``SHA256SUMS.txt`` beside every database version. A downlo
 list first, then each wanted file, checks the file's sha256 against the list before it is put in
 place (written to a temporary name and renamed, so an interrupted download leaves no partial
 file), and skips files already in the cache with the right checksum. Header files (``.hea``) are
-text: a copy whose line endings were changed from CRLF to LF is accepted as the same file.
+text: a copy whose line endings were changed (CRLF and LF) is accepted as the same file.
 """
 
-import hashlib
 import os
 import urllib.request
 from pathlib import Path
 
-from bimsim.data.mitdb import parse_sha256sums
+from bimsim.data.checks import parse_sha256sums, sha256_matches
 
 __all__ = ["MITDB_URL", "default_cache", "download_mitdb", "fetch_checked"]
 
@@ -23,15 +22,6 @@ def default_cache():
     """``$BIMSIM_CACHE/data`` or ``~/.cache/bimsim/data``."""
     root = os.environ.get("BIMSIM_CACHE") or Path.home() / ".cache" / "bimsim"
     return Path(root) / "data"
-
-
-def _matches(data, expected, name):
-    if hashlib.sha256(data).hexdigest() == expected:
-        return True
-    if name.endswith(".hea"):  # the same text with other line endings
-        other = data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
-        return hashlib.sha256(other).hexdigest() == expected
-    return False
 
 
 def _get(url):
@@ -48,10 +38,10 @@ def fetch_checked(base_url, name, expected, folder):
         If the fetched bytes do not match ``expected`` (nothing is written).
     """
     target = Path(folder) / name
-    if target.exists() and _matches(target.read_bytes(), expected, name):
+    if target.exists() and sha256_matches(target.read_bytes(), expected, name):
         return target
     data = _get(base_url + name)
-    if not _matches(data, expected, name):
+    if not sha256_matches(data, expected, name):
         raise ValueError(f"{base_url + name} does not match its sha256 in SHA256SUMS.txt")
     target.parent.mkdir(parents=True, exist_ok=True)
     temporary = target.with_name(f".{target.name}.{os.getpid()}.part")

@@ -2,20 +2,25 @@
 
 Recordings are ``recordings/{digit}_{speaker}_{index}.wav`` (index 0-49 per digit and speaker), read
 from ``$BIMSIM_DATA/fsdd`` or a folder the user names; ``speakers.csv`` lists the speakers. The
-official split puts indices 0-4 in the test set and 5-49 in the training set. A file whose name
-does not follow the pattern, that is not a WAV file, or that is not 8 kHz mono 16-bit PCM is an
-error that names it.
+official split puts indices 0-4 in the test set and 5-49 in the training set. Every entry of
+``recordings/`` must be a recording: a file whose name does not follow the pattern, that is not a
+WAV file, is cut short (its header promises more samples than it holds), or that is not 8 kHz mono
+16-bit PCM, an entry that is not a regular file (a folder, a dangling link, a FIFO), and two
+files with the same bytes (one recording under two names) are errors that name them.
 
 Licence: CC BY-SA 4.0 (Free Spoken Digit Dataset, github.com/Jakobovski/free-spoken-digit-dataset,
 versioned on Zenodo; cite the version used).
 """
 
+import io
 import re
+import struct
 from pathlib import Path
 
 import numpy as np
 
 from bimsim.data import data_folder
+from bimsim.data.checks import Duplicates, check_regular_file
 
 __all__ = [
     "SAMPLE_RATE_HZ",
@@ -63,12 +68,48 @@ def read_recording(path, rate=SAMPLE_RATE_HZ):
     Raises
     ------
     ValueError
-        Naming the file: not a WAV file, or not ``rate`` Hz, mono, 16-bit PCM, or empty.
+        Naming the file: not a WAV file, cut short, not ``rate`` Hz, mono, 16-bit PCM, or empty.
     """
+    return _decode(path, Path(path).read_bytes(), rate)
+
+
+def _check_whole(path, data):
+    """Refuse a WAV file whose headers promise more bytes than it holds (scipy only warns).
+
+    Raises
+    ------
+    ValueError
+        Naming ``path``, the bytes its data chunk (or its RIFF header) promises and the bytes
+        the file holds.
+    """
+    if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
+        return  # not a WAV file: scipy says so
+    offset = 12
+    while offset + 8 <= len(data):
+        chunk, size = struct.unpack("<4sI", data[offset : offset + 8])
+        held = len(data) - offset - 8
+        if chunk == b"data" and size > held:
+            raise ValueError(
+                f"{path} is truncated: its data chunk promises {size} bytes of samples, the "
+                f"file holds {held}"
+            )
+        offset += 8 + size + size % 2  # chunks are padded to an even size
+    promised = struct.unpack("<I", data[4:8])[0] + 8
+    if promised > len(data):
+        raise ValueError(
+            f"{path} is truncated: its RIFF header promises {promised} bytes, the file holds "
+            f"{len(data)}"
+        )
+
+
+def _decode(path, data, rate=SAMPLE_RATE_HZ):
+    """The samples of recording ``path`` from its bytes ``data``, checked (see
+    :func:`read_recording`)."""
     from scipy.io import wavfile
 
+    _check_whole(path, data)
     try:
-        file_rate, samples = wavfile.read(path)
+        file_rate, samples = wavfile.read(io.BytesIO(data))
     except (ValueError, EOFError) as err:
         raise ValueError(f"{path} cannot be read as a WAV file: {err}") from None
     if file_rate != rate:
@@ -86,7 +127,7 @@ def load_fsdd(data=None):
     """Every recording's labels and length, and the official split, as one Dataset.
 
     The audio itself is read on demand with :func:`read_recording` (the ``path`` of each
-    recording is in the Dataset); every file is checked here, before any work.
+    recording is in the Dataset); every file is checked here, before any work, each read once.
 
     Returns
     -------
@@ -99,16 +140,21 @@ def load_fsdd(data=None):
     FileNotFoundError
         If the folder or its recordings are missing.
     ValueError
-        For a badly named or damaged recording (named).
+        For a badly named or damaged recording, an entry that is not a file, or two recordings
+        with the same bytes (named).
     """
     import xarray as xr
 
     directory = fsdd_dir(data)
-    paths = sorted(p for p in (directory / "recordings").iterdir() if p.is_file())
+    paths = sorted((directory / "recordings").iterdir())
     if not paths:
         raise FileNotFoundError(f"{directory / 'recordings'} holds no recordings")
-    labels = [parse_name(path) for path in paths]
-    durations = [len(read_recording(path)) / SAMPLE_RATE_HZ for path in paths]
+    labels = [parse_name(check_regular_file(path, "recording")) for path in paths]
+    seen, durations = Duplicates(), []
+    for path in paths:
+        audio = path.read_bytes()
+        seen.add(path, audio, path.stem)
+        durations.append(len(_decode(path, audio)) / SAMPLE_RATE_HZ)
     digit, speaker, index = (np.array(column) for column in zip(*labels, strict=True))
 
     def text(values):

@@ -5,16 +5,22 @@ utterances ``<speaker>-<chapter>-<n>.flac`` and one transcript file
 ``<speaker>-<chapter>.trans.txt`` whose lines are ``<utterance id> WORDS IN CAPITALS``. Audio is
 read with ``soundfile``; the word error rate is computed with ``jiwer`` (edit distance on words).
 A transcript line without words, an utterance listed twice, a transcript without its audio file
-(or the reverse), or audio of another rate or channel count is an error that names the file. The
-corpus is not shipped (test-clean is 346 MB); point the loader at a copy.
+(or the reverse, a chapter's audio without a transcript), audio of another rate or channel count,
+audio cut short (its samples cannot all be decoded), an audio entry that is a folder or a
+dangling link, and two audio files with the same bytes are errors that name the file. Loading
+decodes every utterance once, so that what is listed can be read. The corpus is not shipped
+(test-clean is 346 MB); point the loader at a copy.
 
 Licence: CC BY 4.0; cite Panayotov V, Chen G, Povey D, Khudanpur S (2015), LibriSpeech: an ASR
 corpus based on public domain audio books, ICASSP 2015.
 """
 
+import io
 from pathlib import Path
 
 import numpy as np
+
+from bimsim.data.checks import Duplicates, check_regular_file
 
 __all__ = ["SAMPLE_RATE_HZ", "load_librispeech", "read_utterance", "word_error_rate"]
 
@@ -52,14 +58,18 @@ def load_librispeech(subset):
     ValueError
         Naming the file: see the module docstring.
     """
-    import soundfile
     import xarray as xr
 
     subset = Path(subset)
     if not subset.is_dir():
         raise FileNotFoundError(f"LibriSpeech folder {subset} does not exist")
-    rows = []
-    for transcript in sorted(subset.glob("*/*/*.trans.txt")):
+    rows, seen = [], Duplicates("utterance")
+    transcripts = sorted(subset.glob("*/*/*.trans.txt"))
+    chapters = {transcript.parent for transcript in transcripts}
+    orphans = sorted(p for p in subset.glob("*/*/*.flac") if p.parent not in chapters)
+    if orphans:
+        raise ValueError(f"{orphans[0]} has no transcript (*.trans.txt) in its folder")
+    for transcript in transcripts:
         texts = _transcripts(transcript)
         audio = {p.stem: p for p in transcript.parent.glob("*.flac")}
         untranscribed = sorted(set(audio) - set(texts))
@@ -68,10 +78,12 @@ def load_librispeech(subset):
         for utterance, text in texts.items():
             if utterance not in audio:
                 raise ValueError(f"{transcript}: no audio file {utterance}.flac for its line")
-            info = _checked_info(audio[utterance], soundfile)
+            path = check_regular_file(audio[utterance], "FLAC")
+            data = path.read_bytes()
+            seen.add(path, data, utterance)
+            duration = len(_decode(path, data)) / SAMPLE_RATE_HZ
             speaker, chapter, _ = utterance.split("-")
-            duration = info.frames / info.samplerate
-            rows.append((utterance, speaker, chapter, text, duration, str(audio[utterance])))
+            rows.append((utterance, speaker, chapter, text, duration, str(path)))
     if not rows:
         raise FileNotFoundError(f"{subset} holds no <speaker>/<chapter>/*.trans.txt transcripts")
     ids, speaker, chapter, text, duration, path = zip(*rows, strict=True)
@@ -95,25 +107,39 @@ def load_librispeech(subset):
     )
 
 
-def _checked_info(path, soundfile):
+def _decode(path, data):
+    """The samples of utterance ``path`` from its bytes ``data``, checked (float32 in [-1, 1]).
+
+    Raises
+    ------
+    ValueError
+        Naming ``path``: not audio, another rate or channel count than LibriSpeech's, or samples
+        that cannot be decoded (a file cut short: libsndfile's FLAC decoder loses sync).
+    """
+    import soundfile
+
     try:
-        info = soundfile.info(str(path))
+        audio = soundfile.SoundFile(io.BytesIO(data))
     except RuntimeError as err:  # soundfile's LibsndfileError
         raise ValueError(f"{path} cannot be read as audio: {err}") from None
-    if info.samplerate != SAMPLE_RATE_HZ:
-        raise ValueError(f"{path} is sampled at {info.samplerate} Hz, not {SAMPLE_RATE_HZ} Hz")
-    if info.channels != 1:
-        raise ValueError(f"{path} has {info.channels} channels, not 1 (mono)")
-    return info
+    with audio:
+        if audio.samplerate != SAMPLE_RATE_HZ:
+            raise ValueError(f"{path} is sampled at {audio.samplerate} Hz, not {SAMPLE_RATE_HZ} Hz")
+        if audio.channels != 1:
+            raise ValueError(f"{path} has {audio.channels} channels, not 1 (mono)")
+        try:
+            samples = audio.read(dtype="float32")
+        except RuntimeError as err:  # e.g. FLAC cut short: "flac decoder lost sync"
+            raise ValueError(
+                f"{path} is truncated or damaged: its header promises {audio.frames} samples, and "
+                f"decoding them fails ({str(err).strip().rstrip('.')})"
+            ) from None
+    return samples
 
 
 def read_utterance(path):
     """The samples of one utterance in [-1, 1] (float32), checked as :func:`load_librispeech`."""
-    import soundfile
-
-    _checked_info(path, soundfile)
-    samples, _ = soundfile.read(str(path), dtype="float32")
-    return samples
+    return _decode(path, Path(path).read_bytes())
 
 
 def word_error_rate(references, hypotheses):

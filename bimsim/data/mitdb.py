@@ -2,9 +2,12 @@
 
 Records are read with the ``wfdb`` library from a folder in PhysioNet's layout (``100.hea``,
 ``100.dat``, ``100.atr``, ... and, if present, ``SHA256SUMS.txt``), by default
-``$BIMSIM_DATA/mitdb``. Where the folder holds PhysioNet's checksum list, every ``.dat`` and
-``.atr`` file is checked against it before it is read (``.hea`` files are text whose line endings
-copies change, so they are checked by parsing instead).
+``$BIMSIM_DATA/mitdb``. Where the folder holds PhysioNet's checksum list, every file of a record
+(``.hea``, ``.dat`` and ``.atr``) is checked against it before it is read; a file the list does not
+name, or a list that names none, is refused (:class:`bimsim.data.checks.Listing`; a header matches
+with CRLF or LF line endings, which copies change). Without the list, a signal file shorter than
+its header says and an annotation file without its end mark are still refused. Where the folder
+holds PhysioNet's ``RECORDS`` list, the records read are those it lists (:func:`records_in`).
 
 Beat annotations map to the five AAMI EC57 classes::
 
@@ -20,6 +23,7 @@ patient in both. Data: Moody & Mark (2001), PhysioNet (Goldberger et al. 2000), 
 """
 
 import hashlib
+import os
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from bimsim.data import data_folder
+from bimsim.data.checks import Listing, check_regular_file, parse_sha256sums
 
 __all__ = [
     "AAMI_CLASSES",
@@ -81,32 +86,41 @@ def mitdb_dir(data=None):
 
 
 def records_in(directory):
-    """Record names with a header in ``directory`` (sorted), e.g. ``['100', '101', ...]``."""
-    return sorted(path.stem for path in Path(directory).glob("*.hea"))
+    """Record names with a header in ``directory`` (sorted), e.g. ``['100', '101', ...]``.
 
+    Where the folder holds PhysioNet's ``RECORDS`` list, the headers must be the records it
+    lists: none lost, none added.
 
-def parse_sha256sums(text):
-    """File name to sha256 (lower-case hex) from the text of a ``SHA256SUMS.txt`` listing."""
-    sums = {}
-    for line in text.splitlines():
-        parts = line.split()
-        if len(parts) == 2:
-            sums[parts[1].lstrip("*")] = parts[0].lower()
-    return sums
-
-
-def _checksums(directory):
-    listing = Path(directory) / "SHA256SUMS.txt"
-    return parse_sha256sums(listing.read_text()) if listing.exists() else {}
-
-
-def _verify(path, expected):
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    if digest != expected:
-        raise ValueError(
-            f"{path} is corrupted: its sha256 is {digest}, PhysioNet's SHA256SUMS.txt says "
-            f"{expected}"
+    Raises
+    ------
+    FileNotFoundError
+        If ``RECORDS`` lists a record whose header is missing (named).
+    ValueError
+        If ``RECORDS`` lists no record, or a header's record is not in it (named).
+    """
+    directory = Path(directory)
+    found = sorted(path.stem for path in directory.glob("*.hea"))
+    listing = directory / "RECORDS"
+    if not os.path.lexists(listing):
+        return found
+    listed = check_regular_file(listing, "record list").read_text(errors="replace").split()
+    if not listed:
+        raise ValueError(f"{listing} lists no records: an empty listing checks nothing")
+    missing = sorted(set(listed) - set(found))
+    if missing:
+        raise FileNotFoundError(
+            f"{listing} lists record {missing[0]}, but {directory / missing[0]}.hea is missing"
         )
+    unlisted = sorted(set(found) - set(listed))
+    if unlisted:
+        raise ValueError(
+            f"{directory / unlisted[0]}.hea is not in {listing}, so nothing vouches for it"
+        )
+    return found
+
+
+#: The last word of an MIT annotation file: annotation code 0 at interval 0.
+ANNOTATION_END = b"\x00\x00"
 
 
 @dataclass(frozen=True)
@@ -153,30 +167,33 @@ def load_record(directory, name, *, verify=True):
     name : str
         Record name, e.g. ``'100'``.
     verify : bool
-        Check the ``.dat`` and ``.atr`` files against ``SHA256SUMS.txt`` where the folder has it.
+        Check the ``.hea``, ``.dat`` and ``.atr`` files against ``SHA256SUMS.txt`` where the
+        folder has it.
 
     Raises
     ------
     FileNotFoundError
         If the header, the signal file or the annotation file is missing (named).
     ValueError
-        If a file is corrupted or truncated, if the header names another record's signal file,
-        or if the annotations lie outside the signal or out of time order (the file named).
+        If a file is not a regular file, is corrupted, truncated or not in a checksum listing
+        that the folder holds, if that listing is empty, if the header names another record's
+        signal file, or if the annotations lie outside the signal or out of time order (the file
+        named).
     """
     import wfdb
 
     directory = Path(directory)
     name = str(name)
     base = directory / name
-    for suffix in (".hea", ".dat", ".atr"):
-        if not base.with_suffix(suffix).exists():
-            raise FileNotFoundError(f"record {name}: {base.with_suffix(suffix)} is missing")
+    files = [base.with_suffix(suffix) for suffix in (".hea", ".dat", ".atr")]
+    for path in files:
+        if not os.path.lexists(path):
+            raise FileNotFoundError(f"record {name}: {path} is missing")
+        check_regular_file(path, "record")
     if verify:
-        sums = _checksums(directory)
-        for suffix in (".dat", ".atr"):
-            expected = sums.get(f"{name}{suffix}")
-            if expected:
-                _verify(base.with_suffix(suffix), expected)
+        listing = Listing(directory)
+        for path in files:
+            listing.check(path)
     header = base.with_suffix(".hea")
     meta = read_header(base)
     if not meta.sig_len or not getattr(meta, "file_name", None):
@@ -188,6 +205,7 @@ def load_record(directory, name, *, verify=True):
             f"{dat} is truncated: {dat.stat().st_size} bytes, the header needs {expected_bytes}"
         )
     atr = base.with_suffix(".atr")
+    _check_annotation_end(atr)
     try:
         annotation = wfdb.rdann(str(base), "atr")
     except Exception as err:
@@ -243,6 +261,27 @@ def read_header(base):
     if foreign:
         raise ValueError(f"{header} names the signal file {foreign[0]}, not {own}")
     return meta
+
+
+def _check_annotation_end(atr):
+    """Refuse an annotation file cut short: ``wfdb`` reads what is there without a word.
+
+    An MIT annotation file is a sequence of 16-bit words ending with :data:`ANNOTATION_END`.
+
+    Raises
+    ------
+    ValueError
+        Naming ``atr``, if it does not end with that word.
+    """
+    with open(atr, "rb") as file:
+        size = file.seek(0, os.SEEK_END)
+        file.seek(max(size - len(ANNOTATION_END), 0))
+        end = file.read()
+    if size % 2 or end != ANNOTATION_END:
+        raise ValueError(
+            f"{atr} is truncated: {size} bytes, not ending with the end mark of an MIT "
+            "annotation file (two zero bytes)"
+        )
 
 
 def _check_annotation_samples(atr, sample, sig_len):

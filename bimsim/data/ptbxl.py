@@ -11,7 +11,10 @@ Reads a copy of the database in its published layout::
 ``scp_codes`` holds a Python dict literal of code to likelihood; an ECG's diagnostic
 superclasses are the classes of its diagnostic codes (any likelihood, as in the benchmark of
 Strodthoff et al. 2021). The recommended split: folds 1-8 train, 9 validation, 10 test; the folds
-keep each patient within one fold. PTB-XL is under the Creative Commons Attribution 4.0 licence.
+keep each patient within one fold. Where the folder holds PhysioNet's ``SHA256SUMS.txt``, every
+file read (the two tables, each record's ``.hea`` and ``.dat``) is checked against it first; a
+file it does not name, or a listing that names none, is refused (see
+:class:`bimsim.data.checks.Listing`). PTB-XL is under the Creative Commons Attribution 4.0 licence.
 """
 
 import ast
@@ -19,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bimsim.data.checks import Listing, check_regular_file
 from bimsim.data.mitdb import read_header
 
 __all__ = ["SUPERCLASSES", "load_ptbxl", "superclass_labels"]
@@ -26,11 +30,19 @@ __all__ = ["SUPERCLASSES", "load_ptbxl", "superclass_labels"]
 SUPERCLASSES = ("NORM", "MI", "STTC", "CD", "HYP")
 
 
-def _read_csv(path, **kwds):
+def _checked(listing, path):
+    """``path``, once found to be a regular file that ``listing`` vouches for (message with
+    ``PTB-XL:`` in front)."""
+    try:
+        return listing.check(check_regular_file(path, "PTB-XL"))
+    except (FileNotFoundError, ValueError) as err:
+        raise type(err)(f"PTB-XL: {err}") from None
+
+
+def _read_csv(listing, path, **kwds):
     import pandas as pd
 
-    if not path.exists():
-        raise FileNotFoundError(f"PTB-XL: {path} is missing")
+    _checked(listing, path)
     try:
         return pd.read_csv(path, **kwds)
     except Exception as err:
@@ -95,8 +107,12 @@ def load_ptbxl(directory, *, rate=100, folds=None):
     directory = Path(directory)
     if rate not in (100, 500):
         raise ValueError(f"rate must be 100 or 500 Hz, got {rate!r}")
-    database = _read_csv(directory / "ptbxl_database.csv", index_col="ecg_id")
-    statements = _read_csv(directory / "scp_statements.csv", index_col=0)
+    try:
+        listing = Listing(directory)
+    except ValueError as err:
+        raise ValueError(f"PTB-XL: {err}") from None
+    database = _read_csv(listing, directory / "ptbxl_database.csv", index_col="ecg_id")
+    statements = _read_csv(listing, directory / "scp_statements.csv", index_col=0)
     filename = f"filename_{'lr' if rate == 100 else 'hr'}"
     for column in ("patient_id", "scp_codes", "strat_fold", filename):
         if column not in database.columns:
@@ -111,8 +127,7 @@ def load_ptbxl(directory, *, rate=100, folds=None):
     for name in files:
         base = directory / name
         for suffix in (".hea", ".dat"):
-            if not base.with_suffix(suffix).exists():
-                raise FileNotFoundError(f"PTB-XL: {base.with_suffix(suffix)} is missing")
+            _checked(listing, base.with_suffix(suffix))
         record = _read_record(base)
         if record.fs != rate:
             raise ValueError(f"PTB-XL: {base} is sampled at {record.fs} Hz, not {rate} Hz")

@@ -3,8 +3,9 @@
 A split is one UTF-8 text file, tokenised, with rare words replaced by ``<unk>``. Two layouts are
 read: pytorch/examples' (``train.txt``, ``valid.txt``, ``test.txt``; the copy of WikiText-2 in
 ``$BIMSIM_DATA/wikitext-2`` holds only ``valid.txt`` and ``test.txt``) and the official archives'
-(``wiki.train.tokens`` ...), in which WikiText-103 ships. A missing, empty or non-UTF-8 file is an
-error that names it.
+(``wiki.train.tokens`` ...), in which WikiText-103 ships. A missing, empty or non-UTF-8 file, a
+split's name that is a folder or a dangling link, and two splits with the same bytes (a model
+would be tested on its training text) are errors that name the files.
 
 Characters are coded by a :class:`CharacterVocabulary` built from the training text; a character
 the training text lacks is coded as the unknown symbol (index 0), never dropped.
@@ -13,17 +14,20 @@ Licence: CC BY-SA 3.0 (text from Wikipedia); cite Merity S, Xiong C, Bradbury J,
 Pointer Sentinel Mixture Models, arXiv:1609.07843.
 """
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from bimsim.data import data_folder
+from bimsim.data.checks import Duplicates, check_regular_file
 
 __all__ = [
     "SPLITS",
     "CharacterVocabulary",
     "read_split",
+    "read_splits",
     "split_path",
     "token_count",
     "wikitext_dir",
@@ -41,12 +45,13 @@ def wikitext_dir(data=None, name="wikitext-2"):
 
 
 def split_path(directory, split):
-    """The file of ``split`` in ``directory`` (either layout), or an error naming both names."""
+    """The file of ``split`` in ``directory`` (either layout), or an error naming both names
+    (or the name that is there but is not a file: a folder, a dangling link)."""
     if split not in SPLITS:
         raise ValueError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
     for name in FILE_NAMES[split]:
-        if (Path(directory) / name).is_file():
-            return Path(directory) / name
+        if os.path.lexists(Path(directory) / name):
+            return check_regular_file(Path(directory) / name, f"{split} split")
     raise FileNotFoundError(
         f"no {split} split in {directory}: neither {' nor '.join(FILE_NAMES[split])}"
     )
@@ -62,16 +67,38 @@ def read_split(directory, split):
     ValueError
         Naming the file: not UTF-8 (with the byte offset), or no text in it.
     """
-    path = split_path(directory, split)
+    return _decode(split_path(directory, split))[0]
+
+
+def read_splits(directory, splits):
+    """The texts of ``splits`` (a dict of split to ``str``), each checked as :func:`read_split`.
+
+    Raises
+    ------
+    ValueError
+        Also naming both files, where two splits hold the same bytes (a copy of the training
+        text as the test split: the score would be on text the model was trained on).
+    """
+    seen, texts = Duplicates("split"), {}
+    for split in dict.fromkeys(splits):
+        path = split_path(directory, split)
+        texts[split], data = _decode(path)
+        seen.add(path, data, split)
+    return texts
+
+
+def _decode(path):
+    """The text of split file ``path`` and its bytes, checked (see :func:`read_split`)."""
+    data = path.read_bytes()
     try:
-        text = path.read_bytes().decode("utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError as err:
         raise ValueError(
             f"{path} is not UTF-8 text: byte {err.start} is {err.object[err.start]:#04x}"
         ) from None
     if not text.strip():
         raise ValueError(f"{path} holds no text")
-    return text
+    return text, data
 
 
 def token_count(text):

@@ -4,7 +4,8 @@ Beats (lead MLII, 0.25 s before to 0.40 s after the R peak) come from the subset
 bimsim, or from a full MIT-BIH folder (``--data DIR``). The default split is de Chazal et al.'s
 (2004) inter-patient split, DS1 for training and DS2 for testing, no patient in both.
 ``--split validation`` trains on DS1 without four of its records and tests on those, for choosing
-settings; ``--split intra`` draws a random half of each class instead (patients shared). Each
+settings, as ``--validate`` does on the default split (the two together are refused);
+``--split intra`` draws a random half of each class instead (patients shared). Each
 beat's median is subtracted; its RR intervals enter as two features, the previous and the next
 interval divided by the patient's recent mean (``rr_local``).
 
@@ -201,7 +202,8 @@ def add_arguments(p):
         choices=("inter", "validation", "intra"),
         default="inter",
         help="inter: train DS1, test DS2 (de Chazal 2004); validation: train DS1 without\n"
-        f"records {', '.join(VALIDATION_RECORDS)}, test on those (for choosing settings);\n"
+        f"records {', '.join(VALIDATION_RECORDS)}, test on those (for choosing settings: what\n"
+        "--validate does on the inter split, so not with it);\n"
         "intra: a random half of each class (patients shared)",
     )
 
@@ -209,6 +211,12 @@ def add_arguments(p):
 def check(p, args):
     if args.dataset == "ptbxl" and args.split != "inter":
         p.error("--split is MIT-BIH's; PTB-XL uses its recommended strat_fold split")
+    if args.validate and args.split == "validation":
+        # --validate would carve a second validation split out of this one's training records
+        p.error(
+            "--validate and --split validation are the same split (train on DS1 without "
+            f"records {', '.join(VALIDATION_RECORDS)}, test on those): give one of them"
+        )
     if args.download and (args.data is not None or args.dataset != "mitdb"):
         p.error("--download fetches MIT-BIH; it does not go with --data or --dataset ptbxl")
 

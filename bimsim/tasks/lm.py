@@ -32,7 +32,7 @@ import numpy as np
 from brian2 import ms
 
 from bimsim.cli import integer, run_command
-from bimsim.data.wikitext import CharacterVocabulary, read_split, wikitext_dir
+from bimsim.data.wikitext import CharacterVocabulary, read_splits, wikitext_dir
 from bimsim.limits import require_bytes
 from bimsim.tasks.command import Quick, TaskCommand
 from bimsim.tasks.config import BIMConfig
@@ -77,7 +77,10 @@ def sequences(codes, length):
 def lm_task(directory, train_split, characters, length):
     """The next-character task: train on ``train_split``, test on ``test``; the first
     ``characters`` characters of each, in sequences of ``length``."""
-    texts = {name: read_split(directory, name)[:characters] for name in (train_split, "test")}
+    texts = {
+        name: text[:characters]
+        for name, text in read_splits(directory, (train_split, "test")).items()
+    }
     vocabulary = CharacterVocabulary.from_text(texts[train_split])
     parts = {name: sequences(vocabulary.encode(text), length) for name, text in texts.items()}
     inputs = np.concatenate([parts[train_split][0], parts["test"][0]])
