@@ -396,7 +396,7 @@ class TaskCommand:
             for task in tasks.values():
                 plans = plan_runs(task, seeds, **quick)
                 check_copies(configs, plans)
-        except (FileNotFoundError, ValueError) as err:
+        except (OSError, ValueError) as err:  # OSError: a data file missing or unreadable
             p.error(str(err))
         describe(next(iter(tasks.values())), self.quick if args.quick else None)
         results = {}
