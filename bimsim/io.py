@@ -6,6 +6,7 @@ import os
 import shlex
 import signal
 import sys
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -213,16 +214,34 @@ def _disk_full(folder):
 
 @contextmanager
 def _interrupts_held():
-    """Hold back SIGINT and SIGTERM (they are delivered when the block ends)."""
-    held = {signal.SIGINT, signal.SIGTERM}
-    if sys.platform == "win32":  # no signal masks
+    """Hold back SIGINT and SIGTERM: their handlers run when the block ends.
+
+    The Python-level handlers are swapped for one that only notes the signal (a signal mask would
+    not do: the kernel gives a process's signal to any of its threads that does not block it, and
+    Python runs its handler in the main thread at once). Outside the main thread, where handlers
+    cannot be set, nothing is held.
+    """
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    caught = []
+    previous = {}
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        handler = signal.getsignal(signum)
+        if handler is not None:  # None: set outside Python, cannot be put back
+            previous[signum] = handler
+            signal.signal(signum, lambda number, frame: caught.append((number, frame)))
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        for signum, frame in caught:
+            handler = previous[signum]
+            if callable(handler):
+                handler(signum, frame)
+            elif handler == signal.SIG_DFL:
+                os.kill(os.getpid(), signum)
 
 
 def read_dataset(path):

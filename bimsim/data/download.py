@@ -8,6 +8,7 @@ text: a copy whose line endings were changed (CRLF and LF) is accepted as the sa
 """
 
 import os
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -25,8 +26,28 @@ def default_cache():
 
 
 def _get(url):
-    with urllib.request.urlopen(url, timeout=60) as response:
-        return response.read()
+    """The bytes at ``url``.
+
+    Raises
+    ------
+    OSError
+        Naming the address and why it could not be fetched (no network, a refused connection,
+        an HTTP error, a time-out).
+    """
+    try:
+        with urllib.request.urlopen(url, timeout=60) as response:
+            return response.read()
+    except urllib.error.HTTPError as err:
+        raise OSError(
+            f"cannot download {url}: the server answered {err.code} {err.reason}"
+        ) from None
+    except (urllib.error.URLError, TimeoutError, ConnectionError) as err:
+        reason = getattr(err, "reason", err)
+        reason = getattr(reason, "strerror", None) or str(reason)
+        raise OSError(
+            f"cannot download {url}: {reason} (no network here? download where there is one, "
+            "then give the folder with --data)"
+        ) from None
 
 
 def fetch_checked(base_url, name, expected, folder):
