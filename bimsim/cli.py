@@ -390,6 +390,7 @@ def runs_folder(runs, out):
         check_output_path(folder / "run.nc")
     except ValueError as err:
         raise ValueError(f"--runs: {err}") from None
+    check_not_input(folder, [], flag="--runs")  # not in bimsim's package
     return folder
 
 
