@@ -30,6 +30,7 @@ import xarray as xr
 from bimsim.cli import (
     ArgumentParser,
     add_out_argument,
+    check_not_input,
     check_output_path,
     distinct,
     end_with_parent,
@@ -73,6 +74,7 @@ def parser():
                    help="take a benchmark's dataset already in the runs folder (from a suite that "
                    "stopped or failed) instead of running it again")  # fmt: skip
     p.add_argument("--runs", help="folder for each benchmark's dataset (default: <out>_runs)")
+    p.add_input("--runs")  # each benchmark's dataset is read back from there
     add_out_argument(p, "results/benchmarks.nc")
     return p
 
@@ -163,6 +165,7 @@ def main(argv=None):
     try:
         runs = runs_folder(args.runs, args.out)
         table = check_output_path(Path(args.out).with_suffix(".md"))
+        check_not_input(table, p.inputs(args), flag="--out's table")
     except ValueError as err:
         p.error(str(err))
     names = args.only or list(BENCHMARKS)

@@ -105,10 +105,14 @@ class ArgumentParser(argparse.ArgumentParser):
         dest = flag.lstrip("-").replace("-", "_")
         self._inputs.append((flag, paths or (lambda args: getattr(args, dest))))
 
-    def add_output(self, flag, suffixes=("",), dest=None):
-        """Declare that the command writes at ``flag``'s value plus each of ``suffixes``."""
+    def add_output(self, flag, suffixes=("",), dest=None, shipped=None):
+        """Declare that the command writes at ``flag``'s value plus each of ``suffixes``.
+
+        ``shipped``: the one file of bimsim's package this command exists to write (the data
+        it ships), which it may replace.
+        """
         dest = dest or flag.lstrip("-").replace("-", "_")
-        self._outputs.append((flag, dest, tuple(suffixes)))
+        self._outputs.append((flag, dest, tuple(suffixes), shipped))
 
     def inputs(self, args):
         """The ``(flag, path)`` of every input ``args`` name (see :meth:`add_input`)."""
@@ -128,12 +132,16 @@ class ArgumentParser(argparse.ArgumentParser):
     def check_outputs(self, args):
         """Raise ``ValueError`` if an output named in ``args`` is, or resolves to, an input."""
         inputs = self.inputs(args)
-        for flag, dest, suffixes in self._outputs:
+        for flag, dest, suffixes, shipped in self._outputs:
             value = getattr(args, dest, None)
             if value is None:
                 continue
             for suffix in suffixes:
-                check_not_input(f"{value}{suffix}", inputs, flag=flag)
+                target = f"{value}{suffix}"
+                if shipped is not None and os.path.realpath(target) == os.path.realpath(shipped):
+                    check_not_input(target, inputs, flag=flag, package=False)
+                else:
+                    check_not_input(target, inputs, flag=flag)
 
     def parse_args(self, args=None, namespace=None):
         parsed = super().parse_args(args, namespace)
@@ -301,13 +309,14 @@ def _special_kind(path):
     return next((kind for test, kind in kinds.items() if test(mode)), None)
 
 
-def check_not_input(target, inputs, flag="--out"):
+def check_not_input(target, inputs, flag="--out", package=True):
     """Refuse to write ``target`` where it would replace something the command reads.
 
     ``target`` must not be, or resolve to (through links, ``..``, or as another name of the same
     file, a hard link), one of ``inputs`` (``(flag, path)`` pairs: a file, or a folder and all
     it holds), a file of bimsim's package (its code and shipped data), the running script, or a
-    module the process has imported.
+    module the process has imported (``package`` False: bimsim's package may hold it, for the
+    command that makes the data bimsim ships).
 
     Raises
     ------
@@ -321,9 +330,9 @@ def check_not_input(target, inputs, flag="--out"):
         existing = os.stat(target)
     except OSError:
         existing = None
-    package = Path(os.path.realpath(Path(bimsim.__file__).parent))
+    source = Path(os.path.realpath(Path(bimsim.__file__).parent))
     script = sys.argv[0] if sys.argv and sys.argv[0] not in ("", "-c", "-m") else None
-    read = [*inputs, ("bimsim's package", package)]
+    read = [*inputs, *([("bimsim's package", source)] if package else [])]
     if script:
         read.append(("the running script", script))
     for name, path in read:
@@ -413,16 +422,17 @@ def add_delta_t_arguments(parser, points):
     )
 
 
-def add_out_argument(parser, out, default_help=None):
+def add_out_argument(parser, out, default_help=None, shipped=None):
     """Add ``--out``, the netCDF file to write (default ``out``), checked before any work.
 
     ``out`` None leaves the default to the command (``default_help`` says what it is), which
-    then checks it with :func:`check_output_path` and :meth:`ArgumentParser.check_outputs`."""
+    then checks it with :func:`check_output_path` and :meth:`ArgumentParser.check_outputs`;
+    ``shipped`` is passed to :meth:`ArgumentParser.add_output`."""
     default = default_help or "%(default)s"
     parser.add_argument(
         "--out", type=output_path(), default=out, help=f"netCDF file to write (default: {default})"
     )
-    parser.add_output("--out")
+    parser.add_output("--out", shipped=shipped)
 
 
 def add_seed_argument(parser):

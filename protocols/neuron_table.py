@@ -55,6 +55,7 @@ def parser():
                    help="scale every neuron's input weights to this layer rate before training "
                    "(0: no scaling; default: each task's own)")  # fmt: skip
     p.add_argument("--runs", help="folder of the runs (default: the --out path with _runs)")
+    p.add_input("--runs")  # the runs kept there are read back
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_run_arguments(p, out="results/neuron_table.nc", devices=("runtime",))
     return p

@@ -41,7 +41,7 @@ def main(argv=None):
     p = ArgumentParser(description=__doc__)
     p.add_argument("--data", help="MIT-BIH folder (default: $BIMSIM_DATA/mitdb)")
     p.add_input("--data", lambda args: mitdb_dir(args.data))
-    add_out_argument(p, str(EMBEDDED))
+    add_out_argument(p, str(EMBEDDED), shipped=EMBEDDED)  # it makes the subset bimsim ships
     args = p.parse_args(argv)
     try:
         ds = subset(mitdb_dir(args.data))
