@@ -6,11 +6,17 @@ tool a user can trust:
 * a wrong flag is refused by the parser, before any work, with one line that names the flag
   (:class:`ArgumentParser`, and the types :func:`integer`, :func:`real`, :func:`quantity`,
   :func:`output_path`, with bounds on every size a user types);
-* ``--out`` is checked first: an empty path, a folder, a path under a file or in a folder that
-  cannot be written is refused before any simulation;
-* a run either writes a complete result atomically (:func:`finish_run`) or leaves the file at
-  ``--out`` untouched: an interrupt (Ctrl-C, SIGINT, SIGTERM) ends the command with exit status
-  130 and one line, no traceback (:func:`run_command`).
+* ``--out`` is checked first: an empty path, a folder, a device, FIFO or socket, a path under a
+  file or in a folder that cannot be written is refused before any simulation, and so is an
+  output that is, or resolves to, something the command reads (:meth:`ArgumentParser.add_input`,
+  :func:`check_not_input`);
+* a run either writes a complete result atomically as its last step (:func:`finish_run`) or
+  leaves the file at ``--out`` untouched: an interrupt (Ctrl-C, SIGINT, SIGTERM) ends the command
+  with exit status 130 and one line that says what was written, no traceback; a fault of the
+  environment is one line too, and a failing standard output does not stop it
+  (:func:`run_command`);
+* the processes a command starts end with it, even when it is killed
+  (:func:`tied_to_this_process`, :func:`end_with_parent`, :func:`temporary_folder`).
 """
 
 import _thread
