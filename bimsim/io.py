@@ -86,7 +86,9 @@ def check_dataset(ds):
     """Check that every variable and coordinate has ``units`` and ``long_name`` and no NaN.
 
     A variable may hold NaN only where it says what NaN means there, in a ``nan_means``
-    attribute (e.g. the epochs a model did not train).
+    attribute (e.g. the epochs a model did not train), and only where it is written as a
+    floating-point number: a variable read from a file keeps that file's type in its encoding,
+    and an integer or boolean one would write NaN as a number (-9223372036854775808, True).
 
     Raises
     ------
@@ -101,6 +103,12 @@ def check_dataset(ds):
             declared = "nan_means" in var.attrs and not np.any(np.isinf(var.values))
             if not declared:
                 raise ValueError(f"variable {name!r} holds NaN or infinite values")
+            written = np.dtype(var.encoding.get("dtype", var.dtype))
+            if not np.issubdtype(written, np.floating):
+                raise ValueError(
+                    f"variable {name!r} holds NaN but would be written as {written} (its "
+                    "encoding), which has no NaN"
+                )
     return ds
 
 

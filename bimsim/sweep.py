@@ -23,8 +23,15 @@ runs with ``python -m bimsim.sweep sweeps/ecg_lam_rho.toml``, or from Python::
 
 What holds:
 
-- every point's options and values are checked by the command's own parser before any point runs
-  (a command is sweepable if its module has ``parser()``, or a ``TASK`` with one);
+- every point's options and values are checked by the command's own parser, and by its checks
+  after parsing (a task's refusals of flags without effect, of a weight decay its rate cannot
+  take, ...), before any point runs (a command is sweepable if its module has ``parser()``, or
+  a ``TASK`` with one; its checks are its module's or ``TASK``'s ``check_arguments``); a sweep of
+  sweeps (the command is this module) is refused, and so, on the command line, is an output
+  (``--out``, ``--runs``, a point's run or log) that is the config or the command's file;
+- names never stop the merge after the points ran: a grid option that every run records as a
+  one-valued dimension of its own (a task's ``seed``) merges along it, and a run's name that the
+  merge keeps for itself is kept as ``run_<name>`` (:func:`merge_runs`);
 - a re-run keeps the points already written with the same command line (an interrupted sweep goes
   on where it stopped), and refuses one written with another (never taking it for the point);
 - a failing point leaves its output in ``<point>.log`` and is recorded in the merged dataset's
@@ -58,6 +65,7 @@ __all__ = [
     "MAX_POINTS",
     "MAX_WORKERS",
     "Sweep",
+    "check_outputs",
     "command_parser",
     "merge_runs",
     "point_name",
@@ -73,7 +81,8 @@ MAX_WORKERS = 256
 #: Options a sweep sets itself, which its arguments and grid must not.
 _OWN = ("out", "help")
 
-#: Names the merged sweep keeps for itself: no grid option and no run variable may take them.
+#: Names the merged sweep keeps for itself: no grid option may take them (a run's variable of
+#: that name is kept as ``run_<name>``).
 _RESERVED = ("error", "point")
 
 #: Longest file name of a point (most file systems allow 255 bytes).
@@ -193,9 +202,17 @@ class Sweep:
         return ["-m", self.command, *self.arguments(point, out)]
 
     def check(self):
-        """Parse every point's arguments with the command's own parser; a ``ValueError`` naming
-        the point and what the parser said, before any point runs."""
-        parser = command_parser(self.command)
+        """Parse every point's arguments with the command's own parser, and check them as the
+        command does before its work (a task's ``check_arguments``); a ``ValueError`` naming
+        the point and what the command said, before any point runs. A sweep of sweeps (the
+        command is this module) is refused: each point would run a sweep of its own, without
+        bound."""
+        parser, checks = _command_checks(self.command)
+        if _is_this_module(self.program()):
+            raise ValueError(
+                f"the command {self.command} is a sweep itself: a sweep of sweeps would start "
+                "sweeps without bound; sweep the command that the inner sweep runs"
+            )
         known = set(parser._option_string_actions)  # argparse would take an abbreviation
         for option in self.grid:
             if f"--{option}" not in known:
@@ -204,7 +221,9 @@ class Sweep:
             message = io.StringIO()
             try:
                 with contextlib.redirect_stderr(message), contextlib.redirect_stdout(message):
-                    parser.parse_args(self.arguments(point, "point.nc"))
+                    args = parser.parse_args(self.arguments(point, "point.nc"))
+                    if checks is not None:
+                        checks(parser, args)
             except SystemExit:
                 said = message.getvalue().strip().splitlines()
                 raise ValueError(
@@ -244,6 +263,15 @@ def _is_script(command):
     return command.endswith(".py") or os.sep in command
 
 
+def _is_this_module(program):
+    """Whether ``program`` is this module's file (by the file itself: a link or another spelling
+    of its path is the same file)."""
+    try:
+        return os.path.samefile(program, __file__)
+    except OSError:  # the command's file does not exist: the parser's check says so
+        return False
+
+
 def point_name(point):
     """The file name (without suffix) of ``point``'s run, from its options and values."""
     return "_".join(f"{option}={_UNSAFE.sub('-', _text(v))}" for option, v in point.items())
@@ -251,6 +279,13 @@ def point_name(point):
 
 def command_parser(command):
     """The argparse parser of ``command`` (its module's ``parser()``, or its ``TASK``'s)."""
+    return _command_checks(command)[0]
+
+
+def _command_checks(command):
+    """The parser of ``command`` and its checks after parsing, ``check(parser, args)`` (its
+    module's ``check_arguments``, or its ``TASK``'s: a task's refusals that argparse cannot
+    see, such as a flag without effect), or None where it has none."""
     if _is_script(command):
         path = Path(command)
         if not path.is_file():
@@ -268,10 +303,12 @@ def command_parser(command):
             raise ValueError(
                 f"the command's module {command!r} cannot be imported: {err}"
             ) from None
+    task = getattr(module, "TASK", None)
+    check = getattr(module, "check_arguments", getattr(task, "check_arguments", None))
     if hasattr(module, "parser"):
-        return module.parser()
-    if hasattr(getattr(module, "TASK", None), "parser"):
-        return module.TASK.parser()
+        return module.parser(), check
+    if hasattr(task, "parser"):
+        return task.parser(), check
     raise ValueError(f"{command} has no parser() (nor a TASK with one): it cannot be swept")
 
 
@@ -444,6 +481,11 @@ def _read(path):
 def merge_runs(sweep, runs, errors=None):
     """Merge the points' datasets into one, along the sweep's dimensions.
 
+    Names never stop a merge: where every run holds a grid option's value as a dimension of its
+    own with that one value (a task's ``seed``, swept with one seed a point), the runs merge
+    along it; any other variable or dimension of the runs named as a sweep dimension, ``error``
+    or ``point`` is kept as ``run_<name>`` (the attribute ``sweep_renamed`` says which).
+
     Parameters
     ----------
     sweep : Sweep
@@ -455,22 +497,107 @@ def merge_runs(sweep, runs, errors=None):
     Returns
     -------
     xarray.Dataset
-        Every variable of the runs with the sweep's dimensions first (a point that did not run:
-        NaN, or empty text); ``error`` over the grid says why a point failed (empty where it
-        ran); the attributes the runs share, and ``sweep_command``, ``sweep_args`` and
-        ``sweep_grid``.
+        Every variable of the runs with the sweep's dimensions first; where a point did not
+        run, or its run holds no such entry (its samples, epochs or variants differ from
+        another point's), numbers are NaN (integers and booleans too, as floating-point
+        numbers) and text is empty, and each variable's ``nan_means`` names which of the two
+        occur in it (after the runs' own meaning); ``error`` over the grid says why a point
+        failed (empty where it ran); the attributes the runs share, and ``sweep_command``,
+        ``sweep_args`` and ``sweep_grid``.
     """
     errors = dict(errors or {})
     points = sweep.points()
     if not runs:
         raise ValueError("no point of the sweep ran: nothing to merge")
     dims = sweep.dims
-    names = {*dims.values(), *_RESERVED}
-    clash = sorted({n for ds in runs.values() for n in names if n in ds.variables or n in ds.dims})
-    if clash:
-        raise ValueError(
-            f"the runs already have {', '.join(clash)}: a sweep keeps that name for itself"
+    runs, renamed = _renamed(sweep, _without_own_dimensions(sweep, runs))
+    merged = _stacked(sweep, runs)
+    absent = _stacked(sweep, {k: _presence(ds) for k, ds in runs.items()}).isnull()
+    grid = {dim: list(sweep.grid[option]) for option, dim in dims.items()}
+    ran = xr.DataArray(
+        np.isin(np.arange(len(points)), list(runs)).reshape([len(v) for v in grid.values()]),
+        coords=grid,
+        dims=tuple(grid),
+    )
+    for option, dim in dims.items():
+        merged[dim].attrs.update(
+            units="1" if isinstance(sweep.grid[option][0], (int, float)) else "as written",
+            long_name=f"--{option} of {sweep.command}",
         )
+    for name in list(merged.data_vars):
+        original = next(ds[name] for ds in runs.values() if name in ds.variables)
+        merged[name] = _filled(merged[name], original, absent[name], ran)
+    for var in merged.variables.values():
+        var.encoding = {}  # a run's file type (int64, bool) would write NaN as a number
+    text = np.array([errors.get(k, "") for k in range(len(points))], dtype=object)
+    merged["error"] = (
+        tuple(dims.values()),
+        text.reshape([len(v) for v in grid.values()]).astype(str),
+        {"units": "1", "long_name": "why the point's run failed (empty: it ran)"},
+    )
+    merged.attrs["sweep_command"] = sweep.command
+    merged.attrs["sweep_args"] = shlex.join(sweep.args)
+    merged.attrs["sweep_grid"] = json.dumps({o: list(v) for o, v in sweep.grid.items()})
+    if renamed:
+        merged.attrs["sweep_renamed"] = ", ".join(f"{a} -> {b}" for a, b in renamed.items())
+    return merged
+
+
+def _without_own_dimensions(sweep, runs):
+    """``runs`` without the dimensions that only record a grid option's value: those that every
+    run holds with one value, its point's (the sweep's dimension takes their place)."""
+    points = sweep.points()
+    for option, dim in sweep.dims.items():
+        own = all(
+            dim in ds.coords
+            and ds.sizes.get(dim) == 1
+            and _same(ds[dim].values[0], points[k][option])
+            for k, ds in runs.items()
+        )
+        if own:
+            runs = {k: ds.isel({dim: 0}, drop=True) for k, ds in runs.items()}
+    return runs
+
+
+def _same(recorded, value):
+    """Whether a run's recorded ``recorded`` is the grid's ``value`` (numbers by value)."""
+    if isinstance(recorded, (bool, np.bool_, str, np.str_)) or isinstance(value, str):
+        return str(recorded) == str(value)
+    try:
+        return float(recorded) == float(value)
+    except (TypeError, ValueError):
+        return False
+
+
+def _renamed(sweep, runs):
+    """``runs`` with every variable or dimension that has a name the merge keeps (a sweep
+    dimension, ``error``, ``point``) renamed ``run_<name>``, and ``{name: new name}``."""
+    taken = {*sweep.dims.values(), *_RESERVED}
+    names = set().union(*({*ds.variables, *ds.dims} for ds in runs.values()))
+    renamed = {}
+    for name in sorted(names & taken):
+        new = f"run_{name}"
+        while new in names | taken | set(renamed.values()):
+            new = f"run_{new}"
+        renamed[name] = new
+    runs = {
+        k: ds.rename({a: b for a, b in renamed.items() if a in ds.variables or a in ds.dims})
+        for k, ds in runs.items()
+    }
+    return runs, renamed
+
+
+def _presence(ds):
+    """``ds`` with every variable 1 (where the run holds an entry: after merging, NaN marks the
+    entries that a run does not hold)."""
+    ones = {name: (var.dims, np.ones(var.shape)) for name, var in ds.data_vars.items()}
+    return xr.Dataset(ones, coords=ds.coords)
+
+
+def _stacked(sweep, runs):
+    """``runs`` concatenated over the sweep's dimensions, in the grid's order (an outer join of
+    their coordinates)."""
+    points, dims = sweep.points(), sweep.dims
     stacked = xr.concat(
         [runs[k] for k in runs], dim="point", data_vars="all", coords="minimal",
         compat="override", join="outer", combine_attrs="drop_conflicts",
@@ -482,36 +609,25 @@ def merge_runs(sweep, runs, errors=None):
     else:
         merged = stacked.set_index(point=list(dims.values())).unstack("point")
     merged = merged.reindex({dims[o]: list(v) for o, v in sweep.grid.items()})
-    merged = merged.transpose(*dims.values(), ...)
-    for option, dim in dims.items():
-        merged[dim].attrs.update(
-            units="1" if isinstance(sweep.grid[option][0], (int, float)) else "as written",
-            long_name=f"--{option} of {sweep.command}",
-        )
-    missing = len(points) > len(runs)
-    for name in list(merged.data_vars):
-        if merged[name].dtype == object:  # text, where a point that did not run left NaN
-            text = merged[name]
-            merged[name] = text.where(text.notnull(), "").astype(str)
-    for name, var in merged.data_vars.items():
-        original = next(ds[name].attrs for ds in runs.values() if name in ds.variables)
-        var.attrs.update(original)
-        if missing and np.issubdtype(var.dtype, np.floating):
-            why = "the sweep point did not run (see error)"
-            var.attrs["nan_means"] = (
-                f"{original['nan_means']}; or {why}" if "nan_means" in original else why
-            )
-    shape = [len(v) for v in sweep.grid.values()]
-    text = np.array([errors.get(k, "") for k in range(len(points))], dtype=object)
-    merged["error"] = (
-        tuple(dims.values()),
-        text.reshape(shape).astype(str),
-        {"units": "1", "long_name": "why the point's run failed (empty: it ran)"},
-    )
-    merged.attrs["sweep_command"] = sweep.command
-    merged.attrs["sweep_args"] = shlex.join(sweep.args)
-    merged.attrs["sweep_grid"] = json.dumps({o: list(v) for o, v in sweep.grid.items()})
-    return merged
+    return merged.transpose(*dims.values(), ...)
+
+
+def _filled(var, original, absent, ran):
+    """A merged variable with its run's attributes, its entries that a run does not hold
+    empty (text) or NaN (numbers, as floating-point ones), and a ``nan_means`` that names why,
+    of the point not running and its run not holding the entry, those that occur."""
+    attrs = dict(original.attrs)
+    if original.dtype.kind in "OUS":  # text
+        return var.where(~absent, "").astype(str).assign_attrs(attrs)
+    if not absent.any():
+        return var.assign_attrs(attrs)
+    reasons = [attrs["nan_means"]] if "nan_means" in attrs else []
+    if (absent & ~ran).any():
+        reasons.append("the sweep point did not run (see error)")
+    if (absent & ran).any():
+        reasons.append("the point's run holds no such entry (another point's run does)")
+    attrs["nan_means"] = "; or ".join(reasons)
+    return var.astype(float).assign_attrs(attrs)
 
 
 # -- the command line ---------------------------------------------------------------------------
@@ -538,6 +654,39 @@ def parser():
     return p
 
 
+def check_outputs(sweep, config, out, runs):
+    """Refuse, before any point runs, an output of the sweep that is one of its inputs.
+
+    The outputs: ``out``, the folder of runs, and every point's run and log in it; the inputs:
+    the sweep's ``config`` and the command's file (:meth:`Sweep.program`). They are compared
+    as files (device and inode, :func:`os.path.samefile`), not as paths, so a symbolic link,
+    ``..`` or a hard link to an input is refused too.
+
+    Raises
+    ------
+    ValueError
+        Naming the output and the input it is.
+    """
+    inputs = {"the sweep's config": config, "the command's file": sweep.program()}
+    outputs = [("--out", out), ("--runs", runs)]
+    for point in sweep.points():
+        name = point_name(point)
+        outputs += [(f"the point {_describe(point)}'s {what}", Path(runs) / f"{name}{suffix}")
+                    for what, suffix in (("run", ".nc"), ("log", ".log"))]  # fmt: skip
+    for what, path in outputs:
+        for kind, source in inputs.items():
+            if _same_file(path, source):
+                raise ValueError(f"{what} {path} is {kind} {source}: the sweep would write over it")
+
+
+def _same_file(a, b):
+    """Whether paths ``a`` and ``b`` are one file (both exist, same device and inode)."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one does not exist (yet): not the same file
+        return False
+
+
 def main(argv=None):
     from bimsim.cli import check_output_path, runs_folder
     from bimsim.io import provenance, write_dataset
@@ -554,7 +703,8 @@ def main(argv=None):
     try:
         check_output_path(out)
         runs = runs_folder(args.runs, out)
-        # run_sweep checks every point with the command's parser before any work
+        sweep.check()  # the command's parser on every point, and no sweep of sweeps
+        check_outputs(sweep, args.config, out, runs)
         ds, errors = run_sweep(sweep, runs, workers=args.workers, scheduler=args.scheduler,
                                serial=args.serial, progress=not args.no_progress)  # fmt: skip
     except ValueError as err:

@@ -167,6 +167,23 @@ BAD_INPUTS = [
         r"--recurrent has no effect on probe_input \(probe_input reads the encoder, not the lay",
     ),
     (ECG, ["--weight-decay", "-1"], r"argument --weight-decay: must be at least 0"),
+    (
+        ECG,
+        ["--weight-decay", "1e6"],
+        r"--weight-decay 1e\+06 times --eta 0.0001 \(default\) is 100: decoupled weight decay "
+        r"multiplies every weight by 1 - rate × decay = -99 at each update, which must stay above "
+        r"0; give --weight-decay below 10000",
+    ),
+    (
+        EEG,
+        ["--readout-lr", "10", "--readout-weight-decay", "0.1"],
+        r"--readout-weight-decay 0.1 times --readout-lr 10 is 1: .* = 0 at each update",
+    ),
+    (
+        LM,
+        ["--eta", "2", "--weight-decay", "0.75", "--models", "bim_frozen", "bim_mixed"],
+        r"--weight-decay 0.75 times --eta 2 is 1.5: .*give --weight-decay below 0.5",
+    ),
     (ECG, ["--readout-weight-decay", "inf"], r"argument --readout-weight-decay: must be a finite"),
     (
         ECG,

@@ -75,3 +75,19 @@ def test_nan_is_written_only_where_the_variable_says_what_it_means(tmp_path):
     ds.dw.values[1] = np.inf
     with pytest.raises(ValueError, match="'dw' holds NaN or infinite"):
         write_dataset(ds, tmp_path / "other.nc")
+
+
+@pytest.mark.parametrize("stored", ["int64", "bool"])
+def test_nan_is_never_written_as_a_number(tmp_path, stored):
+    """A variable read back from a file keeps its integer or boolean type in its encoding: NaN
+    put in it later (a merge, a reindex) would be written as -9223372036854775808 or True."""
+    ds = small_dataset()
+    ds["count"] = ("delta_t", np.array([1, 0], dtype=stored), {"units": "1", "long_name": "n"})
+    back = read_dataset(write_dataset(ds, tmp_path / "out.nc"))
+    grown = back.reindex(delta_t=[10.0, -10.0, 99.0])
+    grown["count"].attrs["nan_means"] = "not simulated"
+    grown["dw"].attrs["nan_means"] = "not simulated"
+    assert grown["count"].encoding["dtype"] == stored and np.isnan(grown["count"][-1])
+    with pytest.raises(ValueError, match=f"'count' holds NaN but would be written as {stored}"):
+        write_dataset(grown, tmp_path / "grown.nc")
+    assert not (tmp_path / "grown.nc").exists()

@@ -6,7 +6,7 @@ from brian2 import NetworkOperation
 from test_network import in_copies, recall_sequence
 
 from bimsim.network import BIMNetwork
-from bimsim.plasticity.optimizers import KINDS, NumpyOptimizer, Optimizer
+from bimsim.plasticity.optimizers import KINDS, NumpyOptimizer, Optimizer, require_decay
 
 
 @pytest.mark.parametrize(
@@ -23,6 +23,33 @@ from bimsim.plasticity.optimizers import KINDS, NumpyOptimizer, Optimizer
 def test_bad_settings_are_named(kwds, match):
     with pytest.raises(ValueError, match=match):
         Optimizer(**kwds)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_weight_decay_can_work_only_where_rate_times_decay_is_below_one(kind):
+    """Each update multiplies a weight by 1 - η × weight decay (with no direction: nothing
+    else): at a product of 1 the weights are forgotten in one update, at 2.5 they grow and flip
+    sign; require_decay refuses a product of 1 or more, naming both, and BIMConfig checks both
+    of BIM's pairs."""
+    from bimsim.tasks.config import BIMConfig
+
+    weights = np.array([0.3, -0.2])
+    for product in (0.5, 1.0, 2.5):
+        optimizer = NumpyOptimizer(Optimizer(kind, weight_decay=product / 0.01))
+        value = weights
+        for _ in range(3):
+            value = optimizer.new_value("w", value, np.zeros(2), 0.01)
+        np.testing.assert_allclose(value, weights * (1 - product) ** 3, atol=1e-15)
+    require_decay("eta", 0.01, "optimizer", Optimizer(kind, weight_decay=99.99))
+    with pytest.raises(ValueError, match=r"optimizer's weight_decay \(100\) times eta \(0.01\) "
+                       r"is 1: .* multiply the weights by 0, .*below 100"):  # fmt: skip
+        require_decay("eta", 0.01, "optimizer", Optimizer(kind, weight_decay=100.0))
+    with pytest.raises(ValueError, match=r"optimizer's weight_decay \(1e\+06\) times eta"):
+        BIMConfig(eta=1e-4, optimizer=Optimizer(kind, weight_decay=1e6))
+    with pytest.raises(ValueError, match=r"readout_optimizer's weight_decay \(40\) times "
+                       r"readout_learning_rate \(0.05\) is 2"):  # fmt: skip
+        BIMConfig(readout_optimizer=Optimizer(kind, weight_decay=40.0))
+    BIMConfig(eta=0.0, optimizer=Optimizer(kind, weight_decay=1e6))  # η = 0: no update at all
 
 
 def torch_twin(optimizer, parameter, eta):

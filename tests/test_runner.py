@@ -148,8 +148,104 @@ def test_a_model_that_predicts_nan_stops_the_run_with_its_name(monkeypatch):
     from bimsim.tasks.runner import ModelFailure
 
     monkeypatch.setitem(models.MODELS, "broken", ModelSpec(type(None), Broken))
-    with pytest.raises(ModelFailure, match="seed 0, fold 0: broken predicted non-finite"):
+    with pytest.raises(ModelFailure, match="seed 0, fold 0: broken diverged: 60 of 60 values of "
+                       "its test probabilities are NaN or infinite"):  # fmt: skip
         run_task(synthetic_task(), {"broken": None}, [0], progress=False)
+
+
+class Diverged(Prior):
+    """A model that leaves one number NaN or infinite (``BAD``: where, which value), and says
+    what may have caused it."""
+
+    BAD = ("state", np.nan)
+
+    def fit_epoch(self, data, rng, progress=False):
+        loss = super().fit_epoch(data, rng, progress)
+        return np.inf if self.BAD[0] == "loss" else loss
+
+    def costs(self):
+        costs = super().costs()
+        if self.BAD[0] in costs:
+            costs[self.BAD[0]] = self.BAD[1]
+        return costs
+
+    def state(self):
+        weights = np.array([0.5, self.BAD[1] if self.BAD[0] == "state" else 0.1])
+        return {"layer_weight": ("synapse", weights, "1", "final input weight")}
+
+    def suspects(self, name):
+        return f"it may come from --flag-of-{name}"
+
+
+@pytest.mark.parametrize(
+    ("bad", "match"),
+    [
+        (("state", np.nan), r"1 of 2 values of its layer_weight \(final input weight\) are NaN or "
+         r"infinite; it may come from --flag-of-layer_weight"),
+        (("state", -np.inf), r"its layer_weight \(final input weight\) are NaN or infinite"),
+        (("loss", np.inf), r"2 of 2 values of its training loss .*--flag-of-train_loss"),
+        (("macs", np.nan), r"1 of 1 values of its macs are NaN"),
+        (("spike_sparsity", np.inf), r"its spike_sparsity are NaN or infinite"),
+    ],
+)  # fmt: skip
+def test_a_run_that_leaves_nan_or_infinity_in_a_result_is_a_failure_naming_it(
+    monkeypatch, bad, match
+):
+    """Weights, optimiser state, losses, scores and costs are checked before the results keep
+    them (here the model's state, its loss, its costs): a ModelFailure naming the run, what
+    diverged and what may have caused it; NaN in spike_sparsity says "no spiking neurons"."""
+    from bimsim.tasks.runner import ModelFailure
+
+    monkeypatch.setattr(Diverged, "BAD", bad)
+    monkeypatch.setitem(models.MODELS, "diverged", ModelSpec(type(None), Diverged))
+    with pytest.raises(ModelFailure, match=r"^seed 0, fold 0: diverged diverged: .*" + match):
+        run_task(synthetic_task(), {"diverged": None}, [0], progress=False)
+
+
+def test_nan_in_the_results_marks_only_what_a_run_does_not_have(monkeypatch):
+    """The state of a model that keeps it is finite, NaN only for the model that keeps none
+    (its nan_means says so, and only that); a spike_sparsity of NaN is a model without
+    spiking neurons; the result writes as a bimsim dataset."""
+    monkeypatch.setattr(Diverged, "BAD", ("none", 0.0))
+    monkeypatch.setitem(models.MODELS, "diverged", ModelSpec(type(None), Diverged))
+    ds = check_dataset(run_task(synthetic_task(), {"diverged": None, "floor": None}, [0],
+                                first_folds=1, progress=False))  # fmt: skip
+    weights = ds.layer_weight.sel(seed=0, fold="0")
+    assert np.all(np.isfinite(weights.sel(model="diverged")))
+    assert np.all(np.isnan(weights.sel(model="floor")))
+    assert ds.layer_weight.attrs["nan_means"] == "the model keeps no such state"
+    assert np.isnan(ds.spike_sparsity.sel(model="floor")).all()
+    alone = run_task(synthetic_task(), {"diverged": None}, [0], first_folds=1, progress=False)
+    assert "nan_means" not in alone.layer_weight.attrs  # every model keeps it: no NaN to mean
+
+
+def test_a_run_whose_learning_diverges_writes_nothing_and_names_the_flags(tmp_path):
+    """ECG's quick run with the readout learning at 1000 by SGD: its step would leave a readout
+    parameter non-finite; exit 1, one line naming the run, what diverged and the readout's
+    flags, no traceback or Brian2 bug report, the previous result as it was (about 15 s)."""
+    import re
+    import subprocess
+
+    from commands import command
+
+    previous = tmp_path / "prev.nc"
+    previous.write_bytes(b"the previous result")
+    done = subprocess.run(
+        command(("-m", "bimsim.tasks.ecg"), "--quick", "--models", "bim", "--readout-optimizer",
+                "sgd", "--readout-lr", "1e3", "--no-progress", "--out", previous),
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert re.fullmatch(
+        r"ecg.py: seed 0, fold DS2: bim: readout learning diverged: \w+ would become non-finite; "
+        r".*\(it may come from the readout's learning: --readout-lr 1000, --readout-scale 0.4, "
+        r"--readout-optimizer sgd, --readout-weight-decay 0\); no result was written",
+        last,
+    ), last
+    assert "Traceback" not in done.stderr and "Brian 2 encountered" not in done.stderr
+    assert previous.read_bytes() == b"the previous result"
+    assert [path.name for path in tmp_path.iterdir()] == ["prev.nc"]
 
 
 def test_bad_task_data_is_refused():

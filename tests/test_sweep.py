@@ -2,6 +2,7 @@
 bad sweeps refused before any work, standalone builds apart."""
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -150,23 +151,46 @@ def test_a_bad_sweep_is_refused_naming_the_culprit(settings, match):
         Sweep(**settings)
 
 
+#: A task's point that runs in seconds, were it not refused.
+SMALL_TASK = ("--quick", "--models", "bim", "--hidden", "4", "--no-progress")
+
+
 @pytest.mark.parametrize(
-    ("command", "grid", "match"),
+    ("command", "grid", "args", "match"),
     [
-        (PAIRING, {"no-such-option": [1]}, r"has no option --no-such-option"),
-        (PAIRING, {"pairs": [10, 0]}, r"refuses the point --pairs=0: .*--pairs"),
-        ("bimsim.tasks.no_such_task", {"lam": [0.5]}, "cannot be imported"),
-        ("protocols/no_such_protocol.py", {"lam": [0.5]}, "does not exist"),
-        ("bimsim.io", {"lam": [0.5]}, r"has no parser\(\)"),
-        ("bimsim.tasks.ecg", {"lam": [0.5, 2.0]}, r"refuses the point --lam=2.0: .*--lam"),
-        ("bimsim.tasks.ecg", {"prune-target": [0.5, 1.0]}, r"--prune-target=1.0: .*less than 1"),
-        (PAIRING, {"pair": [10]}, r"has no option --pair$"),  # argparse would take it for --pairs
+        (PAIRING, {"no-such-option": [1]}, (), r"has no option --no-such-option"),
+        (PAIRING, {"pairs": [10, 0]}, (), r"refuses the point --pairs=0: .*--pairs"),
+        ("bimsim.tasks.no_such_task", {"lam": [0.5]}, (), "cannot be imported"),
+        ("protocols/no_such_protocol.py", {"lam": [0.5]}, (), "does not exist"),
+        ("bimsim.io", {"lam": [0.5]}, (), r"has no parser\(\)"),
+        ("bimsim.tasks.ecg", {"lam": [0.5, 2.0]}, (), r"refuses the point --lam=2.0: .*--lam"),
+        ("bimsim.tasks.ecg", {"prune-target": [0.5, 1.0]}, (), r"target=1.0: .*less than 1"),
+        (PAIRING, {"pair": [10]}, (), r"has no option --pair$"),  # argparse takes it for --pairs
+        # the task's own checks after parsing, not only argparse's
+        (
+            "bimsim.tasks.ecg",
+            {"weight-decay": [1e6]},
+            SMALL_TASK,
+            r"refuses the point --weight-decay=1000000.0: .*--weight-decay 1e\+06 times --eta",
+        ),
+        (
+            "bimsim.tasks.eeg",
+            {"tau-adaptation": [9]},
+            SMALL_TASK,
+            r"refuses the point --tau-adaptation=9: .*--tau-adaptation has no effect on bim",
+        ),
+        # a sweep of sweeps, by the module or its file
+        ("bimsim.sweep", {"workers": [1, 2]}, (), r"is a sweep itself: a sweep of sweeps would"),
+        (str(ROOT / "bimsim" / "sweep.py"), {"workers": [1]}, (), r"a sweep of sweeps would st"),
     ],
-)
-def test_what_a_command_refuses_is_refused_before_any_point_runs(tmp_path, command, grid, match):
-    """The command's own parser checks every point first: nothing runs, no folder is made."""
+)  # fmt: skip
+def test_what_a_command_refuses_is_refused_before_any_point_runs(
+    tmp_path, command, grid, args, match
+):
+    """The command's own parser and checks take every point first: nothing runs, no folder is
+    made."""
     with pytest.raises(ValueError, match=match):
-        run_sweep(Sweep(command, grid), tmp_path / "runs", serial=True, progress=False)
+        run_sweep(Sweep(command, grid, args), tmp_path / "runs", serial=True, progress=False)
     assert not (tmp_path / "runs").exists()
 
 
@@ -179,6 +203,9 @@ def test_the_command_line_refuses_a_bad_config_before_any_work(tmp_path):
         "args.toml": (f'command = "{PAIRING}"\nargs = "--pairs"\n[grid]\npoints = [9]\n',
                       "args must be a list of strings"),
         "option.toml": (f'command = "{PAIRING}"\n[grid]\nwrong = [1]\n', "has no option --wrong"),
+        # the inner config does not exist: were a sweep of sweeps run, it would stop at once
+        "sweeps.toml": ('command = "bimsim.sweep"\nargs = ["missing.toml"]\n'
+                        "[grid]\nworkers = [1]\n", "a sweep of sweeps"),
     }  # fmt: skip
     for name, (text, match) in cases.items():
         (tmp_path / name).write_text(text)
@@ -240,11 +267,169 @@ def test_the_merge_leaves_a_point_that_did_not_run_empty_and_says_why(tmp_path):
     assert merged.error.sel(lam=1.0, eta=0.1).item() == "exit 1: boom"
     back = read_dataset(write_dataset(merged, tmp_path / "merged.nc"))
     assert back.label.sel(lam=0.0, eta=0.2).values.tolist() == ["N", "V"]
-    with pytest.raises(ValueError, match="the runs already have fold"):
-        merge_runs(Sweep("bimsim.tasks.ecg", {"fold": ["a"]}), {0: run(0.5)})
     # a variable that only a later run holds (a state kept for some settings only)
     later = run(0.6).assign(extra=("fold", [1.0], {"units": "1", "long_name": "extra"}))
     merged = merge_runs(sweep, {0: run(0.5), 1: later, 3: run(0.7)}, {2: "exit 1: boom"})
     assert merged.extra.attrs["long_name"] == "extra" and np.isnan(merged.extra.values).sum() == 3
-    with pytest.raises(ValueError, match="the runs already have error"):
-        merge_runs(sweep, {0: run(0.5).assign(error=((), 1, {"units": "1", "long_name": "e"}))})
+    assert merged.extra.attrs["nan_means"] == (
+        "the sweep point did not run (see error); or the point's run holds no such entry "
+        "(another point's run does)"
+    )
+    assert merged.auc.attrs["nan_means"] == "the sweep point did not run (see error)"
+
+
+def test_the_merge_keeps_nan_as_nan_for_every_dtype(tmp_path):
+    """Runs read from their files (as a sweep reads them) keep their integer and boolean types
+    in their encodings; where a point did not run, the merged file holds NaN for them, not
+    -9223372036854775808 and True, and empty text."""
+    from bimsim.io import write_dataset
+    from bimsim.sweep import merge_runs
+
+    def run(k):
+        ds = xr.Dataset(
+            {
+                "count": (
+                    "fold",
+                    np.array([k + 3], dtype=np.int64),
+                    {"units": "1", "long_name": "n"},
+                ),
+                "kept": ("fold", np.array([True]), {"units": "1", "long_name": "flag"}),
+                "auc": ("fold", [0.5], {"units": "1", "long_name": "score"}),
+                "group": (
+                    "fold",
+                    np.array(["rec"], dtype=object),
+                    {"units": "1", "long_name": "g"},
+                ),
+            },
+            coords={"fold": ("fold", ["DS2"], {"units": "1", "long_name": "fold"})},
+        )
+        return read_dataset(write_dataset(ds, tmp_path / f"run{k}.nc"))
+
+    sweep = Sweep("bimsim.tasks.ecg", {"lam": [0.0, 0.5, 1.0]})
+    merged = merge_runs(sweep, {0: run(0), 2: run(2)}, {1: "exit 1: boom"})
+    back = read_dataset(write_dataset(merged, tmp_path / "merged.nc"))
+    np.testing.assert_array_equal(back["count"].values.ravel(), [3, np.nan, 5])
+    np.testing.assert_array_equal(back["kept"].values.ravel(), [1, np.nan, 1])
+    assert back["group"].values.ravel().tolist() == ["rec", "", "rec"]
+    for name in ("count", "kept", "auc"):
+        assert back[name].attrs["nan_means"] == "the sweep point did not run (see error)"
+    complete = merge_runs(sweep, {0: run(0), 1: run(1), 2: run(2)})
+    assert complete["count"].dtype == np.int64 and "nan_means" not in complete["count"].attrs
+
+
+def runner_result(folder, seed, variants=None):
+    """What a task command writes for one seed, read back from its file as a sweep reads it: a
+    toy task run by the shared runner (the floor and a model that keeps a state named ``eta``,
+    as BIM's per-epoch η), with a variant dimension where ``variants`` are given."""
+    from test_runner import Diverged, synthetic_task
+
+    from bimsim.io import write_dataset
+    from bimsim.tasks import models
+    from bimsim.tasks.command import stack_variants
+    from bimsim.tasks.models import ModelSpec
+    from bimsim.tasks.runner import run_task
+
+    class KeepsEta(Diverged):
+        BAD = ("none", 0.0)
+
+        def state(self):
+            return {"eta": ("epoch", np.array([0.1, 0.05]), "1", "η in the epoch")}
+
+    def one(variant):
+        task = synthetic_task(seed=len(variant or ""))
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setitem(models.MODELS, "keeps_eta", ModelSpec(type(None), KeepsEta))
+            return run_task(task, {"floor": None, "keeps_eta": None}, [seed], quick=40,
+                            first_folds=1, progress=False, log=lambda *a, **k: None)  # fmt: skip
+
+    ds = one(None) if variants is None else stack_variants({v: one(v) for v in variants})
+    name = f"seed{seed}_{'_'.join(variants or [])}.nc"
+    return read_dataset(write_dataset(ds, folder / name))
+
+
+def test_a_sweep_over_a_name_its_runs_hold_merges(tmp_path):
+    """A sweep over ``seed`` (its runs hold a seed dimension, one seed each) merges along it; a
+    sweep over one input variant each (EEG's --inputs) merges their variants, NaN only where a
+    point's run has no such variant and saying so; a grid option that names a variable of the
+    runs (BIM's per-epoch ``eta``) keeps the runs' variable as ``run_eta``; each merge writes
+    as a bimsim dataset. (Each failed after every point had run.)"""
+    from bimsim.io import write_dataset
+    from bimsim.sweep import merge_runs
+
+    three, four = runner_result(tmp_path, 3), runner_result(tmp_path, 4)
+    seeds = merge_runs(Sweep("bimsim.tasks.eeg", {"seed": [3, 4]}), {0: three, 1: four})
+    assert seeds.auc_roc.dims == ("seed", "fold", "model")
+    assert seeds.seed.values.tolist() == [3, 4]
+    np.testing.assert_array_equal(seeds.auc_roc.sel(seed=4).values, four.auc_roc.values[0])
+    write_dataset(seeds, tmp_path / "seeds.nc")
+
+    raw, normalised = (runner_result(tmp_path, 0, [v]) for v in ("raw", "normalised"))
+    inputs = Sweep("bimsim.tasks.eeg", {"inputs": ["raw", "normalised"]})
+    merged = merge_runs(inputs, {0: raw, 1: normalised})
+    auc = merged.auc_roc.sel(fold="0", model="floor", seed=0)
+    assert np.isfinite(auc.sel(inputs="raw", variant="raw"))
+    assert np.isnan(auc.sel(inputs="raw", variant="normalised"))
+    assert merged.auc_roc.attrs["nan_means"] == (
+        "the point's run holds no such entry (another point's run does)"
+    )
+    write_dataset(merged, tmp_path / "inputs.nc")
+
+    zero = runner_result(tmp_path, 0)
+    eta = merge_runs(Sweep("bimsim.tasks.eeg", {"eta": [0.1, 0.2]}), {0: zero, 1: zero})
+    assert eta.eta.values.tolist() == [0.1, 0.2] and eta.run_eta.dims[0] == "eta"
+    assert eta.attrs["sweep_renamed"] == "eta -> run_eta"
+    write_dataset(eta, tmp_path / "eta.nc")
+
+
+def test_names_the_merge_keeps_for_itself_are_renamed_not_refused():
+    """A run's dimension named as the sweep's, not holding the point's value, and a run's
+    ``error``, are kept as ``run_fold`` and ``run_error``."""
+    from bimsim.sweep import merge_runs
+
+    run = xr.Dataset(
+        {
+            "auc": ("fold", [0.5], {"units": "1", "long_name": "score"}),
+            "error": ((), 1.0, {"units": "1", "long_name": "the run's own error"}),
+        },
+        coords={"fold": ("fold", ["DS2"], {"units": "1", "long_name": "fold"})},
+    )
+    merged = merge_runs(Sweep("bimsim.tasks.ecg", {"fold": ["a"]}), {0: run})
+    assert merged.auc.dims == ("fold", "run_fold") and merged.run_error.item() == 1.0
+    assert merged.error.item() == ""
+    assert merged.attrs["sweep_renamed"] == "error -> run_error, fold -> run_fold"
+
+
+def test_an_output_that_is_the_config_or_the_command_is_refused_before_any_work(tmp_path):
+    """--out, --runs or a point's run that is the config (by its path, a symbolic link, ``..``
+    or a hard link) or the command's script: one line, exit 2, every file as it was."""
+    config = write_toml(tmp_path / "s.toml", Sweep(PAIRING, {"points": [9, 11]}, ("--pairs", "10")))
+    (tmp_path / "link.toml").symlink_to("s.toml")
+    os.link(config, tmp_path / "hard.toml")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "runs" / "points=11.nc").symlink_to(config)
+    cases = [
+        (["--out", config], "--out .*s.toml is the sweep's config"),
+        (["--out", tmp_path / "link.toml"], "--out .*link.toml is the sweep's config"),
+        (["--out", tmp_path / "hard.toml"], "--out .*hard.toml is the sweep's config"),
+        (["--out", tmp_path / "sub" / ".." / "s.toml"], "--out .*sub/../s.toml is the sweep's"),
+        (["--out", tmp_path / "o.nc", "--runs", tmp_path / "runs"],
+         r"the point --points=11's run .*points=11.nc is the sweep's config"),
+        (["--out", PAIRING], "--out .*stdp_pairing.py is the command's file"),
+    ]  # fmt: skip
+    before = {path: path.read_bytes() for path in (config, ROOT / PAIRING)}
+    for args, match in cases:
+        done = subprocess.run(sweep_command(config, *args, "--serial"), cwd=tmp_path,
+                              capture_output=True, text=True)  # fmt: skip
+        lines = done.stderr.splitlines()
+        assert done.returncode == 2 and len(lines) == 1, done.stderr
+        assert re.search(match, lines[0]) and lines[0].endswith("(see --help)"), lines[0]
+        assert {path: path.read_bytes() for path in before} == before
+        assert sorted(p.name for p in tmp_path.iterdir()) == [
+            "hard.toml",
+            "link.toml",
+            "runs",
+            "s.toml",
+            "sub",
+        ]
+        assert [p.name for p in (tmp_path / "runs").iterdir()] == ["points=11.nc"]

@@ -10,7 +10,10 @@ turns them into the change of the parameter ``w``::
     adam       m = β₁ m + (1 - β₁) d;  v = β₂ v + (1 - β₂) d²;  n += 1
                w += η (m / (1 - β₁ⁿ)) / (√(v / (1 - β₂ⁿ)) + ε)
 
-and, with ``weight_decay`` (decoupled, as AdamW), ``w -= η · weight_decay · w`` in the same step.
+and, with ``weight_decay`` (decoupled, as AdamW), ``w -= η · weight_decay · w`` in the same step:
+each update multiplies the weight by ``1 - η · weight_decay`` before adding the step, so learning
+can work only where ``η · weight_decay < 1`` (:func:`require_decay`; at 1 every update replaces
+the weight by the step alone, above it flips its sign, from 2 on the weights diverge).
 The state (``m``, ``v``, ``n``) belongs to each parameter and persists across sequences.
 
 The same formulas exist twice: as Brian2 abstract code for synapses (:func:`synapse_code`, run per
@@ -24,7 +27,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["KINDS", "NumpyOptimizer", "Optimizer", "namespace", "require_optimizer", "synapse_code"]
+__all__ = [
+    "KINDS",
+    "NumpyOptimizer",
+    "Optimizer",
+    "namespace",
+    "require_decay",
+    "require_optimizer",
+    "synapse_code",
+]
 
 #: The optimisers, by name.
 KINDS = ("sgd", "momentum", "rmsprop", "adam")
@@ -104,6 +115,29 @@ def require_optimizer(name, value):
     if not isinstance(value, Optimizer):
         raise TypeError(f"{name} must be an Optimizer, got {value!r}")
     return value
+
+
+def require_decay(rate_name, rate, optimizer_name, optimizer):
+    """Check that ``optimizer``'s decoupled weight decay can work at the learning rate ``rate``.
+
+    Each update multiplies a weight by ``1 - rate · weight_decay`` (see the module docstring),
+    which must stay above 0: at 0 every update forgets the weight (only the step is left), below
+    0 it flips the weight's sign, and below -1 the weights grow without bound.
+
+    Raises
+    ------
+    ValueError
+        Naming ``optimizer_name``'s weight decay, ``rate_name``, their product and the largest
+        weight decay that can work at this rate.
+    """
+    product = float(rate) * optimizer.weight_decay
+    if product >= 1:
+        raise ValueError(
+            f"{optimizer_name}'s weight_decay ({optimizer.weight_decay:g}) times {rate_name} "
+            f"({float(rate):g}) is {product:g}: each update would multiply the weights by "
+            f"{1 - product:g}, which must stay above 0; give a weight_decay below "
+            f"{1 / float(rate):g}"
+        )
 
 
 def synapse_code(optimizer, direction, prefix="opt_"):

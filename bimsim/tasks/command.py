@@ -285,9 +285,9 @@ class TaskCommand:
         p.add_argument("--no-progress", action="store_true", help="no progress bars")
         return p
 
-    def configs(self, args):
-        """The config of every model ``args`` asks for: the task's defaults, ``--quick``'s
-        changes, then what the user typed."""
+    def bim_changes(self, args):
+        """The fields of the task's BIM config that ``args`` change: ``--quick``'s changes, then
+        what the user typed."""
         bim = dict(self.quick.bim) if args.quick else {}
         for key in (
             "epochs",
@@ -324,20 +324,28 @@ class TaskCommand:
             if typed:
                 key = f"{part}optimizer"
                 bim[key] = dataclasses.replace(bim.get(key, getattr(self.bim, key)), **typed)
+        return bim
+
+    def configs(self, args):
+        """The config of every model ``args`` asks for: the task's defaults, ``--quick``'s
+        changes, then what the user typed."""
+        bim = self.bim_changes(args)
         baseline = dict(self.quick.baseline) if args.quick else {}
         if args.baseline_epochs is not None:
             baseline["epochs"] = args.baseline_epochs
         by_type = {
-            BIMConfig: dataclasses.replace(self.bim, **bim),
             BaselineConfig: dataclasses.replace(self.baseline, **baseline),
             type(None): None,
         }
         configs = {}
         for name in args.models:
             spec = MODELS[name]
-            configs[name] = spec.configure(
-                by_type[spec.config] if spec.config in by_type else spec.config()  # defaults
-            )
+            if spec.config is BIMConfig:  # with the row's own settings at once (bim_frozen: η = 0)
+                configs[name] = dataclasses.replace(self.bim, **{**bim, **spec.changes})
+            else:
+                configs[name] = spec.configure(
+                    by_type[spec.config] if spec.config in by_type else spec.config()  # defaults
+                )
         return configs
 
     def check_arguments(self, p, args):
@@ -350,6 +358,16 @@ class TaskCommand:
                 f"--seed + --seeds - 1 must be at most {MAX_SEED}, got {args.seed + args.seeds - 1}"
             )
         self.check(p, args)
+        try:
+            changes = self.bim_changes(args)
+        except ValueError as err:
+            p.error(str(err))
+        defaults = {
+            item.name: getattr(self.bim, item.name) for item in dataclasses.fields(self.bim)
+        }
+        for name in args.models:  # each BIM row as it will run (bim_frozen: η = 0)
+            if MODELS[name].config is BIMConfig:
+                check_decay(p, args, {**defaults, **changes, **MODELS[name].changes})
         try:
             configs = self.configs(args)
         except ValueError as err:
@@ -488,6 +506,31 @@ def check_effect(p, args, configs):
     baselines = [c for c in configs.values() if isinstance(c, BaselineConfig)]
     if args.baseline_epochs is not None and not baselines:
         p.error("--baseline-epochs has no effect without a baseline (cnn, gru, snn, ssm)")
+
+
+#: Each learning rate's flag, its field, and the flag and field of the optimiser whose weight
+#: decay acts at that rate.
+DECAYS = (
+    ("--eta", "eta", "--weight-decay", "optimizer"),
+    ("--readout-lr", "readout_learning_rate", "--readout-weight-decay", "readout_optimizer"),
+)
+
+
+def check_decay(p, args, bim):
+    """Refuse a weight decay that cannot work at its rate, naming both flags: decoupled weight
+    decay multiplies every weight by ``1 - rate × decay`` at each update, which must stay above
+    0 (:func:`~bimsim.plasticity.optimizers.require_decay`); ``bim`` holds BIM's fields as the
+    run would have them (the rates of epoch 0, the largest)."""
+    for rate_flag, rate_key, decay_flag, key in DECAYS:
+        rate, decay = bim[rate_key], bim[key].weight_decay
+        if rate * decay >= 1:
+            default = "" if getattr(args, BIM_FLAGS[rate_flag][0]) is not None else " (default)"
+            p.error(
+                f"{decay_flag} {decay:g} times {rate_flag} {rate:g}{default} is {rate * decay:g}: "
+                f"decoupled weight decay multiplies every weight by 1 - rate × decay = "
+                f"{1 - rate * decay:g} at each update, which must stay above 0; give "
+                f"{decay_flag} below {1 / rate:g}"
+            )
 
 
 def check_copies(configs, plans):

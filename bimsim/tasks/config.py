@@ -19,7 +19,7 @@ from brian2 import Hz, Quantity, ms, mV
 
 from bimsim.network import ETA, LAM, READOUT_LEARNING_RATE, require_recurrent
 from bimsim.neurons import NEURONS, TAU_M, TAU_SYN, require_adaptation, require_apart
-from bimsim.plasticity.optimizers import Optimizer
+from bimsim.plasticity.optimizers import Optimizer, require_decay
 from bimsim.plasticity.pruning import PruningParameters
 from bimsim.quantities import require, require_multiple, require_positive, require_real
 
@@ -69,7 +69,9 @@ class BIMConfig:
         ``tau_readout``) times this.
     optimizer, readout_optimizer : Optimizer
         How the spiking layer's and the readout's updates are made
-        (:mod:`bimsim.plasticity.optimizers`; default SGD).
+        (:mod:`bimsim.plasticity.optimizers`; default SGD); a weight decay times its rate
+        (``eta``, ``readout_learning_rate``) must be below 1
+        (:func:`~bimsim.plasticity.optimizers.require_decay`).
     lr_decay : float
         The schedule: epoch ``e`` (from 0) learns with both rates times ``lr_decay ** e``, in
         (0, 1]; 1 (default) keeps them constant.
@@ -153,6 +155,12 @@ class BIMConfig:
         for name in ("optimizer", "readout_optimizer"):
             if not isinstance(getattr(self, name), Optimizer):
                 raise TypeError(f"{name} must be an Optimizer, got {getattr(self, name)!r}")
+        # the largest rates are epoch 0's: lr_decay only lowers them
+        require_decay("eta", self.eta, "optimizer", self.optimizer)
+        require_decay(
+            "readout_learning_rate", self.readout_learning_rate, "readout_optimizer",
+            self.readout_optimizer,
+        )  # fmt: skip
         require_positive("delta", self.delta, "voltage")
         require("target_rate", self.target_rate, "frequency")
         rate = self.target_rate

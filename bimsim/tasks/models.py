@@ -12,7 +12,15 @@ and then offers
   ``spike_sparsity`` per sample of the last prediction;
 * optionally ``state()``: what the results keep of the trained model, ``{name: (dim, values,
   units, long_name)}`` with ``dim`` ``"epoch"``, another dimension's name, or ``None`` for a
-  number (BIM: the learning rates of each epoch, the final weights and optimiser state).
+  number (BIM: the learning rates of each epoch, the final weights and optimiser state);
+* optionally ``suspects(name)``: the settings that may have made ``name`` (a state entry,
+  ``train_loss``, ``probability`` or a score) NaN or infinite, for the message of the
+  :class:`ModelFailure` that stops the run (BIM: the flags of the learning that diverged, with
+  their values).
+
+A model whose learning diverges raises :class:`ModelFailure` (BIM: its readout's step would leave
+a parameter non-finite, or its layer cannot be brought to ``--target-rate``); the runner checks
+every number a model leaves (:func:`bimsim.tasks.runner.check_run`) before it is kept.
 
 The runner never asks which model it holds: a new model is one class and one :data:`MODELS`
 entry. The ablation rows of BIM (``bim_frozen``: η = 0; ``bim_stdp``: λ = 0; ``bim_mixed``:
@@ -25,7 +33,7 @@ Torch is imported only when a baseline is built.
 from dataclasses import dataclass, field, replace
 
 import numpy as np
-from brian2 import Hz
+from brian2 import Hz, mV
 
 from bimsim.tasks.config import BaselineConfig, BIMConfig
 from bimsim.tasks.rate_calibration import calibrate_rate
@@ -35,6 +43,7 @@ __all__ = [
     "MODELS",
     "BIMModel",
     "LogisticFloor",
+    "ModelFailure",
     "ModelSpec",
     "NGramFloor",
     "Samples",
@@ -43,6 +52,11 @@ __all__ = [
     "cross_entropy",
     "logistic_costs",
 ]
+
+
+class ModelFailure(RuntimeError):
+    """A model's learning diverged, or it left NaN or infinite numbers where a result must hold
+    finite ones: the run has no result to write."""
 
 
 @dataclass(frozen=True)
@@ -103,9 +117,12 @@ class BIMModel:
         """Scale the input weights to ``config.target_rate`` on training samples (once, before
         any learning; nothing where the rate is 0)."""
         if self.calibration is None and self.config.target_rate > 0 * Hz:
-            self.calibration = calibrate_rate(
-                self.classifier, data.signals, data.features, self.config.target_rate, rng
-            )
+            try:
+                self.calibration = calibrate_rate(
+                    self.classifier, data.signals, data.features, self.config.target_rate, rng
+                )
+            except RuntimeError as err:  # the rate is out of the layer's reach: no run
+                raise ModelFailure(f"{err} ({self.suspects('calibrated_rate')})") from None
 
     def fit_epoch(self, data, rng, progress=False):
         config, net = self.config, self.classifier.network
@@ -116,9 +133,44 @@ class BIMModel:
         net.eta = config.eta * factor
         net.readout_learning_rate = config.readout_learning_rate * factor
         self.rates.append((net.eta, net.readout_learning_rate))
-        return self.classifier.fit_epoch(
-            data.signals, data.features, data.labels, rng, progress=progress
+        try:
+            return self.classifier.fit_epoch(
+                data.signals, data.features, data.labels, rng, progress=progress
+            )
+        except FloatingPointError as err:  # the readout's step would leave it non-finite
+            raise ModelFailure(f"{err} ({self.suspects('readout_parameter')})") from None
+
+    def suspects(self, name):
+        """The flags, with their values, of the learning that may have made ``name`` diverge:
+        the spiking layer's for ``layer_*`` entries, the recurrent synapses' (and the layer's)
+        for ``recurrent_*``, the readout's for ``readout_*``, the input scaling's for
+        ``input_weight_scale`` and ``calibrated_rate``, and every part's for the loss, the
+        probabilities and the scores."""
+        c = self.config
+        layer = (
+            f"the spiking layer's learning: --eta {c.eta:g}, --lam {c.lam:g}, --optimizer "
+            f"{c.optimizer.kind}, --weight-decay {c.optimizer.weight_decay:g}"
         )
+        recurrent = f"the recurrent synapses: --recurrent {c.recurrent:g}"
+        readout = (
+            f"the readout's learning: --readout-lr {c.readout_learning_rate:g}, --readout-scale "
+            f"{c.readout_scale:g}, --readout-optimizer {c.readout_optimizer.kind}, "
+            f"--readout-weight-decay {c.readout_optimizer.weight_decay:g}"
+        )
+        scaling = (
+            f"the input scaling: --target-rate {float(c.target_rate / Hz):g}, --adaptation "
+            f"{float(c.adaptation / mV):g}"
+        )
+        parts = [layer, recurrent, readout] if c.recurrent else [layer, readout]
+        if name.startswith("layer_"):
+            parts = [layer]
+        elif name.startswith("recurrent_"):
+            parts = [recurrent, layer]
+        elif name.startswith("readout_"):
+            parts = [readout]
+        elif name in ("input_weight_scale", "calibrated_rate"):
+            parts = [scaling]
+        return "it may come from " + "; or ".join(parts)
 
     def state(self):
         """The rates of each epoch, the final input (and recurrent) weights, and the optimisers'

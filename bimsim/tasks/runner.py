@@ -31,15 +31,17 @@ from brian2 import Quantity
 from tqdm.auto import tqdm
 
 from bimsim.metrics import ENERGY_PER_AC_PJ, ENERGY_PER_MAC_PJ, class_scores, energy_pj
-from bimsim.tasks.models import MODELS, Samples
+from bimsim.tasks.models import MODELS, ModelFailure, Samples
 
 __all__ = [
     "Fold",
     "ModelFailure",
     "Score",
     "TaskData",
+    "check_run",
     "fold_generator",
     "paired_differences",
+    "require_finite",
     "run_task",
     "table",
     "validation_task",
@@ -51,10 +53,6 @@ VALIDATION_FRACTION = 0.2
 VALIDATION_SEED = 0
 #: Fewest training groups that are held out whole; with fewer, the last samples are.
 MIN_VALIDATION_GROUPS = 5
-
-
-class ModelFailure(RuntimeError):
-    """A model gave non-finite losses or probabilities: the run has no result to write."""
 
 
 def _no_check(labels):
@@ -423,7 +421,8 @@ def run_task(task, configs, seeds, *, quick=None, first_folds=None, progress=Tru
         Before any training, for a fold that cannot be trained or scored (:func:`plan_runs`), or
         a model that cannot run on the task (:attr:`~bimsim.tasks.models.ModelSpec.check`).
     ModelFailure
-        When a model's training loss or a test probability is not finite.
+        When a model's learning diverges, or a number it leaves is NaN or infinite where the
+        results must hold a finite one (:func:`check_run`).
     """
     plan = plan_runs(task, seeds, quick, first_folds)
     largest = max(int(mask.sum()) for train, test, _ in plan.values() for mask in (train, test))
@@ -440,18 +439,21 @@ def run_task(task, configs, seeds, *, quick=None, first_folds=None, progress=Tru
             log(f"{where}: training {name} ...", flush=True)
             model = MODELS[name].build(task, config, seed)
             start = time.perf_counter()
-            losses = [
-                model.fit_epoch(train_data, model_rng, progress)
-                for _ in tqdm(range(model.epochs), desc=f"{name} epochs",
-                              disable=not progress or model.epochs < 2, leave=False)
-            ]  # fmt: skip
+            try:
+                losses = [
+                    model.fit_epoch(train_data, model_rng, progress)
+                    for _ in tqdm(range(model.epochs), desc=f"{name} epochs",
+                                  disable=not progress or model.epochs < 2, leave=False)
+                ]  # fmt: skip
+            except ModelFailure as err:
+                raise ModelFailure(f"{where}: {name}: {err}") from None
             seconds = time.perf_counter() - start
             probability = model.predict(test_data, progress)
-            if not np.all(np.isfinite(losses)):
-                raise ModelFailure(f"{where}: {name}'s training loss is not finite ({losses})")
-            if not np.all(np.isfinite(probability)):
-                raise ModelFailure(f"{where}: {name} predicted non-finite probabilities")
-            runs[seed, k, name] = {
+            what = f"{where}: {name}"
+            early = {"training loss": ("train_loss", losses),
+                     "test probabilities": ("probability", probability)}  # fmt: skip
+            require_finite(early, model, what)  # before the scores read them
+            run = {
                 "test": np.flatnonzero(test),
                 **summarise(task, task.labels[test], probability),
                 "train_loss": losses,
@@ -460,6 +462,8 @@ def run_task(task, configs, seeds, *, quick=None, first_folds=None, progress=Tru
                 **model.costs(),
                 "state": model.state() if hasattr(model, "state") else {},
             }
+            check_run(run, model, what)
+            runs[seed, k, name] = run
     return results_dataset(task, runs, list(seeds), list(configs), folds)
 
 
@@ -481,6 +485,54 @@ def summarise(task, labels, probability):
         "ppv": per_class["ppv"],
         "stored": stored,
     }
+
+
+def check_run(run, model, what):
+    """Raise :class:`ModelFailure` where a run left a NaN or infinite number that the results
+    would keep as a result: its training losses, scores, per-class scores, per-sample results,
+    costs, or any entry of the model's ``state()`` (its learned weights and optimiser state).
+
+    The only NaN a run may leave is the ``spike_sparsity`` of a model without spiking neurons;
+    every other NaN in the results (:func:`results_dataset`) marks an entry that the run does
+    not have (an epoch it did not train, a sample it did not test, a state its model does not
+    keep), as those variables' ``nan_means`` say.
+
+    Parameters
+    ----------
+    run : dict
+        What :func:`run_task` keeps of the run.
+    model : object
+        The model; its ``suspects(name)``, where it has one, says what may have caused it.
+    what : str
+        The run, for the message (``"seed 0, fold DS2: bim"``).
+    """
+    numbers = {
+        "training loss": ("train_loss", run["train_loss"]),
+        **{f"{score} score": (score, value) for score, value in run["scores"].items()},
+        "sensitivity": ("sensitivity", run["sensitivity"]),
+        "positive predictive value": ("ppv", run["ppv"]),
+        "per-sample result": ("probability", run["stored"]),
+        **{key: (key, run[key]) for key in ("parameters", "accumulates", "macs", "train_time")},
+        **{f"{name} ({entry[3]})": (name, entry[1]) for name, entry in run["state"].items()},
+    }
+    if not np.isnan(run["spike_sparsity"]):  # NaN: the model has no spiking neurons
+        numbers["spike_sparsity"] = ("spike_sparsity", run["spike_sparsity"])
+    require_finite(numbers, model, what)
+
+
+def require_finite(numbers, model, what):
+    """Raise :class:`ModelFailure` for the first of ``numbers``, ``{label: (name, values)}``,
+    that holds a NaN or infinite value, naming it, ``what`` made it, and what may have caused it
+    (``model.suspects(name)``, where the model has it)."""
+    for label, (name, values) in numbers.items():
+        values = np.asarray(values, dtype=float)
+        finite = np.isfinite(values)
+        if not np.all(finite):
+            why = model.suspects(name) if hasattr(model, "suspects") else ""
+            raise ModelFailure(
+                f"{what} diverged: {np.size(values) - int(finite.sum())} of {np.size(values)} "
+                f"values of its {label} are NaN or infinite" + (f"; {why}" if why else "")
+            )
 
 
 def results_dataset(task, runs, seeds, models, folds):
@@ -629,8 +681,13 @@ def results_dataset(task, runs, seeds, models, folds):
 
 def model_state(runs, seeds, models, n_folds, epochs):
     """Variables of what the models' ``state()`` kept, over ``seed``, ``fold``, ``model`` and the
-    entry's own dimension (NaN for a run whose model keeps no such entry), and the coordinates of
-    those dimensions (but ``epoch``, which the results have)."""
+    entry's own dimension, and the coordinates of those dimensions (but ``epoch``, which the
+    results have).
+
+    NaN marks only what a run does not have: the entry, where its model keeps no such state, or
+    the epochs after its last, where it trained for fewer; each variable's ``nan_means`` names
+    those of the two that occur in it (the runs' own values are finite, :func:`check_run`).
+    """
     entries = {}
     for run in runs.values():
         for name, (dim, values, units, long_name) in run["state"].items():
@@ -642,20 +699,23 @@ def model_state(runs, seeds, models, n_folds, epochs):
     for name, (dim, size, units, long_name) in entries.items():
         shape = (len(seeds), n_folds, len(models)) + (() if dim is None else (size,))
         array = np.full(shape, np.nan)
+        reasons = set()
         for (seed, k, model), run in runs.items():
-            if name in run["state"]:
-                values = np.asarray(run["state"][name][1], dtype=float)
-                where = (seeds.index(seed), k, models.index(model))
-                if dim is None:
-                    array[where] = values
-                else:
-                    array[where][: values.size] = values  # epochs: as many as were run
+            if name not in run["state"]:
+                reasons.add("the model keeps no such state")
+                continue
+            values = np.asarray(run["state"][name][1], dtype=float)
+            where = (seeds.index(seed), k, models.index(model))
+            if dim is None:
+                array[where] = values
+            else:
+                array[where][: values.size] = values  # epochs: as many as were run
+                if values.size < size:
+                    reasons.add("the model trained for fewer epochs")
         dims = ("seed", "fold", "model") + (() if dim is None else (dim,))
-        attrs = {
-            "units": units,
-            "long_name": long_name,
-            "nan_means": "the model keeps no such state",
-        }
+        attrs = {"units": units, "long_name": long_name}
+        if reasons:
+            attrs["nan_means"] = "; or ".join(sorted(reasons))
         data[name] = (dims, array, attrs)
         if dim is not None and dim != "epoch":
             coords[dim] = (dim, np.arange(size), {"units": "1", "long_name": f"{dim} index"})
