@@ -101,15 +101,16 @@ class ArgumentParser(argparse.ArgumentParser):
         """Run ``check(args)`` after parsing; a ``ValueError`` it raises is the parser's error."""
         self._checks.append(check)
 
-    def add_input(self, flag, paths=None):
+    def add_input(self, flag, paths=None, name=None):
         """Declare that the command reads what ``flag`` names: a file, or a folder and all in it.
 
         ``paths(args)`` gives the paths read (one, several, or None) where they are not simply
         the flag's value (a default folder, say); an error it raises (the input is missing) is
-        left to the command's own checks.
+        left to the command's own checks. ``name`` says what the input is in messages (default:
+        the flag).
         """
         dest = flag.lstrip("-").replace("-", "_")
-        self._inputs.append((flag, paths or (lambda args: getattr(args, dest))))
+        self._inputs.append((name or flag, paths or (lambda args: getattr(args, dest))))
 
     def add_output(self, flag, suffixes=("",), dest=None, shipped=None):
         """Declare that the command writes at ``flag``'s value plus each of ``suffixes``.
@@ -345,10 +346,9 @@ def check_not_input(target, inputs, flag="--out", package=True):
         source = Path(os.path.realpath(path))
         same = real == source or (existing is not None and _same_file(existing, path))
         if same or (source.is_dir() and source in real.parents):
-            what = name if name.startswith(("bimsim", "the ")) else f"{name} {path}"
             where = "is" if same else "lies in"
             raise ValueError(
-                f"{flag} {target} {where} {what}, which this command reads; write elsewhere"
+                f"{flag} {target} {where} {name} {path}, which this command reads; write elsewhere"
             )
         if existing is not None and existing.st_nlink > 1 and source.is_dir():
             for other in _files_under(source):

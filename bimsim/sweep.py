@@ -641,6 +641,7 @@ def parser():
         description=__doc__.split("\n\n")[0] + " See bimsim.sweep's documentation.",
     )
     p.add_argument("config", help="the sweep, a TOML file (command, args, [grid])")
+    p.add_input("config", name="the sweep's config")
     p.add_argument("--runs", help="folder of the points' runs (default: the --out path with _runs)")
     p.add_argument("--workers", type=integer(1, MAX_WORKERS), default=2,
                    help="workers of the local dask cluster (default 2)")  # fmt: skip
@@ -658,33 +659,26 @@ def check_outputs(sweep, config, out, runs):
     """Refuse, before any point runs, an output of the sweep that is one of its inputs.
 
     The outputs: ``out``, the folder of runs, and every point's run and log in it; the inputs:
-    the sweep's ``config`` and the command's file (:meth:`Sweep.program`). They are compared
-    as files (device and inode, :func:`os.path.samefile`), not as paths, so a symbolic link,
-    ``..`` or a hard link to an input is refused too.
+    the sweep's ``config``, the command's file (:meth:`Sweep.program`) and, for ``out``, the
+    runs kept in the folder of runs (read back to merge). Paths are resolved (links, ``..``)
+    and files compared by device and inode, so another name of an input is refused too
+    (:func:`bimsim.cli.check_not_input`).
 
     Raises
     ------
     ValueError
         Naming the output and the input it is.
     """
-    inputs = {"the sweep's config": config, "the command's file": sweep.program()}
-    outputs = [("--out", out), ("--runs", runs)]
+    from bimsim.cli import check_not_input
+
+    read = [("the sweep's config", config), ("the command's file", sweep.program())]
+    check_not_input(out, [*read, ("--runs", runs)], flag="--out")
+    check_not_input(runs, read, flag="--runs")
     for point in sweep.points():
         name = point_name(point)
-        outputs += [(f"the point {_describe(point)}'s {what}", Path(runs) / f"{name}{suffix}")
-                    for what, suffix in (("run", ".nc"), ("log", ".log"))]  # fmt: skip
-    for what, path in outputs:
-        for kind, source in inputs.items():
-            if _same_file(path, source):
-                raise ValueError(f"{what} {path} is {kind} {source}: the sweep would write over it")
-
-
-def _same_file(a, b):
-    """Whether paths ``a`` and ``b`` are one file (both exist, same device and inode)."""
-    try:
-        return os.path.samefile(a, b)
-    except OSError:  # one does not exist (yet): not the same file
-        return False
+        for what, suffix in (("run", ".nc"), ("log", ".log")):
+            path = Path(runs) / f"{name}{suffix}"
+            check_not_input(path, read, flag=f"the point {_describe(point)}'s {what}")
 
 
 def main(argv=None):

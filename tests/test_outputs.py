@@ -402,11 +402,11 @@ def made(make, path):
 ANY_FORMS = {
     "the running script": (
         the_script,
-        r"--out \S+ (is the running script|lies in bimsim's package), which this command reads",
+        r"--out \S+ (is the running script|lies in bimsim's package) \S+, which this command reads",
     ),
     "a new file in bimsim's package": (
         lambda folder, cmd, name: PACKAGE / "data" / f"x{Path(name).suffix}",
-        r"--out \S+ lies in bimsim's package, which this command reads",
+        r"--out \S+ lies in bimsim's package \S+, which this command reads",
     ),
     "a folder": (lambda folder, cmd, name: made(Path.mkdir, folder / name), FOLDER),
     "a FIFO": (
