@@ -19,14 +19,17 @@ import numpy as np
 import xarray as xr
 from brian2 import Hz, Network, SpikeGeneratorGroup, SpikeMonitor, Synapses, ms, second
 
-from bimsim.devices import Simulation
-from bimsim.neurons import make_neuron, neuron_group, reset_group
+from bimsim.devices import ADDS_TO_PROJECT, Simulation, require_runtime
+from bimsim.limits import BYTES_PER_VALUE, require_bytes, require_steps
+from bimsim.neurons import make_neuron, neuron_bytes, neuron_group, reset_group
 from bimsim.quantities import (
     require,
     require_count,
     require_multiple,
     require_positive,
     require_real,
+    require_seed,
+    require_whole,
 )
 
 __all__ = ["WEIGHTS", "RecallTask", "decode", "delayed_recall"]
@@ -60,15 +63,12 @@ class RecallTask:
     def __init__(self, group=10, noise=10, noise_rate=10 * Hz, burst=10 * ms, window=30 * ms,
                  dt=1 * ms):  # fmt: skip
         self.group = require_count("group", group)
-        whole = isinstance(noise, int | np.integer) and not isinstance(noise, bool)
-        if not whole or noise < 0:
-            raise ValueError(f"noise must be a whole number >= 0, got {noise!r}")
-        self.noise = int(noise)
+        self.noise = require_whole("noise", noise)
         for name, value in (("burst", burst), ("window", window), ("dt", dt)):
-            require_positive(name, value, "time")
+            require_positive(name, value, "time", scalar=True)
         for name, value in (("burst", burst), ("window", window)):
             require_multiple(name, value, dt)
-        require_positive("noise_rate", noise_rate, "frequency")
+        require_positive("noise_rate", noise_rate, "frequency", scalar=True)
         if float(noise_rate * dt) >= 1:
             raise ValueError(f"noise_rate {noise_rate} gives more than one spike per step")
         self.noise_rate, self.burst, self.window, self.dt = noise_rate, burst, window, dt
@@ -141,6 +141,21 @@ def _layer_counts(model, task, w_in, labels, delay, rng, hidden):
     return counts, rate
 
 
+def _require_size(models, tasks, trials, hidden, delay):
+    """Refuse a condition whose trial is longer than :data:`bimsim.limits.MAX_STEPS` or whose
+    network (one synapse per input, neuron and trial; the layer; one trial's noise draws) would
+    exceed :data:`bimsim.limits.MAX_BYTES`."""
+    for task in tasks:
+        steps = task.steps(task.burst) + task.steps(delay) + task.steps(task.window)
+        require_steps(f"a trial with a delay of {delay}", steps, task.dt)
+        layer = max(neuron_bytes(model, trials * hidden) for model in models.values())
+        synapses = trials * task.inputs * hidden * 3 * BYTES_PER_VALUE  # w and two indices
+        require_bytes(
+            f"{trials} trials of {hidden} neurons, {task.inputs} inputs and {steps} steps",
+            synapses + layer + steps * task.noise * 8 * 2,
+        )
+
+
 def decode(counts, labels, seed, folds=5):
     """Cross-validated accuracy of a logistic regression reading the class from ``counts``."""
     from sklearn.linear_model import LogisticRegression
@@ -208,9 +223,26 @@ def delayed_recall(
     xarray.Dataset
         ``accuracy`` and ``rate`` (the layer's mean rate in the recall window) over ``neuron``,
         ``noise_rate``, ``delay`` and ``seed``.
+
+    Raises
+    ------
+    ValueError
+        For a setting out of range, naming it, and for a trial beyond
+        :data:`bimsim.limits.MAX_STEPS` or a condition beyond :data:`bimsim.limits.MAX_BYTES`;
+        before any simulation.
+    RuntimeError
+        If Brian2's current device is not its runtime device (``brian2.set_device``).
+
+    Notes
+    -----
+    A stochastic model (P-SpikeSSM) draws from Brian2's generator, which is global to the
+    process: each of its cells seeds it from the cell's seed (``brian2.seed``, which seeds
+    numpy's global generator, ``np.random``, too), so a cell's result does not depend on what ran
+    before it; the generator is left seeded by the last cell, as the protocol scripts leave it.
     """
     from tqdm.auto import tqdm
 
+    require_runtime("delayed_recall", why=ADDS_TO_PROJECT)
     trials = require_count("trials", trials)
     hidden = require_count("hidden", hidden)
     if trials > MAX_TRIALS or trials < 10 or trials % 2:
@@ -226,8 +258,13 @@ def delayed_recall(
     delays = np.atleast_1d(delays)
     if len(delays) == 0 or np.any(delays < 0 * ms):
         raise ValueError(f"delays must be one or more times >= 0, got {delays!r}")
+    for name, values in (("neurons", neurons), ("seeds", seeds)):
+        if isinstance(values, str) or not hasattr(values, "__len__"):
+            raise TypeError(f"{name} must be a sequence, got {values!r}")
     if len(neurons) == 0 or len(seeds) == 0:
         raise ValueError("give at least one neuron model and one seed")
+    for k, seed in enumerate(seeds):
+        require_seed(f"seeds[{k}]", seed)
     for name, values in (("neurons", list(neurons)), ("seeds", [int(x) for x in seeds]),
                          ("delays", [float(x) for x in delays / ms])):  # fmt: skip
         if len(set(values)) < len(values):
@@ -241,6 +278,7 @@ def delayed_recall(
     weights = {name: WEIGHTS.get(name, 1.0) for name in neurons} | dict(weights or {})
     for name in neurons:
         require_real(f"weights[{name!r}]", weights[name], above=True)
+    _require_size(models, tasks, trials, hidden, max(delays))
     shape = (len(neurons), len(tasks), len(delays), len(seeds))
     accuracy, rate = np.zeros(shape), np.zeros(shape)
     for cell in tqdm(list(np.ndindex(shape)), desc="delayed recall", disable=not progress,

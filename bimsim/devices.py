@@ -14,7 +14,15 @@ the last result it reads, so the second waits rather than mixing its code or res
 first's.
 
 Brian2's standalone devices silently drop ``network_operation`` objects, so
-:meth:`Simulation.run` refuses to run a network that holds one anywhere but on ``runtime``.
+:meth:`Simulation.run` refuses to run a network that holds one anywhere but on ``runtime``, and
+whatever holds one (:class:`bimsim.network.BIMNetwork`, its readout, adaptive pruning) refuses to be
+built while Brian2's current device is a standalone one (:func:`require_runtime`).
+
+Brian2's device is global to the process. bimsim never changes it behind a caller's back:
+:func:`simulation_device` runs only from Brian2's runtime device (a caller who chose a standalone
+device with ``brian2.set_device`` is told to go back first, rather than have bimsim add to, clear
+or switch away from the project on it), and leaves the device, its build options, the default
+clock's step and Brian2's preferences as it found them.
 
 A run never returns a truncated result: where Brian2 would stop a simulation early on Ctrl-C and
 carry on, :meth:`Simulation.run` raises ``KeyboardInterrupt``, also when the interrupt ends a
@@ -36,22 +44,29 @@ from pathlib import Path
 
 import brian2
 from brian2 import NetworkOperation, get_logger, prefs
-from brian2.devices.device import reinit_devices, reset_device
+from brian2.devices.device import RuntimeDevice, all_devices, previous_devices, reset_device
 from filelock import FileLock, Timeout
 
 __all__ = [
+    "ADDS_TO_PROJECT",
     "DEVICES",
     "Simulation",
     "SimulationInterrupted",
     "cache_dir",
     "cuda_toolkit_flags",
+    "device_name",
     "device_problem",
+    "require_runtime",
     "simulation_device",
 ]
 
 logger = get_logger(__name__)
 
 DEVICES = ("runtime", "cpp_standalone", "cuda_standalone")
+
+#: Why a function that builds and runs its own runtime networks refuses a standalone device
+#: (:func:`require_runtime`'s ``why``).
+ADDS_TO_PROJECT = "would take its networks into the project built there instead of running them"
 
 
 def cache_dir():
@@ -125,6 +140,42 @@ def _gpu_present():
     return listing.returncode == 0 and "GPU" in listing.stdout
 
 
+def device_name(device=None):
+    """The name Brian2 knows ``device`` by (default: its current device, ``brian2.get_device()``),
+    e.g. ``'runtime'`` or ``'cpp_standalone'``; the class name of a device it has no name for."""
+    device = brian2.get_device() if device is None else device
+    names = [name for name, known in all_devices.items() if known is device]
+    return names[0] if names else type(device).__name__
+
+
+def require_runtime(what, why="drops its network operations without a word"):
+    """Refuse to build or run ``what`` unless Brian2's current device is its runtime device.
+
+    Brian2's standalone devices drop network operations without a word: a BIM network built after
+    ``brian2.set_device('cpp_standalone')`` would run with no readout, no learning signal and no
+    spikes, and report a NaN loss.
+
+    Parameters
+    ----------
+    what : str
+        What would be built, e.g. ``"BIMNetwork"``; starts the message.
+    why : str
+        What the current device would do to it (default: drop its network operations).
+
+    Raises
+    ------
+    RuntimeError
+        Naming ``what`` and the current device.
+    """
+    current = brian2.get_device()
+    if not isinstance(current, RuntimeDevice):
+        raise RuntimeError(
+            f"{what} needs Brian2's runtime device, but the current device is "
+            f"{device_name(current)} (chosen with brian2.set_device), which {why}: call "
+            "brian2.set_device('runtime') first"
+        )
+
+
 class SimulationInterrupted(KeyboardInterrupt):
     """A simulation stopped before its end (an interrupt, or Brian2's ``stop()``)."""
 
@@ -173,12 +224,21 @@ class Simulation:
         Raises
         ------
         RuntimeError
-            If ``net`` holds a ``network_operation`` and the device is standalone.
+            If ``net`` holds a ``network_operation`` and the device is standalone, or Brian2's
+            current device is not this simulation's (a ``brian2.set_device`` since it began).
         KeyboardInterrupt
             :class:`SimulationInterrupted` if the run stopped before ``duration`` (Ctrl-C while
             it ran, compiled or ran a standalone binary): its results would be truncated.
         """
         operations = [obj.name for obj in net.objects if isinstance(obj, NetworkOperation)]
+        current = device_name()
+        if current != self.device:
+            held = f" holds network operations ({', '.join(operations)}) and" if operations else ""
+            raise RuntimeError(
+                f"this network{held} was built for Brian2's {self.device} device, but the "
+                f"current device is {current} (chosen with brian2.set_device): call "
+                f"brian2.set_device({self.device!r}) first"
+            )
         if self.standalone and operations:
             raise RuntimeError(
                 f"{self.device} cannot run network operations ({', '.join(operations)}): "
@@ -313,9 +373,57 @@ def _preferences(settings):
             prefs[key] = value
 
 
+def _holds_project(device):
+    """Whether the standalone ``device`` holds someone's objects or run: anything beyond the
+    default clock that Brian2 gives every device it activates."""
+    if device.has_been_run:
+        return True
+    for variable in device.arrays:
+        try:
+            if variable.owner.name != "defaultclock":
+                return True
+        except ReferenceError:  # the owner is gone, its arrays are not
+            return True
+    return False
+
+
+def _require_free(device):
+    """Refuse to run from a device other than runtime, or to build on a standalone device that
+    holds another project (see the module docstring)."""
+    current = device_name()
+    if current != "runtime":
+        raise RuntimeError(
+            f"Brian2's current device is {current} (chosen with brian2.set_device); bimsim runs "
+            f"this on the {device} device and will not switch yours, add to its project or "
+            "clear it: call brian2.set_device('runtime') first"
+        )
+    if device != "runtime" and device in all_devices and _holds_project(all_devices[device]):
+        raise RuntimeError(
+            f"Brian2's {device} device holds another project (objects or a run, left by an "
+            "earlier brian2.set_device); bimsim would add to it, then clear it: reset it first "
+            f"(brian2.set_device({device!r}); brian2.device.reinit(); "
+            "brian2.set_device('runtime'))"
+        )
+
+
+@contextmanager
+def _restored_clock():
+    """Give the default clock back its step after the block (a network may set its own)."""
+    dt = brian2.defaultclock.dt
+    try:
+        yield
+    finally:
+        brian2.defaultclock.dt = dt
+
+
 @contextmanager
 def simulation_device(device, name, *, execute=True, compute_capability=None):
     """Select ``device`` for the network built inside the ``with`` block.
+
+    Brian2's current device must be its runtime device (see the module docstring); afterwards
+    it is again, with its build options, the default clock's step and every preference as they
+    were. A standalone device is cleared after the block (``device.reinit()``), so the next
+    block can build a new project on it.
 
     Parameters
     ----------
@@ -332,13 +440,20 @@ def simulation_device(device, name, *, execute=True, compute_capability=None):
     Yields
     ------
     Simulation
+
+    Raises
+    ------
+    RuntimeError
+        If Brian2's current device is not runtime (``brian2.set_device``), or the standalone
+        ``device`` holds another project.
     """
     check_device(device)
+    if device == "runtime" and not execute:
+        raise ValueError("execute=False only applies to the standalone devices")
+    _require_free(device)
     if device == "runtime":
-        if not execute:
-            raise ValueError("execute=False only applies to the standalone devices")
-        brian2.set_device("runtime")
-        yield Simulation("runtime", None)
+        with _restored_clock():
+            yield Simulation("runtime", None)
         return
     settings = _cuda_preferences(compute_capability) if device == "cuda_standalone" else {}
     # Brian2 gives a code object a numbered name while an object of the same name is alive: objects
@@ -346,13 +461,17 @@ def simulation_device(device, name, *, execute=True, compute_capability=None):
     gc.collect()
     directory = cache_dir() / device / name
     directory.mkdir(parents=True, exist_ok=True)
-    with _project_lock(directory), _preferences(settings):
-        brian2.set_device(device, build_on_run=False)
+    with _project_lock(directory), _preferences(settings), _restored_clock():
+        depth = len(previous_devices)
         try:
+            brian2.set_device(device, build_on_run=False)
             yield Simulation(device, directory, execute)
         finally:
-            reset_device("runtime")
-            reinit_devices()
+            if len(previous_devices) > depth:  # set_device kept the runtime device to go back to
+                # clear the project, then go back (an activated device copies the step of the
+                # one before: a cleared one has no clock to copy)
+                brian2.get_device().reinit()
+                reset_device()
 
 
 @contextmanager

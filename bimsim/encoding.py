@@ -23,6 +23,7 @@ the network has run before. The group holds ``copies`` independent copies, neuro
 import numpy as np
 from brian2 import NeuronGroup, TimedArray, volt
 
+from bimsim.limits import BYTES_PER_VALUE, require_bytes
 from bimsim.quantities import require, require_count, require_positive
 
 __all__ = ["DELTA_EQUATIONS", "DeltaModulator"]
@@ -42,7 +43,8 @@ class DeltaModulator:
     Parameters
     ----------
     channels : int
-        Signal channels per copy (e.g. ECG leads).
+        Signal channels per copy (e.g. ECG leads); with ``copies``, within
+        :data:`bimsim.limits.MAX_BYTES` of memory.
     delta : Quantity
         The level step (a voltage, e.g. ``0.05 * mV``).
     copies : int
@@ -60,8 +62,12 @@ class DeltaModulator:
     def __init__(self, channels, delta, *, copies=1, dt=None, name="delta_modulator"):
         self.channels = require_count("channels", channels)
         self.copies = require_count("copies", copies)
-        require_positive("delta", delta, "voltage")
+        require_positive("delta", delta, "voltage", scalar=True)
+        if dt is not None:
+            require_positive("dt", dt, "time", scalar=True)
         n = 2 * self.channels * self.copies
+        # ref, t_start, polarity, column and Brian2's own index and spike space
+        require_bytes(f"a delta modulator of {n} neurons", n * 6 * BYTES_PER_VALUE)
         kwds = {} if dt is None else {"dt": dt}
         self.group = NeuronGroup(
             n,
@@ -107,7 +113,7 @@ class DeltaModulator:
             The namespace entry ``{"signal": TimedArray}`` to pass to the run.
         """
         require("values", values, "voltage")
-        require_positive("sample_dt", sample_dt, "time")
+        require_positive("sample_dt", sample_dt, "time", scalar=True)
         shape = (self.copies, self.channels)
         if np.ndim(values) != 3 or np.shape(values)[1:] != shape:
             raise ValueError(
@@ -127,6 +133,11 @@ class DeltaModulator:
         # same but makes Brian2 warn at every run)
         dt = self.group.clock.dt
         steps = int(np.ceil(float(len(flat) * sample_dt / dt) - 1e-9))
+        # the held signal, its indices and the TimedArray's copy
+        require_bytes(
+            f"{len(flat)} samples of {sample_dt} held on steps of {dt}",
+            steps * (2 * flat.shape[1] + 1) * 8,
+        )
         held = np.floor(np.arange(steps) * float(dt / sample_dt) + 1e-9).astype(int)
         self.signal = TimedArray(flat[np.minimum(held, len(flat) - 1)] * volt, dt=dt)
         self.group.ref = np.repeat(first, 2) * volt

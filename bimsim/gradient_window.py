@@ -26,10 +26,11 @@ import xarray as xr
 from brian2 import Mohm, amp, ms, mV, nA
 
 from bimsim.analysis import fit_exponential
+from bimsim.devices import ADDS_TO_PROJECT, require_runtime
 from bimsim.gradient_check import gradient_agreement, trace_gradients
 from bimsim.limits import require_bytes, require_steps
-from bimsim.plasticity.stdp import PAIR_DEFAULTS
-from bimsim.quantities import require, require_positive
+from bimsim.plasticity.stdp import PAIR_DEFAULTS, pair_rule
+from bimsim.quantities import require, require_positive, require_real
 
 __all__ = ["GRADIENT_WINDOW_NEURON", "SIDES", "gradient_window"]
 
@@ -75,8 +76,12 @@ def _schedule(delta_t_steps, depolarizations, t_pre_step, steps, pulse, bias):
 
 
 def _fit_side(delta_t, update, side):
-    """Fit ``A exp(-|Δt|/τ)`` to one side from its extremum outward; None if the side is flat."""
+    """Fit ``A exp(-|Δt|/τ)`` to one side from its extremum outward; None if the side is flat or
+    has too few Δt values (fewer than 3 from the extremum; none where every Δt lies on the other
+    side)."""
     chosen = delta_t >= 0 if side == "positive" else delta_t < 0
+    if not np.any(chosen):
+        return None
     x, y = np.abs(delta_t[chosen]), update[chosen]
     order = np.argsort(x)
     x, y = x[order], y[order]
@@ -143,15 +148,23 @@ def gradient_window(
         ``pairing_update`` (pairing-induced ``-∂ℓ/∂w``), ``stdp_window``; per ``depolarization`` and
         ``side``: the fits; per ``depolarization``: the agreement of traces and BPTT.
     """
+    require_runtime("gradient_window", why=ADDS_TO_PROJECT)
     for name in ("t_pre", "tail", "dt", "readout_dt"):
-        require_positive(name, locals()[name], "time")
+        require_positive(name, locals()[name], "time", scalar=True)
     require("delta_t", delta_t, "time")
-    require("overshoot", overshoot, "voltage")
+    if np.ndim(delta_t) > 1 or np.size(delta_t) == 0:
+        raise ValueError(f"delta_t must be one or more times (a 1-D array), got {delta_t!r}")
+    delta_t = np.atleast_1d(delta_t)
+    require("overshoot", overshoot, "voltage", scalar=True)
     require("depolarization", depolarization, "voltage")
+    if np.ndim(depolarization) > 1 or np.size(depolarization) == 0:
+        raise ValueError(f"depolarization must be one or more voltages, got {depolarization!r}")
     depolarization = depolarization * np.ones(1)  # a 1-D array, units kept
-    if not (np.isfinite(w) and w > 0):
-        raise ValueError(f"w must be a positive finite number, got {w!r}")
-    stdp = stdp or PAIR_DEFAULTS
+    require_real("w", w, above=True)
+    stdp = PAIR_DEFAULTS if stdp is None else stdp
+    if not isinstance(stdp, dict) or set(stdp) != set(PAIR_DEFAULTS):
+        raise ValueError(f"stdp must give {', '.join(PAIR_DEFAULTS)}, got {stdp!r}")
+    pair_rule(**stdp)  # checks each value, naming it
     neuron = GRADIENT_WINDOW_NEURON
     gap = neuron["v_threshold"] - neuron["v_rest"]
     if np.any(depolarization < 0 * mV) or np.any(depolarization >= gap):
@@ -267,7 +280,11 @@ def gradient_window(
             "fit_found": (
                 ("depolarization", "side"),
                 np.array([[f is not None for f in row] for row in fits], dtype=np.int8),
-                {"units": "1", "long_name": "1 where the side decays and was fitted, 0 if flat"},
+                {
+                    "units": "1",
+                    "long_name": "1 where the side decays and was fitted, 0 if flat or with too "
+                    "few delta_t",
+                },
             ),
         }
     )

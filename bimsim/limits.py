@@ -10,13 +10,25 @@ The limits are generous for the work bimsim is built for (the default protocols 
 steps and 1e4 spikes) and far below what would exhaust a 24 GiB machine.
 """
 
-__all__ = ["MAX_BYTES", "MAX_STEPS", "SECONDS_PER_STEP", "require_bytes", "require_steps"]
+__all__ = [
+    "BYTES_PER_VALUE",
+    "MAX_BYTES",
+    "MAX_STEPS",
+    "SECONDS_PER_STEP",
+    "require_bytes",
+    "require_steps",
+]
 
 #: Most time steps one simulation may take.
 MAX_STEPS = 10**8
 
 #: Most bytes the arrays of one run may take.
 MAX_BYTES = 8 * 2**30
+
+#: Memory per number a Brian2 group stores for each neuron or synapse: the float64 and what Brian2
+#: and numpy copy while they build, connect and set it (measured: a BIM network's input synapses
+#: take 160 to 240 bytes each for their 13 to 20 numbers).
+BYTES_PER_VALUE = 16
 
 #: Brian2's runtime cost of one time step of a small network (measured on 2 cores; see README).
 SECONDS_PER_STEP = 15e-6

@@ -18,13 +18,17 @@ mean over the copies, so all copies make the same update and stay one model (min
 online within each sequence; an optimiser's state sees the pooled direction, as in minibatch
 training).
 
-The network holds network operations, so it runs on the ``runtime`` device.
+The network holds network operations, so it runs on the ``runtime`` device: it refuses to be built
+or run while Brian2's current device is another (``brian2.set_device``), which would drop them.
+Its sizes are bounded before anything is allocated (:meth:`BIMNetwork.memory_bytes`,
+:func:`bimsim.limits.require_bytes`), and a sequence's length (:func:`bimsim.limits.require_steps`).
 """
 
 import brian2
 import numpy as np
 import xarray as xr
 from brian2 import (
+    Group,
     Network,
     NetworkOperation,
     Quantity,
@@ -33,14 +37,33 @@ from brian2 import (
     ms,
 )
 
-from bimsim.devices import Simulation
-from bimsim.neurons import make_neuron, neuron_group, neuron_kind, reset_group
-from bimsim.plasticity.hybrid import check_mixing, hybrid_synapses
+from bimsim.devices import Simulation, require_runtime
+from bimsim.limits import BYTES_PER_VALUE, require_bytes, require_steps
+from bimsim.neurons import (
+    NeuronModel,
+    make_neuron,
+    neuron_bytes,
+    neuron_group,
+    neuron_kind,
+    require_weight_unit,
+    reset_group,
+)
+from bimsim.plasticity.eligibility import SYNAPSE_TRACES
+from bimsim.plasticity.hybrid import check_mixing, hybrid_bounds, hybrid_synapses
 from bimsim.plasticity.optimizers import require_optimizer
-from bimsim.plasticity.pruning import AdaptivePruning
-from bimsim.plasticity.stdp import PAIR_DEFAULTS, pair_rule
-from bimsim.quantities import require, require_count, require_real
+from bimsim.plasticity.pruning import AdaptivePruning, PruningParameters
+from bimsim.plasticity.stdp import PAIR_DEFAULTS, STDPRule, WeightBounds, pair_rule, stdp_equations
+from bimsim.quantities import (
+    require,
+    require_count,
+    require_instance,
+    require_multiple,
+    require_positive,
+    require_real,
+    require_seed,
+)
 from bimsim.readout import ReadoutInjection, SelectiveSSM, SSMParameters
+from bimsim.readout.selective_ssm import require_loss
 
 __all__ = ["ETA", "LAM", "READOUT_LEARNING_RATE", "BIMNetwork", "require_recurrent"]
 
@@ -80,6 +103,36 @@ def require_recurrent(recurrent, n_hidden):
 #: gradient, and the STDP term and traces.
 _TRACES = ("ebar", "grad", "omega", "r1", "o1", "r2", "o2")
 
+#: What Brian2 stores per synapse besides the model's variables (its pre- and postsynaptic
+#: indices), and the index arrays :class:`BIMNetwork` connects from.
+_SYNAPSE_INDICES = 3
+
+
+def _synapse_bytes(neuron, rule, optimizer, prunable):
+    """About the memory of one learning synapse onto ``neuron``: the numbers it stores (weight,
+    traces, gradient, STDP term, optimiser state, pruning flag, indices),
+    :data:`~bimsim.limits.BYTES_PER_VALUE` each."""
+    stored = (
+        len(SYNAPSE_TRACES.strip().splitlines())
+        + len(neuron.eligibility().variables)
+        + len(stdp_equations(rule, variable="omega").model.splitlines())
+        + len(optimizer.state)
+        + int(prunable)
+        + _SYNAPSE_INDICES
+    )
+    return stored * BYTES_PER_VALUE
+
+
+def _weight_range(w_init, bounds):
+    """``w_init`` as ``(low, high)``: two finite numbers, ``low <= high``, inside ``bounds``."""
+    if isinstance(w_init, str) or np.shape(w_init) != (2,):
+        raise ValueError(f"w_init must be a pair (low, high), got {w_init!r}")
+    bounds = bounds or WeightBounds()
+    low, high = (bounds.check_weight(value, f"w_init[{k}]") for k, value in enumerate(w_init))
+    if low > high:
+        raise ValueError(f"w_init must be (low, high) with low <= high, got {w_init!r}")
+    return low, high
+
 
 class BIMNetwork:
     """Input spikes, a learning spiking layer and a selective SSM readout, trained online.
@@ -87,7 +140,8 @@ class BIMNetwork:
     Parameters
     ----------
     n_inputs, n_hidden, n_outputs : int
-        Sizes of the input, the spiking layer and the readout's output.
+        Sizes of the input, the spiking layer and the readout's output; with ``n_states`` and
+        ``copies``, within :data:`bimsim.limits.MAX_BYTES` of memory (:meth:`memory_bytes`).
     n_states : int
         States per readout input (N).
     loss : {'mse', 'cross_entropy'}
@@ -116,7 +170,7 @@ class BIMNetwork:
         How the input (and recurrent) synapses' and the readout's updates are made (default
         SGD; see :mod:`bimsim.plasticity.optimizers`).
     w_init : (float, float)
-        Initial weights drawn uniformly from this range.
+        Initial weights drawn uniformly from this range (``low <= high``; inside ``bounds``).
     pruning : PruningParameters, optional
         Adaptive pruning of the input synapses.
     recurrent : float
@@ -127,10 +181,12 @@ class BIMNetwork:
         (x ``w_unit``), learning by the hybrid rule with the input synapses' λ, η, STDP rule,
         gradient clip and optimiser, without bounds and not pruned; 0 (default): none.
     readout_dt, dt : Quantity
-        The readout's step and the simulation's.
+        The readout's step (a whole multiple of ``dt``) and the simulation's.
     seed : int
-        Seeds the initial weights and the readout (and, for a stochastic neuron model, Brian2's
-        random numbers, ``brian2.seed``).
+        Seeds the initial weights and the readout (0 to :data:`bimsim.quantities.MAX_SEED`). A
+        stochastic neuron model draws from Brian2's generator, which is global to the process:
+        the network seeds it (``brian2.seed(seed)``, which seeds numpy's global generator,
+        ``np.random``, too), as a script would before its runs; no other model touches it.
     copies : int
         Independent copies simulated at once (see module docstring); neuron ``c * n + i`` of a
         group is neuron ``i`` of copy ``c``.
@@ -147,6 +203,15 @@ class BIMNetwork:
         The neuron model's settings (e.g. LIF's ``tau_m``, ``v_threshold``); a setting that may
         be one per neuron (LIF's ``tau_m``) given as ``n_hidden`` values gives neuron ``i`` of
         every copy the ``i``-th.
+
+    Raises
+    ------
+    RuntimeError
+        If Brian2's current device is not its runtime device (``brian2.set_device``): a
+        standalone device would drop the network's operations.
+    ValueError, TypeError
+        For a setting out of its range or of the wrong type, naming it, and for sizes beyond
+        :data:`bimsim.limits.MAX_BYTES`; before anything is built.
     """
 
     def __init__(
@@ -180,35 +245,67 @@ class BIMNetwork:
         tau_readout=10 * ms,
         **neuron_params,
     ):
-        for name, value in (("n_inputs", n_inputs), ("n_hidden", n_hidden), ("copies", copies)):
+        require_runtime("BIMNetwork")  # before anything is built on another device
+        n_inputs, n_hidden, n_outputs, n_states, copies = (
             require_count(name, value)
+            for name, value in (
+                ("n_inputs", n_inputs),
+                ("n_hidden", n_hidden),
+                ("n_outputs", n_outputs),
+                ("n_states", n_states),
+                ("copies", copies),
+            )
+        )
+        require_loss(loss)
         check_mixing(lam, eta, max_grad)
-        require("readout_dt", readout_dt, "time")
+        require_real("readout_learning_rate", readout_learning_rate)
         require_real("readout_scale", readout_scale, above=True)
-        require("dt", dt, "time")
+        if max_grad_norm is not None:
+            require_real("max_grad_norm", max_grad_norm, above=True)
+        require_positive("dt", dt, "time", scalar=True)
+        require_positive("readout_dt", readout_dt, "time", scalar=True)
+        require_multiple("readout_dt", readout_dt, dt)
+        require_positive("tau_readout", tau_readout, "time", scalar=True)
         require_recurrent(recurrent, n_hidden)
-        rng = np.random.default_rng(seed)
-        self.n_inputs, self.n_hidden, self.eta = int(n_inputs), int(n_hidden), float(eta)
-        self.bounds = bounds
-        self.copies = int(copies)
+        require_seed("seed", seed)
+        rule = pair_rule(**PAIR_DEFAULTS) if rule is None else rule
+        require_instance("rule", rule, STDPRule)
+        hybrid_bounds(require_instance("bounds", bounds, WeightBounds, optional=True))
+        require_instance("pruning", pruning, PruningParameters, optional=True)
+        require_instance("inputs", inputs, Group, optional=True)
+        w_low, w_high = _weight_range(w_init, bounds)
         self.optimizer = require_optimizer("optimizer", optimizer)
         self.readout_optimizer = require_optimizer("readout_optimizer", readout_optimizer)
-        if inputs is None:
-            inputs = SpikeGeneratorGroup(copies * n_inputs, [], [] * ms, dt=dt, name="inputs")
-        elif len(inputs) != copies * n_inputs:
+        if inputs is not None and len(inputs) != copies * n_inputs:
             raise ValueError(
                 f"inputs {inputs.name!r} has {len(inputs)} neurons, not copies x n_inputs = "
                 f"{copies * n_inputs}"
             )
-        self.inputs = inputs
         self.neuron = make_neuron(neuron, _tiled(neuron, neuron_params, n_hidden, copies))
+        if w_unit is not None:
+            require_weight_unit(self.neuron, "w_unit", w_unit)
+        require_bytes(
+            f"a BIM network of {n_inputs} inputs, {n_hidden} hidden neurons, {n_outputs} "
+            f"outputs and {n_states} readout states, {copies} copies",
+            self.memory_bytes(
+                n_inputs, n_hidden, n_outputs, n_states=n_states, copies=copies,
+                recurrent=recurrent > 0, neuron=self.neuron, rule=rule,
+                optimizer=self.optimizer, pruning=pruning is not None,
+            ),
+        )  # fmt: skip
+        rng = np.random.default_rng(seed)
+        self.n_inputs, self.n_hidden, self.eta = n_inputs, n_hidden, float(eta)
+        self.bounds = bounds
+        self.copies = copies
+        if inputs is None:
+            inputs = SpikeGeneratorGroup(copies * n_inputs, [], [] * ms, dt=dt, name="inputs")
+        self.inputs = inputs
         if self.neuron.stochastic:  # its draws come from Brian2's generator: seed it
             brian2.seed(seed)
         self.layer = neuron_group(
             self.neuron, copies * n_hidden, learning=True, tau_readout=tau_readout,
             copies=copies, dt=dt, name="layer",
         )  # fmt: skip
-        rule = rule or pair_rule(**PAIR_DEFAULTS)
         plastic = {
             "lam": lam, "eta": eta, "w_unit": w_unit, "max_grad": max_grad,
             "optimizer": self.optimizer, "readout_dt": readout_dt, "dt": dt,
@@ -224,7 +321,7 @@ class BIMNetwork:
         self.synapses.connect(
             i=(offsets * n_inputs + pre).ravel(), j=(offsets * n_hidden + post).ravel()
         )
-        self.synapses.w = np.tile(rng.uniform(*w_init, n_inputs * n_hidden), copies)
+        self.synapses.w = np.tile(rng.uniform(w_low, w_high, n_inputs * n_hidden), copies)
         ssm = SelectiveSSM(SSMParameters.initial(n_hidden, n_states, n_outputs, rng), loss=loss)
         self.recurrent = None
         self.plastic = [self.synapses]  # the synapses that learn
@@ -279,6 +376,52 @@ class BIMNetwork:
         self._traces = (*_TRACES, *self.neuron.eligibility().variables)  # zeroed every sequence
         self._records = {"loss": [], "spikes": [], "sparsity": [], "weights": []}
 
+    @staticmethod
+    def memory_bytes(
+        n_inputs, n_hidden, n_outputs, *, n_states=8, copies=1, recurrent=False, neuron="lif",
+        rule=None, optimizer=None, pruning=False,
+    ):  # fmt: skip
+        """About the memory a network of these sizes takes (what its constructor checks against
+        :data:`bimsim.limits.MAX_BYTES` before it allocates anything).
+
+        Parameters
+        ----------
+        n_inputs, n_hidden, n_outputs, n_states, copies
+            As in :class:`BIMNetwork`.
+        recurrent : bool
+            With recurrent synapses.
+        neuron : str, type or NeuronModel
+            The layer's neuron model (a name or class with its default settings).
+        rule : STDPRule, optional
+            The STDP term (default: the pair rule; a triplet rule holds two more traces).
+        optimizer : Optimizer, optional
+            The synapses' optimiser (its state is held per synapse).
+        pruning : bool
+            With adaptive pruning (a flag per input synapse).
+
+        Returns
+        -------
+        int
+            Bytes: the input and recurrent synapses and the layer
+            (:data:`~bimsim.limits.BYTES_PER_VALUE` per number they store) and the readout (its
+            parameters, gradients and optimiser state, and its RTRL state, which grows as
+            ``n_hidden² n_states copies``, with the temporaries of one step).
+        """
+        model = neuron if isinstance(neuron, NeuronModel) else make_neuron(neuron)
+        rule = pair_rule(**PAIR_DEFAULTS) if rule is None else rule
+        optimizer = require_optimizer("optimizer", optimizer)
+        per_synapse = _synapse_bytes(model, rule, optimizer, pruning)
+        synapses = copies * n_inputs * n_hidden
+        if recurrent:
+            synapses += copies * n_hidden * (n_hidden - 1)
+        return (
+            synapses * per_synapse
+            + neuron_bytes(model, copies * n_hidden, learning=True)
+            + copies * n_inputs * BYTES_PER_VALUE * 4  # a spike generator's index and queue
+            + 4 * 8 * SSMParameters.values(n_hidden, n_states, n_outputs)
+            + 2 * SelectiveSSM.state_bytes(n_hidden, n_states, copies)
+        )
+
     def _pool_gradients(self, t):
         """Give every copy the mean over the copies of each synapse's gradient and STDP term."""
         for synapses in self.plastic:
@@ -315,16 +458,24 @@ class BIMNetwork:
         """
         if not isinstance(self.inputs, SpikeGeneratorGroup):
             raise TypeError("this network has its own input group: drive it and call run()")
+        self._require_duration(duration)
         require("times", times, "time")
-        require("duration", duration, "time")
         indices = np.asarray(indices)
         n = len(self.inputs)
-        if len(indices) != len(times):
-            raise ValueError(f"{len(indices)} spike indices but {len(times)} spike times")
+        if indices.ndim != 1 or np.ndim(times) != 1 or len(indices) != len(times):
+            raise ValueError(
+                f"give one spike index per spike time, got {np.shape(indices)} indices and "
+                f"{np.shape(times)} times"
+            )
+        if len(indices) and not (
+            indices.dtype.kind in "iu" or (indices.dtype.kind == "f" and np.all(indices % 1 == 0))
+        ):
+            raise ValueError(f"spike indices must be whole numbers, got {indices!r}")
         if len(indices) and (indices.min() < 0 or indices.max() >= n):
             raise ValueError(f"spike indices must lie in [0, {n})")
         if len(times) and (np.min(times) < 0 * ms or np.max(times) >= duration):
             raise ValueError("spike times must lie in [0, duration)")
+        indices = indices.astype(np.int64)
         steps = np.round(np.asarray(times / self.inputs.dt)).astype(np.int64)
         pairs = np.unique(np.stack([indices, steps]), axis=1)
         if len(indices) and pairs.shape[1] < len(indices):
@@ -355,7 +506,7 @@ class BIMNetwork:
         float
             Mean loss over the readout steps that have a target.
         """
-        require("duration", duration, "time")
+        self._require_duration(duration)
         self._reset_state()
         for synapses in self.plastic:
             synapses.namespace["eta"] = self.eta if learn else 0.0
@@ -374,6 +525,16 @@ class BIMNetwork:
         self._records["sparsity"].append(self.pruning.sparsity() if self.pruning else 0.0)
         self._records["weights"].append(self.shared_weights())
         return loss
+
+    def _require_duration(self, duration):
+        """Refuse to run on another device than runtime (see the module docstring), or for a
+        ``duration`` that is not one time >= 0 within :data:`bimsim.limits.MAX_STEPS`."""
+        require_runtime("this BIM network")
+        require("duration", duration, "time", scalar=True)
+        if duration < 0 * ms:
+            raise ValueError(f"duration must be at least 0 ms, got {duration}")
+        dt = self.layer.clock.dt
+        require_steps(f"a sequence of {duration}", float(duration / dt), dt)
 
     def shared_weights(self):
         """The input weights of copy 0 (all copies hold the same), ``n_inputs * n_hidden``."""

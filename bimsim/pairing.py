@@ -23,8 +23,8 @@ from bimsim.analysis import fit_stdp_window, weighted_error
 from bimsim.data import sjostrom2001
 from bimsim.devices import simulation_device
 from bimsim.limits import require_bytes, require_steps
-from bimsim.plasticity.stdp import WeightBounds, stdp_synapses
-from bimsim.quantities import require, require_positive
+from bimsim.plasticity.stdp import STDPRule, WeightBounds, stdp_synapses
+from bimsim.quantities import require, require_count, require_instance, require_positive
 
 __all__ = [
     "MAX_PAIRS",
@@ -146,9 +146,7 @@ def pairing_schedule(delta_t, frequency, n_pairs, dt=None):
     """
     require("delta_t", delta_t, "time")
     require_positive("frequency", frequency, "frequency")
-    if isinstance(n_pairs, bool) or int(n_pairs) != n_pairs or not 1 <= n_pairs <= MAX_PAIRS:
-        raise ValueError(f"n_pairs must be an integer from 1 to {MAX_PAIRS}, got {n_pairs!r}")
-    n_pairs = int(n_pairs)
+    n_pairs = require_count("n_pairs", n_pairs, MAX_PAIRS)
     delta_t = np.atleast_1d(delta_t)
     if delta_t.ndim != 1 or len(delta_t) == 0:
         raise ValueError("delta_t must be a non-empty 1-D array of times")
@@ -172,7 +170,7 @@ def pairing_schedule(delta_t, frequency, n_pairs, dt=None):
     if dt is None:
         dt = _coarsest_dt(delta_t, period)
     else:
-        require_positive("dt", dt, "time")
+        require_positive("dt", dt, "time", scalar=True)
     dt_ticks = _on_grid(delta_t, dt, "delta_t")
     if np.any(period < dt):
         raise ValueError(f"the pairing period is shorter than the time step {dt}")
@@ -231,9 +229,19 @@ def simulate_pairings(schedule, rules, *, bounds=None, w_init=1.0, device="runti
     numpy.ndarray
         Total weight change, shape ``(len(rules), schedule.n_channels)``, or None if the device
         only compiled the project (``execute=False``).
+
+    Raises
+    ------
+    RuntimeError
+        If Brian2's current device is not its runtime device (``brian2.set_device``): the run
+        leaves the caller's device as it is (:func:`bimsim.devices.simulation_device`).
     """
-    if not rules:
-        raise ValueError("give at least one STDP rule")
+    require_instance("schedule", schedule, PairingSchedule)
+    if isinstance(rules, STDPRule) or not rules:
+        raise ValueError(f"give a sequence of at least one STDP rule, got {rules!r}")
+    for k, rule in enumerate(rules):
+        require_instance(f"rules[{k}]", rule, STDPRule)
+    require_instance("bounds", bounds, WeightBounds, optional=True)
     w_init = (bounds or WeightBounds()).check_weight(w_init)
     name = f"pairing-{'-'.join(rule.label for rule in rules)}"
     with simulation_device(device, name, **device_kw) as sim, _default_dt(schedule.dt):
@@ -285,6 +293,7 @@ def stdp_curve(rule, delta_t, *, n_pairs=60, frequency=1 * Hz, dt=None, **simula
         ``fit_a_plus``, ``fit_a_minus``, ``fit_tau_plus``, ``fit_tau_minus`` with ``*_stderr``;
         the rule's and the protocol's parameters in the attributes.
     """
+    require_instance("rule", rule, STDPRule)
     schedule = pairing_schedule(delta_t, frequency, n_pairs, dt)
     dw = simulate_pairings(schedule, [rule], **simulate_kw)[0]
     delta_t_ms = np.asarray(schedule.delta_t / ms)
@@ -356,6 +365,8 @@ def frequency_dependence(rules, *, n_pairs=60, dt=None, **simulate_kw):
         ``dw`` over ``rule``, ``frequency`` (Hz) and ``delta_t`` (ms); the measured ``data_mean``
         and ``data_sem``; each rule's ``weighted_error`` against the data.
     """
+    if not isinstance(rules, dict) or not rules:
+        raise TypeError(f"rules must be a dict of labels to STDP rules, got {rules!r}")
     data = sjostrom2001()
     frequency = data.frequency.values
     delta_t = data.delta_t.values

@@ -5,6 +5,7 @@ Every public function that takes a time, a rate or a voltage checks it here, so 
 """
 
 import math
+import numbers
 import re
 
 import brian2
@@ -12,14 +13,20 @@ import numpy as np
 from brian2.units.fundamentalunits import DimensionMismatchError, get_dimensions
 
 __all__ = [
+    "MAX_SEED",
     "parse_quantity",
     "require",
     "require_count",
+    "require_instance",
     "require_multiple",
     "require_positive",
     "require_real",
+    "require_seed",
     "require_whole",
 ]
+
+#: The largest seed: numpy's global generator, which Brian2's ``seed`` sets, takes 32 bits.
+MAX_SEED = 2**32 - 1
 
 _DIMENSION_NAMES = {
     "time": brian2.second,
@@ -30,7 +37,7 @@ _DIMENSION_NAMES = {
 }
 
 
-def require(name, value, kind):
+def require(name, value, kind, *, scalar=False):
     """Check that ``value`` is a Brian2 quantity of the physical ``kind`` and return it.
 
     Parameters
@@ -41,42 +48,61 @@ def require(name, value, kind):
         The value to check (scalar or array).
     kind : {'time', 'frequency', 'voltage', 'current', 'resistance'}
         The physical dimension ``value`` must have.
+    scalar : bool
+        Refuse an array: the parameter is one value (a time step, a time constant).
 
     Raises
     ------
     DimensionMismatchError
-        If ``value`` has no units or units of another dimension.
+        If ``value`` has no units or units of another dimension (None or a string included).
+    ValueError
+        If it is not finite, or an array where ``scalar``.
     """
     unit = _DIMENSION_NAMES[kind]
-    if get_dimensions(value) is not get_dimensions(unit):
-        given = "no units" if not isinstance(value, brian2.Quantity) else f"units {value.dim}"
+    try:
+        dimensions = get_dimensions(value)
+    except TypeError:  # None, a string, a list of quantities: nothing Brian2 can read units of
+        dimensions = None
+    if dimensions is not get_dimensions(unit):
+        if isinstance(value, brian2.Quantity):
+            given = f"units {value.dim}"
+        elif isinstance(value, numbers.Number | np.ndarray):
+            given = "no units"
+        else:
+            given = f"type {type(value).__name__}"
         raise DimensionMismatchError(
             f"{name} must be a {kind} with units (e.g. {_example(kind)}), got {value!r} "
             f"with {given}"
         )
     if not np.all(np.isfinite(np.asarray(value))):
         raise ValueError(f"{name} must be finite, got {value!r}")
+    if scalar and np.ndim(value) != 0:
+        raise ValueError(f"{name} must be one {kind}, got {value!r}")
     return value
 
 
-def require_positive(name, value, kind):
+def require_positive(name, value, kind, *, scalar=False):
     """Like :func:`require`, and also check that every element is strictly positive."""
-    require(name, value, kind)
+    require(name, value, kind, scalar=scalar)
     if not np.all(np.asarray(value) > 0):
         raise ValueError(f"{name} must be positive, got {value!r}")
     return value
 
 
-def require_count(name, value):
-    """Check that ``value`` is a whole number >= 1 (a size, a number of copies); return it as int.
+def require_count(name, value, maximum=math.inf):
+    """Check that ``value`` is a whole number from 1 to ``maximum`` (a size, a number of copies;
+    ``4.0`` is taken as 4) and return it as an int.
 
     Raises
     ------
     ValueError
-        Naming ``name``.
+        Naming ``name``, for anything else: 0, a fraction, a bool, None, a string.
     """
-    if int(value) != value or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    number = _is_real(value) and math.isfinite(value)
+    if not number or int(value) != value or not 1 <= value <= maximum:
+        if maximum == math.inf:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        raise ValueError(f"{name} must be an integer from 1 to {maximum}, got {value!r}")
     return int(value)
 
 
@@ -89,6 +115,23 @@ def require_whole(name, value, minimum=0, maximum=math.inf):
         bounds = f">= {minimum}" if maximum == math.inf else f"in [{minimum}, {maximum}]"
         raise ValueError(f"{name} must be a whole number {bounds}, got {value!r}")
     return int(value)
+
+
+def require_instance(name, value, kind, optional=False):
+    """Check that ``value`` is a ``kind`` (a class; None too where ``optional``) and return it; a
+    ``TypeError`` naming ``name`` and the class otherwise (a rule given as ``'pair'``, bounds as
+    ``'hard'``)."""
+    if (optional and value is None) or isinstance(value, kind):
+        return value
+    article = "an" if kind.__name__[0] in "AEIOU" else "a"
+    either = " or None" if optional else ""
+    raise TypeError(f"{name} must be {article} {kind.__name__}{either}, got {value!r}")
+
+
+def require_seed(name, value):
+    """Check that ``value`` is a random seed, a whole number in ``[0, MAX_SEED]`` (what
+    ``brian2.seed`` and numpy's generators take, and ``--seed``), and return it."""
+    return require_whole(name, value, 0, MAX_SEED)
 
 
 _UNITS = {
@@ -107,23 +150,40 @@ _UNITS = {
 _QUANTITY = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*\*?\s*([A-Za-z]*)\s*$")
 
 
-def require_real(name, value, minimum=0.0, maximum=math.inf, above=False):
+def _is_real(value):
+    """Whether ``value`` is a plain real number (a Python or numpy int or float, not a bool)."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_)
+
+
+def require_real(name, value, minimum=0.0, maximum=math.inf, above=False, below=False):
     """Check that ``value`` is a finite plain number in ``[minimum, maximum]`` (above ``minimum``
-    with ``above=True``) and return it; a ``ValueError`` naming ``name`` otherwise."""
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    if not ok or value < minimum or value > maximum or (above and value == minimum):
-        bound = f"above {minimum}" if above else f"at least {minimum}"
-        upper = "" if maximum == math.inf else f" and at most {maximum}"
-        raise ValueError(f"{name} must be a finite number {bound}{upper}, got {value!r}")
+    with ``above=True``, below ``maximum`` with ``below=True``) and return it; a ``ValueError``
+    naming ``name`` otherwise (None, a string, a bool or a quantity with units included)."""
+    ok = _is_real(value) and math.isfinite(value)
+    if (
+        not ok
+        or not minimum <= value <= maximum
+        or (above and value == minimum)
+        or (below and value == maximum)
+    ):
+        bounds = []
+        if minimum != -math.inf:
+            bounds.append(f"above {minimum}" if above else f"at least {minimum}")
+        if maximum != math.inf:
+            bounds.append(f"below {maximum}" if below else f"at most {maximum}")
+        within = f" {' and '.join(bounds)}" if bounds else ""
+        raise ValueError(f"{name} must be a finite number{within}, got {value!r}")
     return value
 
 
-def require_multiple(name, value, dt):
-    """Check that ``value`` (a time) is a whole number of steps ``dt`` and return it; a
-    ``ValueError`` naming ``name`` otherwise."""
+def require_multiple(name, value, dt, of="dt"):
+    """Check that ``value`` (a time) is a whole number of steps ``dt`` (named ``of`` in the
+    message) and return it; a ``ValueError`` naming ``name`` otherwise, also where a value above
+    0 is less than one step."""
     ratio = float(value / dt)
-    if abs(ratio - round(ratio)) > 1e-9:
-        raise ValueError(f"{name} ({value}) must be a whole multiple of dt ({dt})")
+    steps = round(ratio)
+    if abs(ratio - steps) > 1e-9 or (ratio > 0 and steps == 0):
+        raise ValueError(f"{name} ({value}) must be a whole multiple of {of} ({dt})")
     return value
 
 

@@ -56,7 +56,7 @@ def test_the_causal_extremum_follows_the_psp(window):
         ({"delta_t": [0.05, 1] * ms}, "multiple of dt"),
         ({"w": 1.0}, r"channel 0 fired \d+ times, not 1: lower w"),
         ({"t_pre": 20 * ms}, r"t_pre \(20. ms\) must exceed"),
-        ({"w": -0.1}, "w must be a positive"),
+        ({"w": -0.1}, "w must be a finite number above 0"),
     ],
 )
 def test_bad_parameters_are_named(kwds, message):

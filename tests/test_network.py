@@ -112,7 +112,7 @@ def test_lambda_zero_reproduces_the_pairing_protocol_stdp_curve():
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"lam": 1.5}, r"lambda \(λ\) must lie in \[0, 1\]"),
+        ({"lam": 1.5}, r"lambda \(λ\) must be a finite number at least 0.0 and at most 1.0"),
         ({"lam": -0.1}, "lambda"),
         ({"eta": float("nan")}, "eta"),
         ({"n_hidden": 0}, "n_hidden"),

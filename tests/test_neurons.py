@@ -62,7 +62,7 @@ BAD = {
     ],
     "p_spikessm_block": [
         ({"states": 17}, ValueError, r"states must be a whole number in \[1, 16\]"),
-        ({"seed": 1.5}, ValueError, "seed must be a whole number >= 0"),
+        ({"seed": 1.5}, ValueError, "seed must be a whole number in \\[0, 4294967295\\]"),
         ({"mixer_gain": 0.0}, ValueError, "mixer_gain must be a finite number above 0"),
         ({"a_fuse": 0.0}, ValueError, "a_fuse must not be 0"),
         ({"b_fuse": float("inf")}, ValueError, "b_fuse must be a finite number"),
@@ -73,7 +73,7 @@ BAD = {
         ({"tau_memory_min": 0 * ms}, ValueError, "tau_memory_min must be positive"),
         ({"tau_memory_max": 0.5 * ms}, ValueError, "tau_memory_max .* must not be below"),
         ({"lam": 0.0}, ValueError, "lam must be a finite number above 0"),
-        ({"seed": -1}, ValueError, "seed must be a whole number >= 0"),
+        ({"seed": -1}, ValueError, "seed must be a whole number in \\[0, 4294967295\\]"),
     ],
 }
 

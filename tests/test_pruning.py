@@ -56,7 +56,10 @@ def test_pruned_synapses_neither_learn_nor_change():
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"target_sparsity": 1.0}, r"target_sparsity ρ must lie in \[0, 1\)"),
+        (
+            {"target_sparsity": 1.0},
+            r"target_sparsity ρ must be a finite number at least 0.0 and below 1.0, got 1.0",
+        ),
         ({"target_sparsity": -0.1}, "target_sparsity"),
         ({"target_sparsity": float("nan")}, "target_sparsity"),
         ({"target_sparsity": 0.5, "beta": 0}, "beta"),

@@ -21,6 +21,7 @@ from bimsim.neurons.model import (
     NeuronModel,
     copies_of,
     model_of,
+    neuron_bytes,
     neuron_group,
     require_learning_layer,
     require_weight_unit,
@@ -45,6 +46,7 @@ __all__ = [
     "lif_neurons",
     "make_neuron",
     "model_of",
+    "neuron_bytes",
     "neuron_group",
     "neuron_kind",
     "require_adaptation",
@@ -75,6 +77,8 @@ def make_neuron(neuron="lif", settings=None):
         For an unknown name, or a setting the model does not have (naming those it has).
     """
     kind = neuron_kind(neuron)
+    if settings is not None and not isinstance(settings, dict):
+        raise TypeError(f"settings must be a dict of the model's settings, got {settings!r}")
     settings = dict(settings or {})
     names = [item.name for item in dataclasses.fields(kind)]
     unknown = sorted(set(settings) - set(names))

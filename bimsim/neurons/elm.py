@@ -58,7 +58,7 @@ import numpy as np
 from brian2 import Quantity, ms, second
 
 from bimsim.neurons.model import Eligibility, NeuronModel, model_of
-from bimsim.quantities import require_positive, require_real, require_whole
+from bimsim.quantities import require_positive, require_real, require_seed, require_whole
 
 __all__ = ["ELM", "LOOP_GAIN", "MAX_MEMORY"]
 
@@ -114,7 +114,7 @@ class ELM(NeuronModel):
 
     def __post_init__(self):
         require_whole("memory_units", self.memory_units, 1, MAX_MEMORY)
-        require_whole("seed", self.seed)
+        require_seed("seed", self.seed)
         for name in ("tau_synapse", "tau_memory_min", "tau_memory_max"):
             require_positive(name, getattr(self, name), "time")
             if np.ndim(getattr(self, name)) != 0:

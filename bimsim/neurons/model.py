@@ -29,11 +29,12 @@ import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
-from brian2 import NeuronGroup, check_units, get_dimensions, ms, second
+from brian2 import Equations, NeuronGroup, check_units, get_dimensions, ms, second
 from brian2.units.fundamentalunits import fail_for_dimension_mismatch
 
 from bimsim.integration import integrator
-from bimsim.quantities import require_whole
+from bimsim.limits import BYTES_PER_VALUE, require_bytes
+from bimsim.quantities import require_count, require_positive, require_whole
 
 __all__ = [
     "LEARNING_EQUATIONS",
@@ -41,6 +42,7 @@ __all__ = [
     "NeuronModel",
     "copies_of",
     "model_of",
+    "neuron_bytes",
     "neuron_group",
     "require_learning_layer",
     "require_weight_unit",
@@ -248,6 +250,30 @@ def copies_of(group):
     return group.__dict__.get("neuron_copies", 1)
 
 
+def _equations(model, learning):
+    """The equations of a group of ``model`` (with :data:`LEARNING_EQUATIONS` where
+    ``learning``)."""
+    equations = model.equations(learning)
+    if learning:
+        psi, unit = model.pseudo_derivative()
+        equations += LEARNING_EQUATIONS.format(psi=psi, unit=unit)
+    return equations
+
+
+#: What Brian2 stores per neuron besides the model's variables: the index, the spike space, the
+#: last spike and the refractory flag.
+_BRIAN_VALUES = 4
+
+
+def neuron_bytes(model, n, learning=False):
+    """About the memory of ``n`` neurons of ``model`` (``learning``: a learning layer): the
+    numbers its equations store per neuron and Brian2's own, :data:`~bimsim.limits.BYTES_PER_VALUE`
+    each."""
+    parsed = Equations(_equations(model, learning))
+    stored = len(parsed.diff_eq_names) + len(parsed.parameter_names) + _BRIAN_VALUES
+    return n * stored * BYTES_PER_VALUE
+
+
 @check_units(tau_readout=second)
 def neuron_group(
     model, n, *, learning=False, tau_readout=10 * ms, copies=1, name=None, **kwds
@@ -259,7 +285,7 @@ def neuron_group(
     model : NeuronModel
         The neuron model and its parameters.
     n : int
-        Number of neurons.
+        Number of neurons (within :data:`bimsim.limits.MAX_BYTES`, see :func:`neuron_bytes`).
     copies : int
         The group holds this many independent copies of a layer of ``n / copies`` neurons
         (neuron ``c * n / copies + i`` is neuron ``i`` of copy ``c``); a model that acts between
@@ -268,7 +294,7 @@ def neuron_group(
         Add ``u_out``, ``L`` and ``psi`` (:data:`LEARNING_EQUATIONS`), for the eligibility
         synapses of :mod:`bimsim.plasticity.eligibility` and a readout.
     tau_readout : Quantity
-        Decay time of ``u_out``.
+        Decay time of ``u_out`` (> 0).
     name : str, optional
         Brian2 object name (default: the model's name and ``*``).
     **kwds
@@ -281,21 +307,23 @@ def neuron_group(
     """
     if not isinstance(model, NeuronModel):
         raise TypeError(f"model must be a NeuronModel, got {model!r}")
+    n = require_count("n", n)
     copies = require_whole("copies", copies, 1)
     if n % copies:
         raise ValueError(f"{n} neurons do not split into {copies} copies")
+    require_positive("tau_readout", tau_readout, "time", scalar=True)
+    if "dt" in kwds:
+        require_positive("dt", kwds["dt"], "time", scalar=True)
     model.check(n, learning)
-    equations = model.equations(learning)
+    require_bytes(f"{n} neurons of the {model.name} model", neuron_bytes(model, n, learning))
     reset = list(model.reset())
     namespace = model.namespace()
     if learning:
-        psi, unit = model.pseudo_derivative()
-        equations += LEARNING_EQUATIONS.format(psi=psi, unit=unit)
         reset.append("u_out += 1")
         namespace["tau_readout"] = tau_readout
     group = NeuronGroup(
         n,
-        equations,
+        _equations(model, learning),
         threshold=model.threshold(),
         reset="\n".join(reset),
         refractory=model.refractoriness(),

@@ -51,7 +51,7 @@ from bimsim.neurons.p_spikessm import (
     PSpikeSSMReference,
     straight_through,
 )
-from bimsim.quantities import require_real, require_whole
+from bimsim.quantities import require_real, require_seed
 
 __all__ = ["PSpikeSSMBlock"]
 
@@ -85,7 +85,7 @@ class PSpikeSSMBlock(PSpikeSSM):
 
     def __post_init__(self):
         super().__post_init__()
-        require_whole("seed", self.seed)
+        require_seed("seed", self.seed)
         require_real("mixer_gain", self.mixer_gain, above=True)
         for name in ("mixer_bias", "a_fuse", "b_fuse"):
             require_real(name, getattr(self, name), minimum=-np.inf)

@@ -16,24 +16,31 @@ into the change instead, per synapse in generated code, its state held in synaps
 
 from dataclasses import replace
 
-import numpy as np
 from brian2 import ms
 
 from bimsim.plasticity.eligibility import learning_synapses, refuse_shared_names
 from bimsim.plasticity.optimizers import namespace, require_optimizer, synapse_code
 from bimsim.plasticity.stdp import WeightBounds, stdp_equations, weight_update
+from bimsim.quantities import require_real
 
-__all__ = ["check_mixing", "hybrid_synapses"]
+__all__ = ["check_mixing", "hybrid_bounds", "hybrid_synapses"]
 
 
 def check_mixing(lam, eta, max_grad=None):
     """Check λ ∈ [0, 1], η >= 0 (finite) and a gradient clip > 0, naming the culprit."""
-    if not (np.isfinite(lam) and 0 <= lam <= 1):
-        raise ValueError(f"lambda (λ) must lie in [0, 1], got {lam!r}")
-    if not (np.isfinite(eta) and eta >= 0):
-        raise ValueError(f"eta (η) must be a finite number >= 0, got {eta!r}")
-    if max_grad is not None and not (np.isfinite(max_grad) and max_grad > 0):
-        raise ValueError(f"max_grad must be a positive number, got {max_grad!r}")
+    require_real("lambda (λ)", lam, 0.0, 1.0)
+    require_real("eta (η)", eta)
+    if max_grad is not None:
+        require_real("max_grad", max_grad, above=True)
+
+
+def hybrid_bounds(bounds):
+    """``bounds`` (``'none'`` for None) if the hybrid rule can apply them: soft bounds scale
+    potentiation and depression separately, which a mixed update does not have."""
+    bounds = WeightBounds() if bounds is None else bounds
+    if bounds.kind == "soft":
+        raise ValueError("the hybrid rule takes 'none' or 'hard' bounds, not 'soft'")
+    return bounds
 
 
 def hybrid_synapses(
@@ -89,9 +96,7 @@ def hybrid_synapses(
     brian2.Synapses
     """
     check_mixing(lam, eta, max_grad)
-    bounds = bounds or WeightBounds()
-    if bounds.kind == "soft":
-        raise ValueError("the hybrid rule takes 'none' or 'hard' bounds, not 'soft'")
+    bounds = hybrid_bounds(bounds)
     optimizer = require_optimizer("optimizer", optimizer)
     stdp = stdp_equations(rule, variable="omega")
     gradient = "grad"

@@ -19,7 +19,8 @@ so it neither transmits nor learns. (Reading ``synapses.active`` gives Brian2's 
 object; the per-synapse variable is ``synapses.variables['active'].get_value()``, or the
 ``active`` variable of :meth:`AdaptivePruning.dataset`. Assigning ``synapses.active = ...`` does
 set the variable.) The controller is a Brian2 ``network_operation`` (it needs the
-sparsity of the whole group, a global sum), so a pruning network runs on the ``runtime`` device.
+sparsity of the whole group, a global sum), so a pruning network runs on the ``runtime`` device
+(and is refused on any other, :func:`bimsim.devices.require_runtime`).
 """
 
 from dataclasses import dataclass, field
@@ -29,7 +30,14 @@ import numpy as np
 import xarray as xr
 from brian2 import NetworkOperation, ms, second
 
-from bimsim.quantities import require_count, require_positive
+from bimsim.devices import require_runtime
+from bimsim.quantities import (
+    require_count,
+    require_instance,
+    require_positive,
+    require_real,
+    require_seed,
+)
 
 __all__ = ["AdaptivePruning", "PruningParameters"]
 
@@ -59,15 +67,11 @@ class PruningParameters:
     theta_init: float = 0.0
 
     def __post_init__(self):
-        rho = self.target_sparsity
-        if not (np.isfinite(rho) and 0 <= rho < 1):
-            raise ValueError(f"target_sparsity ρ must lie in [0, 1), got {rho!r}")
-        if not (np.isfinite(self.beta) and self.beta > 0):
-            raise ValueError(f"beta must be a positive number, got {self.beta!r}")
-        require_positive("gamma", self.gamma, "frequency")
-        require_positive("interval", self.interval, "time")
-        if not np.isfinite(self.theta_init):
-            raise ValueError(f"theta_init must be finite, got {self.theta_init!r}")
+        require_real("target_sparsity ρ", self.target_sparsity, 0.0, 1.0, below=True)
+        require_real("beta", self.beta, above=True)
+        require_positive("gamma", self.gamma, "frequency", scalar=True)
+        require_positive("interval", self.interval, "time", scalar=True)
+        require_real("theta_init", self.theta_init, minimum=-np.inf)
 
 
 class AdaptivePruning:
@@ -92,6 +96,10 @@ class AdaptivePruning:
     """
 
     def __init__(self, synapses, params, seed=0, copies=1):
+        require_runtime("AdaptivePruning")
+        require_instance("synapses", synapses, brian2.Synapses)
+        require_instance("params", params, PruningParameters)
+        require_seed("seed", seed)
         if "active" not in synapses.variables:
             raise ValueError(
                 f"synapses {synapses.name!r} have no 'active' flag: build them with prunable=True"

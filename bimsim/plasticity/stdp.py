@@ -32,7 +32,7 @@ import brian2
 import numpy as np
 from brian2 import Synapses, ms
 
-from bimsim.quantities import require_positive
+from bimsim.quantities import require_positive, require_real
 
 __all__ = [
     "PAIR_DEFAULTS",
@@ -85,19 +85,18 @@ class STDPRule:
                 raise brian2.DimensionMismatchError(
                     f"{name} is a dimensionless weight change, got {value!r}"
                 )
-            value = float(value)
-            if not np.isfinite(value) or value < 0:
-                raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-            object.__setattr__(self, name, value)
-        require_positive("tau_plus", self.tau_plus, "time")
-        require_positive("tau_minus", self.tau_minus, "time")
+            if isinstance(value, brian2.Quantity) and np.ndim(value) == 0:
+                value = float(value)  # dimensionless
+            object.__setattr__(self, name, float(require_real(name, value)))
+        require_positive("tau_plus", self.tau_plus, "time", scalar=True)
+        require_positive("tau_minus", self.tau_minus, "time", scalar=True)
         if self.a3_minus and self.tau_x is None:
             raise ValueError("tau_x is required when a3_minus is non-zero")
         if self.a3_plus and self.tau_y is None:
             raise ValueError("tau_y is required when a3_plus is non-zero")
         for name in ("tau_x", "tau_y"):
             if getattr(self, name) is not None:
-                require_positive(name, getattr(self, name), "time")
+                require_positive(name, getattr(self, name), "time", scalar=True)
         if self.pairing not in PAIRINGS:
             raise ValueError(f"pairing must be one of {PAIRINGS}, got {self.pairing!r}")
 
@@ -162,7 +161,9 @@ class WeightBounds:
     def __post_init__(self):
         if self.kind not in ("none", "hard", "soft"):
             raise ValueError(f"bounds kind must be 'none', 'hard' or 'soft', got {self.kind!r}")
-        if not (np.isfinite(self.w_min) and np.isfinite(self.w_max) and self.w_min < self.w_max):
+        require_real("w_min", self.w_min, minimum=-np.inf)
+        require_real("w_max", self.w_max, minimum=-np.inf)
+        if not self.w_min < self.w_max:
             raise ValueError(f"need finite w_min < w_max, got {self.w_min!r}, {self.w_max!r}")
 
     def check_weight(self, w, name="w_init"):
@@ -171,9 +172,7 @@ class WeightBounds:
         A weight outside hard or soft bounds makes no sense: a hard bound would move it at the
         first spike, a soft bound would scale updates by a negative factor.
         """
-        w = float(w)
-        if not np.isfinite(w):
-            raise ValueError(f"{name} must be finite, got {w!r}")
+        w = float(require_real(name, w, minimum=-np.inf))
         if self.kind != "none" and not self.w_min <= w <= self.w_max:
             raise ValueError(
                 f"{name} = {w:g} lies outside the {self.kind} bounds [{self.w_min:g}, "

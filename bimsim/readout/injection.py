@@ -6,15 +6,24 @@ one step (with that step's target, if any), adds the step's RTRL gradient to the
 parameters, and writes the learning signal ``L_i = ∂ℓ_t/∂u_out,i`` into the layer, where the
 synapses' eligibility traces pick it up.
 
-A network operation runs only on Brian2's ``runtime`` device; bimsim refuses to run one elsewhere.
+A network operation runs only on Brian2's ``runtime`` device; bimsim refuses to build or run one
+elsewhere (:func:`bimsim.devices.require_runtime`).
 """
 
 import numpy as np
 from brian2 import NetworkOperation, ms
 
+from bimsim.devices import require_runtime
 from bimsim.neurons.model import require_learning_layer
 from bimsim.plasticity.optimizers import NumpyOptimizer, require_optimizer
-from bimsim.quantities import require_count, require_positive, require_real
+from bimsim.quantities import (
+    require_count,
+    require_instance,
+    require_multiple,
+    require_positive,
+    require_real,
+)
+from bimsim.readout.selective_ssm import SelectiveSSM
 
 __all__ = ["ReadoutInjection"]
 
@@ -29,7 +38,7 @@ class ReadoutInjection:
     layer : NeuronGroup
         A learning layer of any neuron model (``learning=True``).
     dt : Quantity
-        The readout step.
+        The readout step, a whole multiple of the layer's.
     learning_rate : float
         Step size of the readout's own online descent (0: the readout does not learn).
     max_grad_norm : float, optional
@@ -67,22 +76,26 @@ class ReadoutInjection:
         copies=1,
         name="readout",
     ):
+        require_runtime("ReadoutInjection")
+        require_instance("ssm", ssm, SelectiveSSM)
         require_learning_layer(layer)
-        m = ssm.params.shapes[0]
+        m, n, _ = ssm.params.shapes
         copies = require_count("copies", copies)
         if m * copies != len(layer):
             raise ValueError(
                 f"the readout takes {m} inputs x {copies} copies but layer {layer.name!r} has "
                 f"{len(layer)} neurons"
             )
+        SelectiveSSM.require_memory(m, n, copies)
         self.copies = copies
-        if max_grad_norm is not None and not (np.isfinite(max_grad_norm) and max_grad_norm > 0):
-            raise ValueError(f"max_grad_norm must be positive, got {max_grad_norm!r}")
+        if max_grad_norm is not None:
+            require_real("max_grad_norm", max_grad_norm, above=True)
         self.max_grad_norm = max_grad_norm
-        require_positive("dt", dt, "time")
+        require_positive("dt", dt, "time", scalar=True)
+        # a step off the layer's grid would read u_out between its steps
+        require_multiple("dt", dt, layer.clock.dt, of="the layer's time step")
         self.input_scale = float(require_real("input_scale", input_scale, above=True))
-        if not (np.isfinite(learning_rate) and learning_rate >= 0):
-            raise ValueError(f"learning_rate must be a finite number >= 0, got {learning_rate!r}")
+        require_real("learning_rate", learning_rate)
         self.ssm = ssm
         self.layer = layer
         self.learning_rate = float(learning_rate)
@@ -103,9 +116,26 @@ class ReadoutInjection:
             Per readout step, a target (k values for ``'mse'``, a class index for
             ``'cross_entropy'``; with copies, one such target per copy) or None where the step
             has no loss. Steps past its end have none.
+
+        Raises
+        ------
+        ValueError
+            Naming the first target the loss cannot take (before the run, not in the middle).
         """
+        if targets is None or isinstance(targets, str) or not hasattr(targets, "__iter__"):
+            raise TypeError(
+                f"targets must be a sequence of one target (or None) per readout step, "
+                f"got {targets!r}"
+            )
+        targets = list(targets)
         self.ssm.reset_state(None if self.copies == 1 else self.copies)
-        self._targets = list(targets)
+        for k, target in enumerate(targets):
+            if target is not None:
+                try:
+                    self.ssm.check_target(target)
+                except ValueError as err:
+                    raise ValueError(f"targets[{k}]: {err}") from None
+        self._targets = targets
         self._step_index = 0
         self.losses, self.outputs = [], []
 

@@ -28,11 +28,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bimsim.quantities import require_count
+from bimsim.limits import require_bytes
+from bimsim.quantities import require_count, require_real
 
-__all__ = ["LOSSES", "SSMParameters", "SelectiveSSM"]
+__all__ = ["LOSSES", "SSMParameters", "SelectiveSSM", "require_loss"]
 
 LOSSES = ("mse", "cross_entropy")
+
+
+def require_loss(loss):
+    """Check that ``loss`` is one of :data:`LOSSES` and return it."""
+    if loss not in LOSSES:
+        raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
+    return loss
 
 
 @dataclass
@@ -61,6 +69,10 @@ class SSMParameters:
         m = require_count("n_inputs", n_inputs)
         n = require_count("n_states", n_states)
         k = require_count("n_outputs", n_outputs)
+        require_bytes(
+            f"a readout of {m} inputs, {n} states and {k} outputs",
+            8 * cls.values(m, n, k) + 8 * m * m,  # and a draw the size of W_delta
+        )
         delta = np.exp(rng.uniform(np.log(1e-2), np.log(1e-1), m))
         return cls(
             W_delta=rng.normal(0, 0.1 / np.sqrt(m), (m, m)),
@@ -72,6 +84,12 @@ class SSMParameters:
             W_out=rng.normal(0, 1 / np.sqrt(m), (k, m)),
             b_out=np.zeros(k),
         )
+
+    @staticmethod
+    def values(n_inputs, n_states, n_outputs):
+        """Numbers the parameters hold (``W_delta`` has ``m²``)."""
+        m, n, k = n_inputs, n_states, n_outputs
+        return m * m + m + m * n + 2 * n * m + m + k * m + k
 
     @property
     def shapes(self):
@@ -128,8 +146,9 @@ class SelectiveSSM:
     """
 
     def __init__(self, params, loss="mse"):
-        if loss not in LOSSES:
-            raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
+        require_loss(loss)
+        if not isinstance(params, SSMParameters):
+            raise TypeError(f"params must be SSMParameters, got {params!r}")
         params.check()
         self.params = params
         self.loss = loss
@@ -146,6 +165,16 @@ class SelectiveSSM:
         m, n, b = n_inputs, n_states, batch
         return 8 * b * m * n * (2 * m + 3)
 
+    @staticmethod
+    def require_memory(n_inputs, n_states, batch=1):
+        """Refuse a readout whose state and sensitivities, with the temporaries of one
+        :meth:`step` (as large again, measured), would exceed :data:`bimsim.limits.MAX_BYTES`."""
+        require_bytes(
+            f"a readout of {n_inputs} inputs x {n_states} states for {batch} copies (exact RTRL "
+            "keeps inputs² x states sensitivities per copy)",
+            2 * SelectiveSSM.state_bytes(n_inputs, n_states, batch),
+        )
+
     def reset_state(self, batch=None):
         """Zero the state and its sensitivities (start of a new sequence).
 
@@ -158,6 +187,7 @@ class SelectiveSSM:
         m, n, _ = self.params.shapes
         self.batch = None if batch is None else require_count("batch", batch)
         b = self.batch or 1
+        self.require_memory(m, n, b)
         self._h = np.zeros((b, m, n))
         self._sens = {
             "A_log": np.zeros((b, m, n)),
@@ -174,16 +204,36 @@ class SelectiveSSM:
     def zero_grad(self):
         self.grads = {name: np.zeros_like(value) for name, value in self.params.as_dict().items()}
 
+    def check_target(self, target):
+        """``target`` as an array of one row per copy: ``(B, k)`` values for ``'mse'`` (finite),
+        ``(B,)`` class indices in ``[0, k)`` for ``'cross_entropy'``; ``B`` is the batch (1
+        unbatched). A ``ValueError`` saying what a target must be otherwise."""
+        k = self.params.shapes[2]
+        rows = self.batch or 1
+        per_copy = "" if self.batch is None else f" for each of {rows} copies"
+        values = np.asarray(target)
+        numeric = values.dtype.kind in "iuf"  # not a bool, a string or a None among numbers
+        if self.loss == "mse":
+            if not numeric or values.size != rows * k:
+                raise ValueError(f"an mse target is {k} numbers{per_copy}, got {target!r}")
+            if not np.all(np.isfinite(values)):
+                raise ValueError(f"an mse target must be finite, got {target!r}")
+            return values.astype(float).reshape(rows, k)
+        if (
+            not numeric
+            or values.size != rows
+            or np.any(values % 1 != 0)
+            or np.any((values < 0) | (values >= k))
+        ):
+            raise ValueError(f"class target must be an index in [0, {k}){per_copy}, got {target!r}")
+        return values.astype(int).reshape(rows)
+
     def _loss_gradient(self, o, target):
         """Per-copy losses ``(B,)`` and ``∂ℓ/∂o`` ``(B, k)`` for outputs ``o`` ``(B, k)``."""
+        target = self.check_target(target)
         if self.loss == "mse":
-            target = np.asarray(target, dtype=float).reshape(o.shape)
             error = o - target
             return 0.5 * (error**2).sum(axis=1), error
-        target = np.asarray(target).reshape(len(o))
-        if np.any(target.astype(int) != target) or np.any((target < 0) | (target >= o.shape[1])):
-            raise ValueError(f"class target must be an index in [0, {o.shape[1]}), got {target!r}")
-        target = target.astype(int)
         shifted = o - o.max(axis=1, keepdims=True)
         total = np.exp(shifted).sum(axis=1)
         p = np.exp(shifted) / total[:, None]
@@ -287,10 +337,15 @@ class SelectiveSSM:
 
         Raises
         ------
+        ValueError
+            For a learning rate that is not a finite number >= 0, or a ``max_norm`` not above 0.
         FloatingPointError
             If the step leaves a parameter non-finite (learning diverged); the parameters are
             left as they were before the step.
         """
+        require_real("learning_rate", learning_rate)
+        if max_norm is not None:
+            require_real("max_norm", max_norm, above=True)
         scale = 1.0
         if max_norm is not None:
             norm = np.sqrt(sum(float((grad**2).sum()) for grad in self.grads.values()))
