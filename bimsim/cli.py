@@ -42,7 +42,7 @@ import numpy as np
 
 from bimsim.devices import DEVICES, device_problem
 from bimsim.io import provenance, write_dataset, written
-from bimsim.quantities import parse_quantity
+from bimsim.quantities import MAX_SEED, parse_quantity
 
 __all__ = [
     "MAX_SEED",
@@ -63,9 +63,6 @@ __all__ = [
     "temporary_folder",
     "tied_to_this_process",
 ]
-
-#: Largest seed: numpy's and Brian2's seeds are 32-bit.
-MAX_SEED = 2**32 - 1
 
 #: Most Δt values of one protocol run (each is one independent pair of neurons).
 MAX_POINTS = 100_000

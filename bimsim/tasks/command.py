@@ -42,7 +42,7 @@ from bimsim.tasks.config import (
     BIMConfig,
     as_attrs,
 )
-from bimsim.tasks.models import DEFAULT_MODELS, MODELS
+from bimsim.tasks.models import DEFAULT_MODELS, MODELS, BIMModel
 from bimsim.tasks.runner import (
     VALIDATION_FRACTION,
     ModelFailure,
@@ -414,6 +414,7 @@ class TaskCommand:
             for task in tasks.values():
                 plans = plan_runs(task, seeds, **quick)
                 check_copies(configs, plans)
+                check_memory(configs, task)
         except (OSError, ValueError) as err:  # OSError: a data file missing or unreadable
             p.error(str(err))
         describe(next(iter(tasks.values())), self.quick if args.quick else None)
@@ -531,6 +532,20 @@ def check_decay(p, args, bim):
                 f"{1 - rate * decay:g} at each update, which must stay above 0; give "
                 f"{decay_flag} below {1 / rate:g}"
             )
+
+
+def check_memory(configs, task):
+    """Refuse a BIM network that would take more memory than a run may, with the task's sizes
+    (the parser checked the readout's state alone, before the data said how many inputs and
+    classes there are)."""
+    bims = [config for config in configs.values() if isinstance(config, BIMConfig)]
+    if not bims:
+        return
+    bim = bims[0]  # sizes are not ablated: every BIM row has the same
+    require_bytes(
+        f"BIM with --hidden {bim.hidden} and --copies {bim.copies} on this task",
+        BIMModel.memory_bytes(task, bim),
+    )
 
 
 def check_copies(configs, plans):

@@ -113,6 +113,21 @@ class BIMModel:
             seed=seed,
         )
 
+    @staticmethod
+    def memory_bytes(task, config):
+        """About the memory BIM's network takes on ``task`` with ``config``
+        (:meth:`bimsim.network.BIMNetwork.memory_bytes` with the task's sizes: one input neuron
+        per token, or an up and a down neuron per signal channel and feature)."""
+        from bimsim.network import BIMNetwork
+
+        classes = len(task.classes)
+        inputs = classes if task.tokens else 2 * (task.signals.shape[2] + task.features.shape[1])
+        return BIMNetwork.memory_bytes(
+            inputs, config.hidden, classes, n_states=config.states, copies=config.copies,
+            recurrent=config.recurrent > 0, neuron=config.neuron, optimizer=config.optimizer,
+            pruning=config.prune_target > 0,
+        )  # fmt: skip
+
     def calibrate(self, data, rng):
         """Scale the input weights to ``config.target_rate`` on training samples (once, before
         any learning; nothing where the rate is 0)."""
