@@ -226,9 +226,11 @@ class Sweep:
                         checks(parser, args)
             except SystemExit:
                 said = message.getvalue().strip().splitlines()
+                # the parser's line without its "prog: error: " and "(see --help)"
+                said = said[-1].split(": error: ", 1)[-1] if said else "it exits"
+                said = said.removesuffix(" (see --help)")
                 raise ValueError(
-                    f"{self.command} refuses the point {_describe(point)}: "
-                    f"{said[-1] if said else 'it exits'}"
+                    f"{self.command} refuses the point {_describe(point)}: {said}"
                 ) from None
 
 
@@ -450,7 +452,10 @@ def _run_on_dask(argvs, finish, bar, workers, scheduler):
             cluster = stack.enter_context(local)
             client = stack.enter_context(Client(cluster))
         else:
-            client = stack.enter_context(Client(scheduler))
+            try:
+                client = stack.enter_context(Client(scheduler))
+            except (OSError, ValueError) as err:  # unreachable, or not an address
+                raise OSError(f"cannot reach the dask scheduler {scheduler}: {err}") from None
         futures = {
             client.submit(run_point, argv, True, pure=False, key=f"sweep-point-{k}"): k
             for k, argv in argvs.items()
@@ -699,10 +704,13 @@ def main(argv=None):
         runs = runs_folder(args.runs, out)
         sweep.check()  # the command's parser on every point, and no sweep of sweeps
         check_outputs(sweep, args.config, out, runs)
-        ds, errors = run_sweep(sweep, runs, workers=args.workers, scheduler=args.scheduler,
-                               serial=args.serial, progress=not args.no_progress)  # fmt: skip
     except ValueError as err:
         p.error(str(err))
+    try:
+        ds, errors = run_sweep(sweep, runs, workers=args.workers, scheduler=args.scheduler,
+                               serial=args.serial, progress=not args.no_progress)  # fmt: skip
+    except ValueError as err:  # found once points ran (none ran, or their runs do not merge)
+        p.exit(1, f"{p.prog}: {err}; no result was written\n")
     parameters = {
         "config": args.config, "runs": str(runs), "workers": args.workers,
         "scheduler": args.scheduler, "serial": args.serial,

@@ -53,16 +53,21 @@ def parser():
         help="time steps of 1 ms (default 500)",
     )
     add_run_arguments(p, out="results/eligibility_error.nc", devices=("runtime",))
+    p.add_check(check_flags)
     return p
+
+
+def check_flags(args):
+    """Refuse, after parsing, too many scales and seeds beyond the largest seed."""
+    if len(args.scales) > MAX_SCALES:
+        raise ValueError(f"--scales: at most {MAX_SCALES} values, got {len(args.scales)}")
+    if args.seed + args.seeds - 1 > MAX_SEED:
+        raise ValueError(f"--seed + --seeds - 1 must be at most {MAX_SEED} (the networks' seeds)")
 
 
 def main(argv=None):
     p = parser()
-    args = p.parse_args(argv)
-    if len(args.scales) > MAX_SCALES:
-        p.error(f"--scales: at most {MAX_SCALES} values, got {len(args.scales)}")
-    if args.seed + args.seeds - 1 > MAX_SEED:
-        p.error(f"--seed + --seeds - 1 must be at most {MAX_SEED} (the networks' seeds)")
+    args = p.parse_args(argv)  # and check_flags
     brian2.seed(args.seed)
     seeds = [args.seed + k for k in range(args.seeds)]
     try:

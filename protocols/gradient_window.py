@@ -61,7 +61,18 @@ def parser():
         "--no-bptt", action="store_true", help="skip the torch BPTT reference (traces only)"
     )
     add_run_arguments(p, out="results/gradient_window.nc", devices=("runtime",))
+    p.add_check(check_flags)
     return p
+
+
+def check_flags(args):
+    """Refuse, after parsing, too many conditions and a Δt range the fit cannot use (the
+    library checks the grid and the depolarisations before it simulates)."""
+    if len(args.depolarization) > MAX_CONDITIONS:
+        raise ValueError(
+            f"--depolarization: at most {MAX_CONDITIONS} values, got {len(args.depolarization)}"
+        )
+    delta_t_values(args)
 
 
 def delta_t_values(args):
@@ -80,11 +91,7 @@ def delta_t_values(args):
 
 def main(argv=None):
     p = parser()
-    args = p.parse_args(argv)
-    if len(args.depolarization) > MAX_CONDITIONS:
-        p.error(
-            f"--depolarization: at most {MAX_CONDITIONS} values, got {len(args.depolarization)}"
-        )
+    args = p.parse_args(argv)  # and check_flags
     brian2.seed(args.seed)
     try:  # gradient_window checks its inputs (grid, depolarisation, size) before it simulates
         ds = gradient_window(

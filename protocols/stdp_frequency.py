@@ -42,6 +42,7 @@ def parser():
         "--time-step", type=quantity("time", positive=True), help="default: coarsest exact step"
     )
     add_run_arguments(p, out="results/stdp_frequency.nc")
+    p.add_check(lambda args: frequency_schedule(args.pairs, args.time_step))
     return p
 
 
@@ -57,11 +58,7 @@ def rules(args):
 
 def main(argv=None):
     p = parser()
-    args = p.parse_args(argv)
-    try:
-        frequency_schedule(args.pairs, args.time_step)  # its checks, before any simulation
-    except ValueError as err:
-        p.error(str(err))
+    args = p.parse_args(argv)  # and the schedule's checks, before any simulation
     brian2.seed(args.seed)
     ds = frequency_dependence(
         rules(args), n_pairs=args.pairs, dt=args.time_step, device=args.device

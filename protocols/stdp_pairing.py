@@ -81,7 +81,21 @@ def parser():
         "--time-step", type=quantity("time", positive=True), help="default: coarsest exact step"
     )
     add_run_arguments(p, out="results/stdp_pairing.nc")
+    p.add_check(check_flags)
     return p
+
+
+def check_flags(args):
+    """Refuse, after parsing and before any simulation, what the flags cannot do together: the
+    rule, its window's two sides, the bounds and initial weight, the Δt values and the pairing
+    schedule (overlapping pairings, the time grid, the run's size). Also run by a sweep for
+    each of its points."""
+    try:
+        check_window(build_rule(args))
+        weight_bounds(args).check_weight(args.w_init, "--w-init")
+        pairing_schedule(delta_t_values(args), args.frequency, args.pairs, args.time_step)
+    except brian2.DimensionMismatchError as err:
+        raise ValueError(str(err)) from None
 
 
 def build_rule(args):
@@ -156,17 +170,8 @@ def delta_t_values(args):
 
 def main(argv=None):
     p = parser()
-    args = p.parse_args(argv)
-    try:
-        rule = build_rule(args)
-        check_window(rule)
-        bounds = weight_bounds(args)
-        bounds.check_weight(args.w_init, "--w-init")
-        delta_t = delta_t_values(args)
-        # the schedule's checks (overlapping pairings, grid, size) before any simulation
-        pairing_schedule(delta_t, args.frequency, args.pairs, args.time_step)
-    except (ValueError, brian2.DimensionMismatchError) as err:
-        p.error(str(err))
+    args = p.parse_args(argv)  # and check_flags
+    rule, bounds, delta_t = build_rule(args), weight_bounds(args), delta_t_values(args)
     brian2.seed(args.seed)
     print(
         f"simulating {len(delta_t)} Δt values x {args.pairs} pairings at {args.frequency} "

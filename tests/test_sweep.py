@@ -17,6 +17,7 @@ from bimsim.io import read_dataset
 from bimsim.sweep import MAX_POINTS, Sweep, run_sweep
 
 PAIRING = str(ROOT / "protocols" / "stdp_pairing.py")
+ELIGIBILITY = str(ROOT / "protocols" / "eligibility_error.py")
 
 #: A small pairing protocol (9 Δt, 10 pairings: about 2 s a point).
 ARGS = ("--points", "9", "--pairs", "10")
@@ -83,10 +84,11 @@ def test_a_sweep_stopped_midway_runs_only_the_missing_points_and_equals_a_serial
 
 @pytest.mark.slow
 def test_a_failing_point_is_recorded_while_the_others_go_on(tmp_path):
-    """A point whose run fails (7 Δt from -100 to 100 ms: not a multiple of the step) leaves its
-    output in a log and its error in the merged dataset, NaN where its values would be, while
-    the other point runs; the command says so and exits 1, and a re-run tries it again."""
-    sweep = Sweep(PAIRING, {"points": [7, 9]}, ("--pairs", "10"))
+    """A point whose run fails (3 steps of 1 ms: the layer does not spike, so there is no
+    gradient to compare, which only the run finds) leaves its output in a log and its error in
+    the merged dataset, NaN where its values would be, while the other point runs; the command
+    says so and exits 1, and a re-run tries it again."""
+    sweep = Sweep(ELIGIBILITY, {"steps": [3, 100]}, ("--scales", "0", "--seeds", "1"))
     config = write_toml(tmp_path / "fail.toml", sweep)
     out = tmp_path / "fail.nc"
     command = sweep_command(config, "--out", out, "--serial")
@@ -94,12 +96,12 @@ def test_a_failing_point_is_recorded_while_the_others_go_on(tmp_path):
     assert done.returncode == 1, done.stderr
     assert "1 of 2 points failed" in done.stderr
     ds = read_dataset(out)
-    assert "not a multiple of the time step" in ds.error.sel(points=7).item()
-    assert ds.error.sel(points=9).item() == ""
-    assert np.isnan(ds.fit_tau_plus.sel(points=7)) and np.isfinite(ds.fit_tau_plus.sel(points=9))
-    assert "did not run" in ds.fit_tau_plus.attrs["nan_means"]
-    log = tmp_path / "fail_runs" / "points=7.log"
-    assert "not a multiple of the time step" in log.read_text()
+    assert "the reference gradient is zero" in ds.error.sel(steps=3).item()
+    assert ds.error.sel(steps=100).item() == ""
+    assert np.isnan(ds.rate.sel(steps=3)).all() and np.isfinite(ds.rate.sel(steps=100)).all()
+    assert "did not run" in ds.rate.attrs["nan_means"]
+    log = tmp_path / "fail_runs" / "steps=3.log"
+    assert "the reference gradient is zero" in log.read_text()
     again = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert "1 of 2 points kept" in again.stdout and again.returncode == 1
 
@@ -179,6 +181,10 @@ SMALL_TASK = ("--quick", "--models", "bim", "--hidden", "4", "--no-progress")
             SMALL_TASK,
             r"refuses the point --tau-adaptation=9: .*--tau-adaptation has no effect on bim",
         ),
+        # a protocol's checks after parsing: the schedule's grid, the fit's Δt on both sides
+        (PAIRING, {"points": [7, 9]}, (), r"--points=7: delta_t value .* not a mul"),
+        (PAIRING, {"dt-min": ["-100ms", "10ms"]}, (), r"--dt-min=10ms: fitting the window needs"),
+        (ELIGIBILITY, {"seed": [0, 4294967295]}, ("--seeds", "2"), r"--seed \+ --seeds - 1"),
         # a sweep of sweeps, by the module or its file
         ("bimsim.sweep", {"workers": [1, 2]}, (), r"is a sweep itself: a sweep of sweeps would"),
         (str(ROOT / "bimsim" / "sweep.py"), {"workers": [1]}, (), r"a sweep of sweeps would st"),
