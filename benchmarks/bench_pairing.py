@@ -26,7 +26,6 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -41,6 +40,7 @@ from bimsim.cli import (
     end_with_parent,
     integer,
     run_command,
+    temporary_folder,
 )
 from bimsim.devices import DEVICES
 from bimsim.io import provenance, write_dataset
@@ -196,8 +196,8 @@ def main(argv=None):
     variants[f"NEST dt={coarse.dt}"] = lambda: simulate_pairings_nest(coarse, rule)
     variants[f"NEST dt={fine.dt}"] = lambda: simulate_pairings_nest(fine, rule)
     # whole processes first, started from this process before NEST runs (and threads) in it
-    with tempfile.TemporaryDirectory(prefix="bench_pairing_") as folder:
-        seconds = whole_processes(args.devices, [coarse, fine], rule, args.repeats, Path(folder))
+    with temporary_folder(prefix="bench_pairing_") as folder:  # removed even after SIGKILL
+        seconds = whole_processes(args.devices, [coarse, fine], rule, args.repeats, folder)
     seconds.update({name: median_time(run, args.repeats) for name, run in variants.items()})
     pairs = comparisons(seconds)
     targets = {(f"bimsim {d}", f"NEST dt={coarse.dt}") for d in args.devices}

@@ -27,9 +27,7 @@ output rate are recorded. Writes ``results/bench_stdp_network.nc``::
 import bimsim  # noqa: F401  (first: refuses a bad MPLBACKEND in one line, before matplotlib)
 
 # isort: split
-import importlib.util
 import os
-import shutil
 import statistics
 import sys
 import time
@@ -43,6 +41,7 @@ from bimsim.cli import (
     ArgumentParser,
     add_out_argument,
     add_seed_argument,
+    check_device_argument,
     distinct,
     integer,
     quantity,
@@ -206,13 +205,10 @@ def check_arguments(p, args):
         require_steps(f"--duration {args.duration}", round(steps), DT)
     except ValueError as err:
         p.error(str(err))
-    if args.device == "cuda_standalone":
-        if importlib.util.find_spec("brian2cuda") is None:
-            sys.exit(
-                f"{p.prog}: error: cuda_standalone needs brian2cuda (pip install 'bimsim[cuda]')"
-            )
-        if shutil.which("nvidia-smi") is None:
-            sys.exit(f"{p.prog}: error: cuda_standalone needs an NVIDIA GPU (no nvidia-smi here)")
+    try:
+        check_device_argument(args)  # no GPU, no compiler, a build cache that cannot be written
+    except ValueError as err:
+        p.error(str(err))
 
 
 def main(argv=None):

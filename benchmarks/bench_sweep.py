@@ -15,13 +15,12 @@ import bimsim  # noqa: F401  (first: refuses a bad MPLBACKEND in one line, befor
 # isort: split
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import xarray as xr
 
-from bimsim.cli import ArgumentParser, add_out_argument, integer, run_command
+from bimsim.cli import ArgumentParser, add_out_argument, integer, run_command, temporary_folder
 from bimsim.io import provenance, write_dataset
 from bimsim.sweep import MAX_WORKERS, Sweep, run_sweep
 
@@ -46,11 +45,11 @@ def main(argv=None):
     taus = [f"{10 + 2 * k}ms" for k in range(args.points)]
     sweep = Sweep(PAIRING, {"tau-plus": taus})
     seconds, merged = {}, {}
-    with tempfile.TemporaryDirectory(prefix="bench_sweep_") as folder:
+    with temporary_folder(prefix="bench_sweep_") as folder:  # removed even after SIGKILL
         for mode in ("serial", f"{args.workers} workers"):
             start = time.perf_counter()
             merged[mode], errors = run_sweep(
-                sweep, Path(folder) / mode.replace(" ", "_"), workers=args.workers,
+                sweep, folder / mode.replace(" ", "_"), workers=args.workers,
                 serial=mode == "serial", progress=False, log=lambda *_: None,
             )  # fmt: skip
             seconds[mode] = time.perf_counter() - start

@@ -15,7 +15,8 @@ __all__ = ["EnvironmentFault", "__version__"]
 
 class EnvironmentFault(ImportError):
     """The environment bimsim runs in cannot work (e.g. an ``MPLBACKEND`` matplotlib does not
-    know), found when bimsim is imported; a command ends with this one line, no traceback."""
+    know), found when bimsim is imported; a command or script ends with this one line and exit
+    status 2, no traceback (an interactive session just sees the exception)."""
 
 
 def _one_line(previous):
@@ -39,7 +40,8 @@ def _program():
     argv = getattr(sys, "orig_argv", sys.argv)
     if "-m" in argv[:-1]:
         return argv[argv.index("-m") + 1].rsplit(".", 1)[-1] + ".py"
-    return os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "python"
+    script = sys.argv[0] if sys.argv else ""
+    return os.path.basename(script) if script not in ("", "-c") else "python"
 
 
 def _check_matplotlib_backend():
@@ -53,7 +55,8 @@ def _check_matplotlib_backend():
     except ValueError as err:
         if "backend" not in str(err):
             raise
-        sys.excepthook = _one_line(sys.excepthook)
+        if not (sys.flags.interactive or hasattr(sys, "ps1")):  # a command or script, not a REPL
+            sys.excepthook = _one_line(sys.excepthook)
         raise EnvironmentFault(
             f"MPLBACKEND={name!r} is not a backend matplotlib knows: unset it, or set "
             "MPLBACKEND=Agg (bimsim only saves figures to files)"

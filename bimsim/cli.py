@@ -28,7 +28,6 @@ import math
 import os
 import shutil
 import signal
-import stat
 import subprocess
 import sys
 import tempfile
@@ -41,6 +40,7 @@ import brian2
 import numpy as np
 
 from bimsim.devices import DEVICES, device_problem
+from bimsim.files import special_kind, tied_to_this_process, unwritable
 from bimsim.io import provenance, write_dataset, written
 from bimsim.quantities import MAX_SEED, parse_quantity
 
@@ -51,6 +51,7 @@ __all__ = [
     "add_out_argument",
     "add_run_arguments",
     "add_seed_argument",
+    "check_device_argument",
     "check_output_path",
     "distinct",
     "end_with_parent",
@@ -281,36 +282,18 @@ def check_output_path(path, suffixes=("",)):
         target = Path(f"{path}{suffix}")
         if target.is_dir():
             raise ValueError(f"{target} is a folder; give a file name")
-        kind = _special_kind(target)
-        if kind:
+        kind = special_kind(target, folders=False)
+        if kind and not kind.startswith("a dangling link"):  # a dangling link is replaced
             raise ValueError(f"{target} is {kind}, not a regular file: a result cannot replace it")
     folder = path.parent
     while not folder.exists() and not folder.is_symlink():
         folder = folder.parent
     if not folder.is_dir():
         raise ValueError(f"{path} cannot be written: {folder} is a file, not a folder")
-    try:
-        with tempfile.TemporaryFile(dir=folder):
-            pass
-    except OSError as err:
-        raise ValueError(f"{path} cannot be written: {folder}: {err.strerror}") from None
+    reason = unwritable(folder)
+    if reason:
+        raise ValueError(f"{path} cannot be written: {folder}: {reason}")
     return path
-
-
-def _special_kind(path):
-    """What ``path`` (followed through links) is if it exists and is neither a regular file nor a
-    folder: ``"a character device"``, ``"a FIFO"``...; else None."""
-    try:
-        mode = os.stat(path).st_mode
-    except OSError:  # nothing there, or a dangling link, which the result replaces
-        return None
-    kinds = {
-        stat.S_ISCHR: "a character device",
-        stat.S_ISBLK: "a block device",
-        stat.S_ISFIFO: "a FIFO",
-        stat.S_ISSOCK: "a socket",
-    }
-    return next((kind for test, kind in kinds.items() if test(mode)), None)
 
 
 def check_not_input(target, inputs, flag="--out", package=True):
@@ -355,10 +338,27 @@ def check_not_input(target, inputs, flag="--out", package=True):
                         f"{path}, which this command reads; write elsewhere"
                     )
     if existing is not None:
-        for module in list(sys.modules.values()):
+        origin = _module_files().get((existing.st_dev, existing.st_ino))
+        if origin:
+            raise ValueError(f"{flag} {target} is {origin}, code this command runs")
+
+
+def _module_files(cache={}):  # noqa: B006 (the cache lives as long as the process)
+    """The files of the modules imported so far, by ``(device, inode)``; made again only when
+    more modules have been imported since."""
+    modules = list(sys.modules.values())
+    if cache.get("count") != len(modules):
+        files = {}
+        for module in modules:
             origin = getattr(module, "__file__", None)
-            if origin and _same_file(existing, origin):
-                raise ValueError(f"{flag} {target} is {origin}, code this command runs")
+            try:
+                status = os.stat(origin) if origin else None
+            except (OSError, TypeError, ValueError):
+                status = None
+            if status is not None:
+                files[status.st_dev, status.st_ino] = origin
+        cache.update(count=len(modules), files=files)
+    return cache["files"]
 
 
 def _same_file(status, path):
@@ -506,16 +506,6 @@ def end_with_parent(signum=signal.SIGTERM, *, ignore_interrupt=False):
     return setup
 
 
-def tied_to_this_process(argv):
-    """``argv`` started so that the kernel ends it (SIGTERM) when this process ends, also by
-    SIGKILL: prefixed with ``setpriv --pdeathsig TERM`` where there is one (Linux). Unlike
-    :func:`end_with_parent` it needs no ``preexec_fn``, so a process with threads (a progress
-    bar's, a dask worker's) can use it."""
-    if shutil.which("setpriv") is None:
-        return list(argv)
-    return ["setpriv", "--pdeathsig", "TERM", *argv]
-
-
 @contextmanager
 def temporary_folder(prefix):
     """A temporary folder that is removed when the block ends, and also when this process is
@@ -631,6 +621,9 @@ def _tolerant_streams():
     lacks are escaped (``PYTHONIOENCODING=ascii``), failures are survived (:class:`_Tolerant`)."""
     if isinstance(sys.stdout, _Tolerant):  # a caller that runs commands one after another
         return
+    for name in ("stdout", "stderr"):
+        if getattr(sys, name) is None:  # started with the descriptor closed (>&-)
+            setattr(sys, name, open(os.devnull, "w"))
     for stream in (sys.stdout, sys.stderr):
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")

@@ -29,6 +29,7 @@ carry on, :meth:`Simulation.run` raises ``KeyboardInterrupt``, also when the int
 standalone project's compiler or binary.
 """
 
+import functools
 import gc
 import importlib.util
 import os
@@ -37,7 +38,6 @@ import shlex
 import shutil
 import signal
 import subprocess
-import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +46,11 @@ import brian2
 from brian2 import NetworkOperation, get_logger, prefs
 from brian2.devices.device import RuntimeDevice, all_devices, previous_devices, reset_device
 from filelock import FileLock, Timeout
+
+from bimsim.errors import show_own_errors_plainly
+from bimsim.files import tied_to_this_process, unwritable
+
+show_own_errors_plainly()  # after Brian2's import installed its hook
 
 __all__ = [
     "ADDS_TO_PROJECT",
@@ -83,18 +88,19 @@ def check_device(name):
     return name
 
 
-def device_problem(name, *, execute=True):
+def device_problem(name):
     """Why this machine cannot run ``name``, in a phrase, or None where it can.
 
     Checked before any work, so that a run does not fail after minutes (or with a compiler's
-    traceback): a standalone device needs ``make`` and a C++ compiler, and a cache folder
-    (:func:`cache_dir`) it can write its build in; ``cuda_standalone`` also needs brian2cuda,
-    ``nvcc``, and, to run what it built (``execute``), an NVIDIA GPU.
+    traceback): a standalone device needs ``make`` and the C++ compiler its Makefile runs
+    (``$CXX``, else ``g++``), and a cache folder (:func:`cache_dir`) it can write its build in;
+    ``cuda_standalone`` also needs brian2cuda, ``nvcc`` and an NVIDIA GPU to run what it built.
     """
     check_device(name)
     if name == "runtime":
         return None
-    for tool in ("make", "c++"):
+    compiler = (os.environ.get("CXX") or "g++").split()[0]
+    for tool in ("make", compiler):
         if shutil.which(tool) is None:
             return f"{name} needs make and a C++ compiler; no {tool} on PATH"
     if name == "cuda_standalone":
@@ -102,7 +108,7 @@ def device_problem(name, *, execute=True):
             return "cuda_standalone needs brian2cuda: pip install 'bimsim[cuda]'"
         if shutil.which("nvcc") is None:
             return "cuda_standalone needs the CUDA compiler nvcc on PATH"
-        if execute and not _gpu_present():
+        if not _gpu_present():
             return "cuda_standalone needs an NVIDIA GPU to run on, and nvidia-smi lists none here"
     return _cache_problem(cache_dir())
 
@@ -117,16 +123,11 @@ def _cache_problem(folder):
         existing = existing.parent
     if not existing.is_dir():
         return f"{where} cannot be made: {existing} is a file, not a folder"
-    if not os.access(existing, os.W_OK | os.X_OK):
-        return f"{where} cannot be written: {existing} is not writable"
-    try:
-        with tempfile.TemporaryFile(dir=existing):
-            pass
-    except OSError as err:
-        return f"{where} cannot be written: {existing}: {err.strerror}"
-    return None
+    reason = unwritable(existing)
+    return f"{where} cannot be written: {existing}: {reason}" if reason else None
 
 
+@functools.cache
 def _gpu_present():
     """Whether ``nvidia-smi -L`` lists a GPU."""
     if shutil.which("nvidia-smi") is None:
@@ -273,13 +274,12 @@ class Simulation:
 def _ending_with_this_process():
     """Brian2's preferences that make a standalone build's ``make`` and binary end with this
     process, even when it is killed (SIGKILL runs no handler): both are started through
-    ``setpriv --pdeathsig TERM``, so the kernel sends them SIGTERM when this process ends, and
-    ``make`` ends its compilers. Brian2 starts ``make`` with ``os.system``: ``exec`` makes it the
-    shell's replacement, a child of this process. Empty where ``setpriv`` is missing (not Linux).
-    """
-    if shutil.which("setpriv") is None:
+    :func:`bimsim.files.tied_to_this_process`, so the kernel sends them SIGTERM when this process
+    ends, and ``make`` ends its compilers. Brian2 starts ``make`` with ``os.system``: ``exec``
+    makes it the shell's replacement, a child of this process."""
+    guard = tied_to_this_process([])
+    if not guard:
         return {}
-    guard = ["setpriv", "--pdeathsig", "TERM"]
     run = prefs["devices.cpp_standalone.run_cmd_unix"]
     return {
         "devices.cpp_standalone.make_cmd_unix": (

@@ -29,7 +29,17 @@ from bimsim.neurons import LIF, make_neuron, neuron_group, require_weight_unit
 from bimsim.plasticity.eligibility import eligibility_synapses
 from bimsim.quantities import require_positive
 
-__all__ = ["RECURRENT_LAYER", "gradient_agreement", "recurrent_trace_error", "trace_gradients"]
+__all__ = [
+    "RECURRENT_LAYER",
+    "NoGradient",
+    "gradient_agreement",
+    "recurrent_trace_error",
+    "trace_gradients",
+]
+
+
+class NoGradient(ValueError):
+    """The reference gradient is zero (a layer that did not spike): nothing to compare with."""
 
 
 def trace_gradients(
@@ -187,7 +197,7 @@ def gradient_agreement(ours, reference):
     ours, reference = np.ravel(ours), np.ravel(reference)
     scale = np.linalg.norm(reference)
     if scale == 0:
-        raise ValueError("the reference gradient is zero: nothing to compare with")
+        raise NoGradient("the reference gradient is zero: nothing to compare with")
     return {
         "max_relative": float(np.max(np.abs(ours - reference)) / np.max(np.abs(reference))),
         "norm_relative": float(np.linalg.norm(ours - reference) / scale),

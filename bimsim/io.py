@@ -15,6 +15,9 @@ import numpy as np
 import xarray as xr
 
 import bimsim
+from bimsim.errors import show_own_errors_plainly
+
+show_own_errors_plainly()  # after Brian2's import installed its hook
 
 __all__ = [
     "check_dataset",
@@ -182,7 +185,7 @@ def replace_together(writes):
             try:
                 write(temporary)
             except Exception as err:
-                if _disk_full(target.parent):
+                if _says_disk_full(err) or _disk_full(target.parent):
                     raise OSError(
                         errno.ENOSPC,
                         f"no space left on the disk of {target.parent}: {target} was not written",
@@ -209,8 +212,18 @@ def replace_together(writes):
     return targets
 
 
+def _says_disk_full(err):
+    """Whether ``err``, or an error it came from, is ``ENOSPC``."""
+    while err is not None:
+        if isinstance(err, OSError) and err.errno == errno.ENOSPC:
+            return True
+        err = err.__cause__ or err.__context__
+    return False
+
+
 def _disk_full(folder):
-    """Whether the disk of ``folder`` has (almost) no space left for this user."""
+    """Whether the disk of ``folder`` has (almost) no space left for this user (netCDF4 says only
+    "HDF error" when it ran out)."""
     try:
         usage = os.statvfs(folder)
     except OSError:

@@ -12,6 +12,10 @@ import brian2
 import numpy as np
 from brian2.units.fundamentalunits import DimensionMismatchError, get_dimensions
 
+from bimsim.errors import show_own_errors_plainly
+
+show_own_errors_plainly()  # after Brian2's import installed its hook
+
 __all__ = [
     "MAX_SEED",
     "parse_quantity",
@@ -98,6 +102,7 @@ def require_count(name, value, maximum=math.inf):
     ValueError
         Naming ``name``, for anything else: 0, a fraction, a bool, None, a string.
     """
+    value = _plain(value)
     number = _is_real(value) and math.isfinite(value)
     if not number or int(value) != value or not 1 <= value <= maximum:
         if maximum == math.inf:
@@ -155,10 +160,23 @@ def _is_real(value):
     return isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_)
 
 
+def _plain(value):
+    """``value``, or the number a 0-d numpy array without units holds (what xarray's
+    ``.values`` and numpy reductions give)."""
+    if (
+        type(value) is np.ndarray
+        and value.ndim == 0
+        and (np.issubdtype(value.dtype, np.integer) or np.issubdtype(value.dtype, np.floating))
+    ):
+        return value.item()
+    return value
+
+
 def require_real(name, value, minimum=0.0, maximum=math.inf, above=False, below=False):
     """Check that ``value`` is a finite plain number in ``[minimum, maximum]`` (above ``minimum``
     with ``above=True``, below ``maximum`` with ``below=True``) and return it; a ``ValueError``
     naming ``name`` otherwise (None, a string, a bool or a quantity with units included)."""
+    value = _plain(value)
     ok = _is_real(value) and math.isfinite(value)
     if (
         not ok

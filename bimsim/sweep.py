@@ -59,6 +59,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from bimsim.files import same_file, tied_to_this_process
 from bimsim.quantities import require_whole
 
 __all__ = [
@@ -201,12 +202,22 @@ class Sweep:
             return [str(self.program()), *self.arguments(point, out)]
         return ["-m", self.command, *self.arguments(point, out)]
 
-    def check(self):
+    def check(self, runs=None):
         """Parse every point's arguments with the command's own parser, and check them as the
         command does before its work (a task's ``check_arguments``); a ``ValueError`` naming
         the point and what the command said, before any point runs. A sweep of sweeps (the
         command is this module) is refused: each point would run a sweep of its own, without
-        bound."""
+        bound.
+
+        With ``runs``, the folder of runs, each point is parsed with the file it will write
+        there, so that the command's own check of its outputs against its inputs sees it.
+
+        Returns
+        -------
+        list of (str, str)
+            What the points read, as their parsers declare it (``(flag, path)``; see
+            :meth:`bimsim.cli.ArgumentParser.inputs`).
+        """
         parser, checks = _command_checks(self.command)
         if _is_this_module(self.program()):
             raise ValueError(
@@ -217,11 +228,13 @@ class Sweep:
         for option in self.grid:
             if f"--{option}" not in known:
                 raise ValueError(f"{self.command} has no option --{option}")
+        inputs = []
         for point in self.points():
             message = io.StringIO()
+            out = Path(runs) / f"{point_name(point)}.nc" if runs is not None else "point.nc"
             try:
                 with contextlib.redirect_stderr(message), contextlib.redirect_stdout(message):
-                    args = parser.parse_args(self.arguments(point, "point.nc"))
+                    args = parser.parse_args(self.arguments(point, out))
                     if checks is not None:
                         checks(parser, args)
             except SystemExit:
@@ -232,6 +245,9 @@ class Sweep:
                 raise ValueError(
                     f"{self.command} refuses the point {_describe(point)}: {said}"
                 ) from None
+            if hasattr(parser, "inputs"):
+                inputs += [entry for entry in parser.inputs(args) if entry not in inputs]
+        return inputs
 
 
 def _values(option, values):
@@ -268,10 +284,7 @@ def _is_script(command):
 def _is_this_module(program):
     """Whether ``program`` is this module's file (by the file itself: a link or another spelling
     of its path is the same file)."""
-    try:
-        return os.path.samefile(program, __file__)
-    except OSError:  # the command's file does not exist: the parser's check says so
-        return False
+    return same_file(program, __file__)  # False where it does not exist: the parser says so
 
 
 def point_name(point):
@@ -329,21 +342,11 @@ def run_point(arguments, own_cache=False):
         except ValueError:  # not on a worker
             worker = "local"
         env["BIMSIM_CACHE"] = str(cache_dir() / f"sweep-{_UNSAFE.sub('-', str(worker))}")
-    argv = [sys.executable, *arguments]
-    if sys.platform.startswith("linux"):
-        argv = [sys.executable, "-c", _END_WITH_PARENT, *argv]
+    # ended (SIGTERM: the command writes nothing) when the thread that started it ends: a sweep
+    # stopped on a worker leaves no point running there
+    argv = tied_to_this_process([sys.executable, *arguments])
     done = subprocess.run(argv, capture_output=True, text=True, env=env)
     return done.returncode, done.stdout, done.stderr
-
-
-#: Run ``sys.argv[1:]`` in this process (Linux), asking the kernel first to end it (SIGTERM: the
-#: command writes nothing) when the thread that started it ends: a sweep stopped on a worker
-#: leaves no point running there. (A ``preexec_fn`` would do it between fork and exec, which is
-#: not safe in a worker's threaded process.)
-_END_WITH_PARENT = (
-    "import ctypes, os, signal, sys; ctypes.CDLL(None).prctl(1, signal.SIGTERM); "
-    "os.execv(sys.argv[1], sys.argv[1:])"
-)
 
 
 def recorded_command(ds):
@@ -367,7 +370,9 @@ def _wanted_arguments(sweep, point):
     return sweep.arguments(point, "-")[:-2]
 
 
-def run_sweep(sweep, runs, *, workers=2, scheduler=None, serial=False, progress=True, log=print):
+def run_sweep(
+    sweep, runs, *, workers=2, scheduler=None, serial=False, progress=True, log=print, check=True
+):
     """Run every point of ``sweep`` not yet in ``runs`` (a folder), then merge them.
 
     Parameters
@@ -383,6 +388,8 @@ def run_sweep(sweep, runs, *, workers=2, scheduler=None, serial=False, progress=
         Run the points one after another in this process's children, without dask.
     progress : bool
     log : callable
+    check : bool
+        Check every point first (:meth:`Sweep.check`); False where the caller just did.
 
     Returns
     -------
@@ -392,7 +399,8 @@ def run_sweep(sweep, runs, *, workers=2, scheduler=None, serial=False, progress=
     from tqdm.auto import tqdm
 
     require_whole("workers", workers, 1, MAX_WORKERS)
-    sweep.check()
+    if check:
+        sweep.check(runs)
     runs = Path(runs)
     program = sweep.program()
     points = sweep.points()
@@ -660,13 +668,14 @@ def parser():
     return p
 
 
-def check_outputs(sweep, config, out, runs):
+def check_outputs(sweep, config, out, runs, inputs=()):
     """Refuse, before any point runs, an output of the sweep that is one of its inputs.
 
     The outputs: ``out``, the folder of runs, and every point's run and log in it; the inputs:
-    the sweep's ``config``, the command's file (:meth:`Sweep.program`) and, for ``out``, the
-    runs kept in the folder of runs (read back to merge). Paths are resolved (links, ``..``)
-    and files compared by device and inode, so another name of an input is refused too
+    the sweep's ``config``, the command's file (:meth:`Sweep.program`), what the points read
+    (``inputs``, ``(flag, path)`` pairs from :meth:`Sweep.check`: a task's data folder) and, for
+    ``out``, the runs kept in the folder of runs (read back to merge). Paths are resolved (links,
+    ``..``) and files compared by device and inode, so another name of an input is refused too
     (:func:`bimsim.cli.check_not_input`).
 
     Raises
@@ -677,6 +686,7 @@ def check_outputs(sweep, config, out, runs):
     from bimsim.cli import check_not_input
 
     read = [("the sweep's config", config), ("the command's file", sweep.program())]
+    read += [(f"the points' {flag}", path) for flag, path in inputs]
     check_not_input(out, [*read, ("--runs", runs)], flag="--out")
     check_not_input(runs, read, flag="--runs")
     for point in sweep.points():
@@ -702,13 +712,15 @@ def main(argv=None):
     try:
         check_output_path(out)
         runs = runs_folder(args.runs, out)
-        sweep.check()  # the command's parser on every point, and no sweep of sweeps
-        check_outputs(sweep, args.config, out, runs)
+        # the command's parser on every point, and no sweep of sweeps
+        inputs = sweep.check(runs)
+        check_outputs(sweep, args.config, out, runs, inputs)
     except ValueError as err:
         p.error(str(err))
     try:
         ds, errors = run_sweep(sweep, runs, workers=args.workers, scheduler=args.scheduler,
-                               serial=args.serial, progress=not args.no_progress)  # fmt: skip
+                               serial=args.serial, progress=not args.no_progress,
+                               check=False)  # fmt: skip
     except ValueError as err:  # found once points ran (none ran, or their runs do not merge)
         p.exit(1, f"{p.prog}: {err}; no result was written\n")
     parameters = {

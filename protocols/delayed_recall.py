@@ -16,6 +16,7 @@ import numpy as np
 from brian2 import Hz, ms
 
 from bimsim.cli import (
+    MAX_SEED,
     ArgumentParser,
     add_run_arguments,
     finish_run,
@@ -31,6 +32,7 @@ from bimsim.neurons import NEURONS
 MAX_VALUES = 50
 
 DELAYS = (10, 20, 50, 100, 200, 500, 1000)
+QUICK_DELAYS = (20, 200)
 
 
 def parser():
@@ -40,10 +42,10 @@ def parser():
     p.add_argument(
         "--delays",
         nargs="+",
-        type=quantity("time", maximum=10_000 * ms),  # >= 0: checked in main
-        default=[d * ms for d in DELAYS],
+        type=quantity("time", maximum=10_000 * ms),  # >= 0: checked after parsing
         help="delays from the class burst to the cue (default: "
-        + " ".join(f"{d}ms" for d in DELAYS) + ")",
+        + " ".join(f"{d}ms" for d in DELAYS) + "; with --quick: "
+        + " ".join(f"{d}ms" for d in QUICK_DELAYS) + ")",
     )  # fmt: skip
     p.add_argument(
         "--noise-rate",
@@ -52,10 +54,11 @@ def parser():
         default=[0.1 * Hz, 2 * Hz],
         help="rate of each of the 10 noise inputs, one condition each (default: 0.1Hz 2Hz)",
     )
-    p.add_argument("--seeds", type=integer(1, MAX_VALUES), default=3,
-                   help="seeds --seed, --seed + 1, ... (default 3)")  # fmt: skip
-    p.add_argument("--trials", type=integer(10, MAX_TRIALS), default=200,
-                   help="trials per condition, half of each class (default 200)")  # fmt: skip
+    p.add_argument("--seeds", type=integer(1, MAX_VALUES),
+                   help="seeds --seed, --seed + 1, ... (default 3; 1 with --quick)")  # fmt: skip
+    p.add_argument("--trials", type=integer(10, MAX_TRIALS),
+                   help="trials per condition, half of each class (default 200; 100 with "
+                   "--quick)")  # fmt: skip
     p.add_argument("--hidden", type=integer(1, MAX_HIDDEN), default=32,
                    help="neurons of the layer (default 32)")  # fmt: skip
     for name in NEURONS:
@@ -63,33 +66,50 @@ def parser():
                        help=f"largest input weight of {name} (x its weight unit; default "
                        f"{WEIGHTS[name]:g})")  # fmt: skip
     p.add_argument("--quick", action="store_true",
-                   help="a smoke run: 2 delays (20ms 200ms), 1 seed, 100 trials")  # fmt: skip
+                   help="a smoke run: 2 delays, 1 seed, 100 trials, unless given")  # fmt: skip
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_run_arguments(p, out="results/delayed_recall.nc", devices=("runtime",))
+    p.add_check(check_flags)
     return p
+
+
+def settings(args):
+    """Delays, seeds and trials: what was typed, else ``--quick``'s, else the defaults."""
+    quick = args.quick
+    delays = args.delays or [d * ms for d in (QUICK_DELAYS if quick else DELAYS)]
+    seeds = args.seeds or (1 if quick else 3)
+    trials = args.trials or (100 if quick else 200)
+    return delays, seeds, trials
+
+
+def check_flags(args):
+    """Refuse, after parsing and before any simulation: too many or repeated values, a negative
+    delay, a neuron's weight without the neuron, an odd number of trials."""
+    delays, seeds, trials = settings(args)
+    for name, values in (("delays", delays), ("noise-rate", args.noise_rate),
+                         ("neurons", args.neurons)):  # fmt: skip
+        if len(values) > MAX_VALUES:
+            raise ValueError(f"--{name}: at most {MAX_VALUES} values, got {len(values)}")
+        if len(set(map(str, values))) < len(values):
+            raise ValueError(f"--{name}: a value is given twice")
+    if any(d < 0 * ms for d in delays):
+        raise ValueError("--delays: a delay must be >= 0")
+    for name in NEURONS:
+        if getattr(args, f"weight_{name}") is not None and name not in args.neurons:
+            raise ValueError(
+                f"--weight-{name.replace('_', '-')} has no effect without {name} in --neurons"
+            )
+    if trials % 2:
+        raise ValueError(f"--trials must be even (half of each class), got {trials}")
+    if args.seed + seeds - 1 > MAX_SEED:
+        raise ValueError(f"--seed + --seeds - 1 must be at most {MAX_SEED}")
 
 
 def main(argv=None):
     p = parser()
-    args = p.parse_args(argv)
-    for name in ("delays", "noise_rate", "neurons"):
-        values = getattr(args, name)
-        if len(values) > MAX_VALUES:
-            p.error(f"--{name.replace('_', '-')}: at most {MAX_VALUES} values, got {len(values)}")
-        if len(set(map(str, values))) < len(values):
-            p.error(f"--{name.replace('_', '-')}: a value is given twice")
-    if any(d < 0 * ms for d in args.delays):
-        p.error("--delays: a delay must be >= 0")
-    weights = {}
-    for name in NEURONS:
-        typed = getattr(args, f"weight_{name}")
-        if typed is not None and name not in args.neurons:
-            p.error(f"--weight-{name.replace('_', '-')} has no effect without {name} in --neurons")
-        weights[name] = WEIGHTS[name] if typed is None else typed
-    if args.quick:
-        args.delays, args.seeds, args.trials = [20 * ms, 200 * ms], 1, 100
-    if args.trials % 2:
-        p.error(f"--trials must be even (half of each class), got {args.trials}")
+    args = p.parse_args(argv)  # and check_flags
+    args.delays, args.seeds, args.trials = settings(args)  # recorded as used
+    weights = {name: getattr(args, f"weight_{name}") or WEIGHTS[name] for name in NEURONS}
     try:  # delayed_recall checks its inputs before it simulates
         ds = delayed_recall(
             args.neurons,

@@ -23,7 +23,7 @@ from bimsim.cli import (
     real,
     run_command,
 )
-from bimsim.gradient_check import recurrent_trace_error
+from bimsim.gradient_check import NoGradient, recurrent_trace_error
 
 MAX_SCALES, MAX_SEEDS = 100, 1000
 #: BPTT keeps every step's state and builds one autograd graph over all of them.
@@ -72,7 +72,7 @@ def main(argv=None):
     seeds = [args.seed + k for k in range(args.seeds)]
     try:
         ds = recurrent_trace_error(args.scales, seeds, steps=args.steps)
-    except ValueError as err:  # found by simulating: e.g. no spike, so no gradient to compare
+    except NoGradient as err:  # found by simulating: no spike, so no gradient to compare
         p.exit(1, f"{p.prog}: {err} (--steps {args.steps}: the layer may not have spiked in "
                   "time; give more --steps); no result was written\n")  # fmt: skip
     finish_run(ds, args, summary=summary(ds))

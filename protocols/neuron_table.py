@@ -15,6 +15,7 @@ import bimsim  # noqa: F401  (first: refuses a bad MPLBACKEND in one line, befor
 # isort: split
 import shlex
 import subprocess
+from importlib import import_module
 
 from tqdm.auto import tqdm
 
@@ -57,21 +58,41 @@ def parser():
     p.add_argument("--runs", help="folder of the runs (default: the --out path with _runs)")
     p.add_input("--runs")  # the runs kept there are read back
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_input("--tasks", task_data, name="a task's data")
     add_run_arguments(p, out="results/neuron_table.nc", devices=("runtime",))
+    p.add_check(check_flags)
     return p
+
+
+def task_data(args):
+    """The data folders the tasks of ``args`` read (those that exist; a task's own run refuses
+    a missing one)."""
+    folders = []
+    for task in args.tasks:
+        try:
+            folder = import_module(f"bimsim.tasks.{task}").TASK.data_dir(None)
+        except FileNotFoundError:
+            continue
+        if folder is not None:
+            folders.append(folder)
+    return folders
+
+
+def check_flags(args):
+    """Refuse, after parsing: a task or neuron given twice, seeds beyond the largest."""
+    for name in ("tasks", "neurons"):
+        values = getattr(args, name)
+        if len(set(values)) < len(values):
+            raise ValueError(f"--{name}: a value is given twice")
+    if args.seed + args.seeds - 1 > MAX_SEED:
+        raise ValueError(
+            f"--seed + --seeds - 1 must be at most {MAX_SEED}, got {args.seed + args.seeds - 1}"
+        )
 
 
 def main(argv=None):
     p = parser()
-    args = p.parse_args(argv)
-    for name in ("tasks", "neurons"):
-        values = getattr(args, name)
-        if len(set(values)) < len(values):
-            p.error(f"--{name}: a value is given twice")
-    if args.seed + args.seeds - 1 > MAX_SEED:
-        p.error(
-            f"--seed + --seeds - 1 must be at most {MAX_SEED}, got {args.seed + args.seeds - 1}"
-        )
+    args = p.parse_args(argv)  # and check_flags
     try:
         folder = runs_folder(args.runs, args.out)
     except ValueError as err:

@@ -170,7 +170,7 @@ BAD_INPUTS = [
     (
         ECG,
         ["--weight-decay", "1e6"],
-        r"--weight-decay 1e\+06 times --eta 0.0001 \(default\) is 100: decoupled weight decay "
+        r"--weight-decay 1e\+06 times --eta 0.0001 is 100: decoupled weight decay "
         r"multiplies every weight by 1 - rate × decay = -99 at each update, which must stay above "
         r"0; give --weight-decay below 10000",
     ),

@@ -324,6 +324,16 @@ def test_the_records_are_those_the_record_list_names(mitdb, tmp_path):
         records_in(folder)
 
 
+def test_a_record_the_caller_does_not_read_may_be_absent(mitdb, tmp_path):
+    """A partial copy with PhysioNet's whole RECORDS list, without the paced records the ECG
+    task never reads, is not refused for them; a record it reads is still required."""
+    folder = copy_record(mitdb, tmp_path, checksums=False)
+    (folder / "RECORDS").write_text("100\n102\n104\n")
+    assert records_in(folder, unread=("102", "104")) == ["100"]
+    with pytest.raises(FileNotFoundError, match="lists record 104, but"):
+        records_in(folder, unread=("102",))
+
+
 def test_the_ecg_command_refuses_a_record_lost_from_the_record_list(mitdb, tmp_path, data_root):
     folder = copy_record(mitdb, tmp_path / "mitdb")
     (folder / "RECORDS").write_text("100\n101\n")

@@ -40,14 +40,14 @@ def test_weight_decay_can_work_only_where_rate_times_decay_is_below_one(kind):
         for _ in range(3):
             value = optimizer.new_value("w", value, np.zeros(2), 0.01)
         np.testing.assert_allclose(value, weights * (1 - product) ** 3, atol=1e-15)
-    require_decay("eta", 0.01, "optimizer", Optimizer(kind, weight_decay=99.99))
-    with pytest.raises(ValueError, match=r"optimizer's weight_decay \(100\) times eta \(0.01\) "
-                       r"is 1: .* multiply the weights by 0, .*below 100"):  # fmt: skip
-        require_decay("eta", 0.01, "optimizer", Optimizer(kind, weight_decay=100.0))
-    with pytest.raises(ValueError, match=r"optimizer's weight_decay \(1e\+06\) times eta"):
+    require_decay("eta", 0.01, "weight_decay", 99.99)
+    with pytest.raises(ValueError, match=r"weight_decay 100 times eta 0.01 is 1: .* every weight "
+                       r"by 1 - rate × decay = 0 .*give weight_decay below 100"):  # fmt: skip
+        require_decay("eta", 0.01, "weight_decay", 100.0)
+    with pytest.raises(ValueError, match=r"optimizer's weight_decay 1e\+06 times eta"):
         BIMConfig(eta=1e-4, optimizer=Optimizer(kind, weight_decay=1e6))
-    with pytest.raises(ValueError, match=r"readout_optimizer's weight_decay \(40\) times "
-                       r"readout_learning_rate \(0.05\) is 2"):  # fmt: skip
+    with pytest.raises(ValueError, match=r"readout_optimizer's weight_decay 40 times "
+                       r"readout_learning_rate 0.05 is 2"):  # fmt: skip
         BIMConfig(readout_optimizer=Optimizer(kind, weight_decay=40.0))
     BIMConfig(eta=0.0, optimizer=Optimizer(kind, weight_decay=1e6))  # η = 0: no update at all
 

@@ -704,3 +704,47 @@ def run_plain(row, folder):
     args = row.make(folder)
     return subprocess.run(command(row.cmd, *args), cwd=folder, env=env, capture_output=True,
                           text=True, timeout=120)  # fmt: skip
+
+
+def refused_plainly(argv, cwd, env=None, timeout=120):
+    """Run ``argv`` as a process; its exit status and its one stderr line (asserted one)."""
+    result = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=timeout,
+                            env={**os.environ, **(env or {})})  # fmt: skip
+    lines = result.stderr.splitlines()
+    assert result.returncode == 2 and len(lines) == 1, result.stderr
+    return lines[0]
+
+
+def test_the_neuron_table_refuses_an_output_in_a_task_s_data(tmp_path):
+    """neuron_table reads every task's data (its default folder under ``$BIMSIM_DATA``)."""
+    root = tmp_path / "root"
+    segment = root / "eeg_bonn" / "A_Z" / "Z001.txt"
+    segment.parent.mkdir(parents=True)
+    segment.write_bytes(b"a segment")
+    before = segment.read_bytes()
+    line = refused_plainly(
+        command("protocols/neuron_table.py", "--tasks", "eeg", "--neurons", "lif", "--quick",
+                "--out", segment),
+        tmp_path, {"BIMSIM_DATA": str(root)},
+    )  # fmt: skip
+    assert re.search(r"--out \S+Z001.txt lies in a task's data \S+eeg_bonn, which this", line)
+    assert segment.read_bytes() == before
+
+
+def test_a_sweep_refuses_an_output_or_runs_in_what_its_points_read(tmp_path):
+    """The points of a task sweep read ``--data``: the merged result, the folder of runs and
+    every point's run must lie elsewhere."""
+    data, segment = dummy_folder(tmp_path, "A_Z/Z001.txt")
+    config = tmp_path / "s.toml"
+    config.write_text(
+        f'command = "bimsim.tasks.eeg"\nargs = ["--data", "{data}", "--quick"]\n'
+        "[grid]\nlam = [0.0, 1.0]\n"
+    )
+    before = snapshot(tmp_path)
+    for extra, message in (
+        (["--out", segment], r"--out \S+Z001.txt lies in the points' --data"),
+        (["--runs", data / "runs"], r"--runs \S+runs lies in the points' --data"),
+    ):
+        line = refused_plainly(command(("-m", "bimsim.sweep"), config, *extra), tmp_path)
+        assert re.search(message, line), line
+    assert snapshot(tmp_path) == before

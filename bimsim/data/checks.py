@@ -17,8 +17,9 @@ message names the file and what is wrong with it.
 
 import hashlib
 import os
-import stat
 from pathlib import Path
+
+from bimsim.files import special_kind
 
 __all__ = [
     "LISTING",
@@ -59,15 +60,6 @@ def sha256_matches(data, expected, name):
     )
 
 
-def _kind(path):
-    """What ``path`` is, when it is not a regular file, for a message."""
-    if path.is_symlink() and not path.exists():
-        return f"a dangling link (to {os.readlink(path)})"
-    mode = path.stat().st_mode
-    kinds = {stat.S_ISDIR: "a folder", stat.S_ISFIFO: "a FIFO", stat.S_ISSOCK: "a socket"}
-    return next((kind for test, kind in kinds.items() if test(mode)), "a device")
-
-
 def check_regular_file(path, what):
     """Refuse ``path`` unless it is a regular file (or a link to one).
 
@@ -89,7 +81,7 @@ def check_regular_file(path, what):
         return path
     if not os.path.lexists(path):
         raise FileNotFoundError(f"{path} is missing")
-    raise ValueError(f"{path} is {_kind(path)}, not a {what} file")
+    raise ValueError(f"{path} is {special_kind(path)}, not a {what} file")
 
 
 class Listing:

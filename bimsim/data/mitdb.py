@@ -85,11 +85,12 @@ def mitdb_dir(data=None):
     return data_folder(data, "mitdb", "MIT-BIH")
 
 
-def records_in(directory):
-    """Record names with a header in ``directory`` (sorted), e.g. ``['100', '101', ...]``.
+def records_in(directory, unread=()):
+    """Record names with a header in ``directory`` (sorted), e.g. ``['100', '101', ...]``, but
+    those in ``unread`` (records the caller will not read, e.g. :data:`PACED_RECORDS`).
 
     Where the folder holds PhysioNet's ``RECORDS`` list, the headers must be the records it
-    lists: none lost, none added.
+    lists: none lost (but those in ``unread``, which a partial copy may lack), none added.
 
     Raises
     ------
@@ -99,13 +100,14 @@ def records_in(directory):
         If ``RECORDS`` lists no record, or a header's record is not in it (named).
     """
     directory = Path(directory)
-    found = sorted(path.stem for path in directory.glob("*.hea"))
+    found = sorted(path.stem for path in directory.glob("*.hea") if path.stem not in unread)
     listing = directory / "RECORDS"
     if not os.path.lexists(listing):
         return found
     listed = check_regular_file(listing, "record list").read_text(errors="replace").split()
     if not listed:
         raise ValueError(f"{listing} lists no records: an empty listing checks nothing")
+    listed = [record for record in listed if record not in unread]
     missing = sorted(set(listed) - set(found))
     if missing:
         raise FileNotFoundError(

@@ -117,25 +117,31 @@ def require_optimizer(name, value):
     return value
 
 
-def require_decay(rate_name, rate, optimizer_name, optimizer):
-    """Check that ``optimizer``'s decoupled weight decay can work at the learning rate ``rate``.
+def require_decay(rate_name, rate, decay_name, decay):
+    """Check that a decoupled weight decay ``decay`` can work at the learning rate ``rate``.
 
-    Each update multiplies a weight by ``1 - rate · weight_decay`` (see the module docstring),
-    which must stay above 0: at 0 every update forgets the weight (only the step is left), below
-    0 it flips the weight's sign, and below -1 the weights grow without bound.
+    Each update multiplies a weight by ``1 - rate · decay`` (see the module docstring), which
+    must stay above 0: at 0 every update forgets the weight (only the step is left), below 0 it
+    flips the weight's sign, and below -1 the weights grow without bound.
+
+    Parameters
+    ----------
+    rate_name, decay_name : str
+        What the rate and the decay are called where the user set them (``"eta"`` and
+        ``"optimizer's weight_decay"``, or the command's flags).
+    rate, decay : float
 
     Raises
     ------
     ValueError
-        Naming ``optimizer_name``'s weight decay, ``rate_name``, their product and the largest
-        weight decay that can work at this rate.
+        Naming both, their product and the largest decay that can work at this rate.
     """
-    product = float(rate) * optimizer.weight_decay
+    product = float(rate) * float(decay)
     if product >= 1:
         raise ValueError(
-            f"{optimizer_name}'s weight_decay ({optimizer.weight_decay:g}) times {rate_name} "
-            f"({float(rate):g}) is {product:g}: each update would multiply the weights by "
-            f"{1 - product:g}, which must stay above 0; give a weight_decay below "
+            f"{decay_name} {float(decay):g} times {rate_name} {float(rate):g} is {product:g}: "
+            f"decoupled weight decay multiplies every weight by 1 - rate × decay = "
+            f"{1 - product:g} at each update, which must stay above 0; give {decay_name} below "
             f"{1 / float(rate):g}"
         )
 

@@ -32,7 +32,7 @@ from bimsim.cli import (
 )
 from bimsim.limits import require_bytes
 from bimsim.neurons import NEURONS
-from bimsim.plasticity.optimizers import KINDS
+from bimsim.plasticity.optimizers import KINDS, require_decay
 from bimsim.tasks.config import (
     MAX_BASELINE_EPOCHS,
     MAX_COPIES,
@@ -367,7 +367,7 @@ class TaskCommand:
         }
         for name in args.models:  # each BIM row as it will run (bim_frozen: η = 0)
             if MODELS[name].config is BIMConfig:
-                check_decay(p, args, {**defaults, **changes, **MODELS[name].changes})
+                check_decay(p, {**defaults, **changes, **MODELS[name].changes})
         try:
             configs = self.configs(args)
         except ValueError as err:
@@ -517,21 +517,16 @@ DECAYS = (
 )
 
 
-def check_decay(p, args, bim):
+def check_decay(p, bim):
     """Refuse a weight decay that cannot work at its rate, naming both flags: decoupled weight
     decay multiplies every weight by ``1 - rate × decay`` at each update, which must stay above
     0 (:func:`~bimsim.plasticity.optimizers.require_decay`); ``bim`` holds BIM's fields as the
     run would have them (the rates of epoch 0, the largest)."""
     for rate_flag, rate_key, decay_flag, key in DECAYS:
-        rate, decay = bim[rate_key], bim[key].weight_decay
-        if rate * decay >= 1:
-            default = "" if getattr(args, BIM_FLAGS[rate_flag][0]) is not None else " (default)"
-            p.error(
-                f"{decay_flag} {decay:g} times {rate_flag} {rate:g}{default} is {rate * decay:g}: "
-                f"decoupled weight decay multiplies every weight by 1 - rate × decay = "
-                f"{1 - rate * decay:g} at each update, which must stay above 0; give "
-                f"{decay_flag} below {1 / rate:g}"
-            )
+        try:
+            require_decay(rate_flag, bim[rate_key], decay_flag, bim[key].weight_decay)
+        except ValueError as err:
+            p.error(str(err))
 
 
 def check_memory(configs, task):

@@ -156,10 +156,10 @@ class BIMConfig:
             if not isinstance(getattr(self, name), Optimizer):
                 raise TypeError(f"{name} must be an Optimizer, got {getattr(self, name)!r}")
         # the largest rates are epoch 0's: lr_decay only lowers them
-        require_decay("eta", self.eta, "optimizer", self.optimizer)
+        require_decay("eta", self.eta, "optimizer's weight_decay", self.optimizer.weight_decay)
         require_decay(
-            "readout_learning_rate", self.readout_learning_rate, "readout_optimizer",
-            self.readout_optimizer,
+            "readout_learning_rate", self.readout_learning_rate,
+            "readout_optimizer's weight_decay", self.readout_optimizer.weight_decay,
         )  # fmt: skip
         require_positive("delta", self.delta, "voltage")
         require("target_rate", self.target_rate, "frequency")

@@ -147,7 +147,7 @@ def load_beats(data=None):
     if data is None:
         return embedded_beats()
     directory = mitdb_dir(data)
-    records = [r for r in records_in(directory) if r not in PACED_RECORDS]
+    records = records_in(directory, unread=PACED_RECORDS)
     if not records:
         raise FileNotFoundError(f"no MIT-BIH records (*.hea) in {directory}")
     return beat_dataset(directory, records)

@@ -596,10 +596,12 @@ def results_dataset(task, runs, seeds, models, folds):
     }  # fmt: skip
     for key, (array, units, long_name, extra) in per_run.items():
         attrs = {"units": units, "long_name": long_name}
-        if key == "train_loss":
-            attrs["nan_means"] = "the model trained for fewer epochs"
-        if key == "spike_sparsity":
-            attrs["nan_means"] = "the model has no spiking neurons"
+        meaning = {
+            "train_loss": "the model trained for fewer epochs",
+            "spike_sparsity": "the model has no spiking neurons",
+        }.get(key)
+        if meaning and np.isnan(np.asarray(array, dtype=float)).any():  # only where it holds NaN
+            attrs["nan_means"] = meaning
         data[key] = (runs_dims + extra, array, attrs)
     state, state_coords = model_state(runs, seeds, models, len(folds), epochs)
     data.update(state)
