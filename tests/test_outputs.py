@@ -742,7 +742,7 @@ def test_a_sweep_refuses_an_output_or_runs_in_what_its_points_read(tmp_path):
     )
     before = snapshot(tmp_path)
     for extra, message in (
-        (["--out", segment], r"--out \S+Z001.txt lies in the points' --data"),
+        (["--out", segment, "--runs", tmp_path / "runs"], r"--out \S+Z001.txt lies in the poi"),
         (["--runs", data / "runs"], r"runs\S* lies in (the points' )?--data"),
     ):
         line = refused_plainly(command(("-m", "bimsim.sweep"), config, *extra), tmp_path)
