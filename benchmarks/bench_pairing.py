@@ -42,7 +42,7 @@ from bimsim.cli import (
     run_command,
     temporary_folder,
 )
-from bimsim.devices import DEVICES
+from bimsim.devices import DEVICES, device_problem
 from bimsim.io import provenance, write_dataset
 from bimsim.nest_peer import nest_inputs, simulate_pairings_nest
 from bimsim.pairing import pairing_schedule, stdp_curve
@@ -184,7 +184,10 @@ def main(argv=None):
     p = parser()
     args = p.parse_args(argv)
     if missing := missing_software(args.devices):
-        sys.exit(f"{p.prog}: error: this benchmark needs {' and '.join(missing)}")
+        p.error(f"this benchmark needs {' and '.join(missing)}")
+    for device in args.devices:  # no GPU, no compiler, a build cache that cannot be written
+        if problem := device_problem(device):
+            p.error(f"argument --devices: {problem}")
     os.environ.setdefault("PYNEST_QUIET", "1")
     rule = pair_rule(**PAIR_DEFAULTS)
     coarse = pairing_schedule(DELTA_T, 1 * Hz, 60)

@@ -63,4 +63,23 @@ def _check_matplotlib_backend():
         ) from None
 
 
+def _check_command_line():
+    """Refuse, in one line, a command line with bytes that are not text in the file system's
+    encoding (a path with invalid UTF-8): Brian2 copies the command line into its log when it is
+    imported, and fails there with a traceback."""
+    if "brian2" in sys.modules:
+        return
+    for argument in sys.argv:
+        try:
+            argument.encode("utf-8")
+        except UnicodeEncodeError:
+            if not (sys.flags.interactive or hasattr(sys, "ps1")):
+                sys.excepthook = _one_line(sys.excepthook)
+            raise EnvironmentFault(
+                f"the argument {argument!r} holds bytes that are not UTF-8 text, which Brian2 "
+                "cannot record in its log; rename the file or folder"
+            ) from None
+
+
 _check_matplotlib_backend()
+_check_command_line()

@@ -5,7 +5,11 @@ import warnings
 import numpy as np
 from scipy.optimize import OptimizeWarning, curve_fit
 
-__all__ = ["fit_exponential", "fit_stdp_window", "weighted_error"]
+__all__ = ["FitFailed", "fit_exponential", "fit_stdp_window", "weighted_error"]
+
+
+class FitFailed(ValueError):
+    """A fit did not converge to finite parameters (e.g. a flat curve): nothing to report."""
 
 
 def _decay(x, amplitude, tau):
@@ -43,10 +47,13 @@ def fit_exponential(x, y):
         p0 = (y[np.argmin(x)], np.ptp(x) or 1.0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", OptimizeWarning)
-        params, covariance = curve_fit(_decay, x, y, p0=p0, maxfev=10000)
+        try:
+            params, covariance = curve_fit(_decay, x, y, p0=p0, maxfev=10000)
+        except RuntimeError as err:  # scipy's "Optimal parameters not found"
+            raise FitFailed(f"the exponential fit did not converge ({err})") from None
     errors = np.sqrt(np.abs(np.diag(covariance)))
     if not (np.all(np.isfinite(params)) and np.all(np.isfinite(errors))):
-        raise ValueError("the exponential fit did not converge")
+        raise FitFailed("the exponential fit did not converge")
     return tuple(params), tuple(errors)
 
 

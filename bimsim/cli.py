@@ -40,6 +40,7 @@ import brian2
 import numpy as np
 
 from bimsim.devices import DEVICES, device_problem
+from bimsim.errors import Fault
 from bimsim.files import special_kind, tied_to_this_process, unwritable
 from bimsim.io import provenance, write_dataset, written
 from bimsim.quantities import MAX_SEED, parse_quantity
@@ -87,6 +88,7 @@ class ArgumentParser(argparse.ArgumentParser):
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("formatter_class", RawTextHelpFormatter)
+        kwargs.setdefault("allow_abbrev", False)  # --pair is not --pairs
         super().__init__(*args, **kwargs)
         self._checks = []
         self._inputs = []
@@ -94,6 +96,20 @@ class ArgumentParser(argparse.ArgumentParser):
 
     def error(self, message):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+    def _refuse_repeated(self, argv):
+        """Refuse an option given twice (argparse keeps the last and drops the first without a
+        word: ``--scales 0 --scales 0.001`` would sweep 0.001 alone)."""
+        seen = {}
+        for token in argv:
+            if token == "--":
+                break
+            action = self._option_string_actions.get(token.split("=", 1)[0])
+            if action is None or not token.startswith("-"):
+                continue
+            if action.dest in seen:
+                self.error(f"argument {token.split('=', 1)[0]}: given twice; give it once")
+            seen[action.dest] = token
 
     def add_check(self, check):
         """Run ``check(args)`` after parsing; a ``ValueError`` it raises is the parser's error."""
@@ -149,7 +165,9 @@ class ArgumentParser(argparse.ArgumentParser):
                     check_not_input(target, inputs, flag=flag)
 
     def parse_args(self, args=None, namespace=None):
-        parsed = super().parse_args(args, namespace)
+        argv = sys.argv[1:] if args is None else list(args)
+        parsed = super().parse_args(argv, namespace)
+        self._refuse_repeated(argv)
         try:
             for check in self._checks:
                 check(parsed)
@@ -277,7 +295,23 @@ def check_output_path(path, suffixes=("",)):
     """
     if not str(path).strip():
         raise ValueError("the output path is empty")
-    path = Path(path)
+    if str(path).endswith(os.sep):
+        raise ValueError(f"{path} ends in {os.sep}, as a folder would; give a file name")
+    try:
+        return _check_output_path(Path(path), suffixes)
+    except OSError as err:  # a name too long to look at, a folder that cannot be searched
+        raise ValueError(f"{path} cannot be written: {err.strerror or err}") from None
+
+
+def _check_output_path(path, suffixes):
+    folder = path.parent
+    while not folder.exists() and not folder.is_symlink():
+        folder = folder.parent
+    if not folder.is_dir():
+        raise ValueError(f"{path} cannot be written: {folder} is a file, not a folder")
+    too_long = _too_long(path, folder, max(map(len, suffixes)))
+    if too_long:
+        raise ValueError(f"{path} cannot be written: {too_long}")
     for suffix in suffixes:
         target = Path(f"{path}{suffix}")
         if target.is_dir():
@@ -285,15 +319,27 @@ def check_output_path(path, suffixes=("",)):
         kind = special_kind(target, folders=False)
         if kind and not kind.startswith("a dangling link"):  # a dangling link is replaced
             raise ValueError(f"{target} is {kind}, not a regular file: a result cannot replace it")
-    folder = path.parent
-    while not folder.exists() and not folder.is_symlink():
-        folder = folder.parent
-    if not folder.is_dir():
-        raise ValueError(f"{path} cannot be written: {folder} is a file, not a folder")
     reason = unwritable(folder)
     if reason:
         raise ValueError(f"{path} cannot be written: {folder}: {reason}")
     return path
+
+
+def _too_long(path, folder, suffix):
+    """Why ``path`` (plus a ``suffix`` of that many characters) is too long for the file system
+    of ``folder``, its nearest existing folder, or None."""
+    try:
+        name_max = os.pathconf(folder, "PC_NAME_MAX")
+        path_max = os.pathconf(folder, "PC_PATH_MAX")
+    except (OSError, ValueError):
+        return None
+    parts = [os.fsencode(part) for part in Path(os.path.abspath(path)).parts]
+    longest = max(len(part) for part in parts) + suffix
+    if longest > name_max:
+        return f"a file or folder name of {longest} bytes, longer than the {name_max} allowed"
+    if len(os.fsencode(os.path.abspath(path))) + suffix > path_max:
+        return f"the path is longer than the {path_max} bytes allowed"
+    return None
 
 
 def check_not_input(target, inputs, flag="--out", package=True):
@@ -384,9 +430,11 @@ def output_path(suffixes=("",)):
     return _type("path", lambda text: str(check_output_path(text, suffixes)))
 
 
-def runs_folder(runs, out):
+def runs_folder(runs, out, inputs=()):
     """The folder where a command keeps its runs: ``runs`` as typed (``--runs``), or beside
-    ``out`` (``<out>_runs``), checked that a run can be written there.
+    ``out`` (``<out>_runs``), checked that a run can be written there and that it is not, nor
+    lies in, one of ``inputs`` (``(name, path)`` pairs, see :func:`check_not_input`) or bimsim's
+    package.
 
     Raises
     ------
@@ -402,7 +450,7 @@ def runs_folder(runs, out):
         check_output_path(folder / "run.nc")
     except ValueError as err:
         raise ValueError(f"--runs: {err}") from None
-    check_not_input(folder, [], flag="--runs")  # not in bimsim's package
+    check_not_input(folder, [entry for entry in inputs if entry[0] != "--runs"], flag="--runs")
     return folder
 
 
@@ -696,7 +744,12 @@ def run_command(main, argv=None):
         stop(INTERRUPTED, "interrupted")
     except OSError as err:
         stop(1, _environment_fault(err))
+    except Fault as err:
+        stop(1, str(err))
     except MemoryError:
         stop(1, "out of memory")
+    # done and written: a Ctrl-C now would only end the process with the signal and no word
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     gc.freeze()
     sys.exit(0)

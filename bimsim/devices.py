@@ -47,8 +47,8 @@ from brian2 import NetworkOperation, get_logger, prefs
 from brian2.devices.device import RuntimeDevice, all_devices, previous_devices, reset_device
 from filelock import FileLock, Timeout
 
-from bimsim.errors import show_own_errors_plainly
-from bimsim.files import tied_to_this_process, unwritable
+from bimsim.errors import Fault, show_own_errors_plainly
+from bimsim.files import cache_dir, tied_to_this_process, unwritable
 
 show_own_errors_plainly()  # after Brian2's import installed its hook
 
@@ -72,13 +72,6 @@ DEVICES = ("runtime", "cpp_standalone", "cuda_standalone")
 #: Why a function that builds and runs its own runtime networks refuses a standalone device
 #: (:func:`require_runtime`'s ``why``).
 ADDS_TO_PROJECT = "would take its networks into the project built there instead of running them"
-
-
-def cache_dir():
-    """Folder for bimsim's standalone builds and stored exact solutions
-    (:mod:`bimsim.integration`): ``$BIMSIM_CACHE`` or ``~/.cache/bimsim``."""
-    root = os.environ.get("BIMSIM_CACHE") or Path.home() / ".cache" / "bimsim"
-    return Path(root)
 
 
 def check_device(name):
@@ -257,8 +250,10 @@ class Simulation:
                 self._build()
 
     def _build(self):
+        log = self.directory / MAKE_LOG
+        log.unlink(missing_ok=True)
         try:
-            with _preferences(_ending_with_this_process()):
+            with _preferences(_build_preferences()):
                 brian2.get_device().build(
                     directory=str(self.directory),
                     compile=True,
@@ -268,23 +263,35 @@ class Simulation:
         except RuntimeError as err:
             if _interrupted_build(err):
                 raise SimulationInterrupted("interrupted while compiling") from None
+            if "compilation failed" in str(err) and log.exists():
+                said = [line for line in log.read_text(errors="replace").splitlines() if line]
+                last = said[-1] if said else "nothing"
+                raise Fault(
+                    f"compiling the {self.device} project in {self.directory} failed; make said "
+                    f"last: {last} (all it said is in {log})"
+                ) from None
             raise
 
 
-def _ending_with_this_process():
+#: Where a standalone build's ``make`` writes what it says, in the project's folder: a build
+#: prints nothing, also when it is interrupted (``make: *** ... Interrupt``).
+MAKE_LOG = "make.log"
+
+
+def _build_preferences():
     """Brian2's preferences that make a standalone build's ``make`` and binary end with this
     process, even when it is killed (SIGKILL runs no handler): both are started through
     :func:`bimsim.files.tied_to_this_process`, so the kernel sends them SIGTERM when this process
     ends, and ``make`` ends its compilers. Brian2 starts ``make`` with ``os.system``: ``exec``
-    makes it the shell's replacement, a child of this process."""
+    makes it the shell's replacement, a child of this process. What ``make`` says goes to
+    :data:`MAKE_LOG` in the project's folder."""
     guard = tied_to_this_process([])
-    if not guard:
-        return {}
     run = prefs["devices.cpp_standalone.run_cmd_unix"]
+    make = prefs["devices.cpp_standalone.make_cmd_unix"]
     return {
-        "devices.cpp_standalone.make_cmd_unix": (
-            f"exec {shlex.join(guard)} {prefs['devices.cpp_standalone.make_cmd_unix']}"
-        ),
+        # Brian2 appends make's arguments after this; a redirection may come before them
+        "devices.cpp_standalone.make_cmd_unix": f"exec {shlex.join([*guard, *shlex.split(make)])} "
+        f">{MAKE_LOG} 2>&1",
         "devices.cpp_standalone.run_cmd_unix": [
             *guard,
             *(shlex.split(run) if isinstance(run, str) else run),

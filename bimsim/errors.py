@@ -1,4 +1,5 @@
-"""bimsim's own errors are shown as themselves, not as possible Brian2 bugs.
+"""bimsim's own errors are shown as themselves, not as possible Brian2 bugs; faults of the
+environment are told apart from bugs (:class:`Fault`).
 
 Importing Brian2 installs an excepthook that prints every uncaught error with "If you think this is
 a bug in Brian 2, please report it" and keeps Brian2's debug log and a copy of the script in the
@@ -12,7 +13,12 @@ nothing else, and a hook a user installs later replaces it as it would Brian2's.
 import sys
 from pathlib import Path
 
-__all__ = ["raised_by_bimsim", "show_own_errors_plainly"]
+__all__ = ["Fault", "raised_by_bimsim", "show_own_errors_plainly"]
+
+
+class Fault(RuntimeError):
+    """A fault of the environment found during the work (a standalone project the compiler
+    cannot build): a command ends with its one line (:func:`bimsim.cli.run_command`)."""
 
 #: bimsim's package folder.
 _PACKAGE = Path(__file__).resolve().parent

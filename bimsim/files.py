@@ -7,7 +7,8 @@ can all use it:
 * whether a file can be made in a folder (:func:`unwritable`);
 * whether two paths name one file (:func:`same_file`), through links, ``..`` and hard links;
 * a child process that ends with this one, even when this one is killed with SIGKILL
-  (:func:`tied_to_this_process`).
+  (:func:`tied_to_this_process`);
+* bimsim's cache folder (:func:`cache_dir`).
 """
 
 import os
@@ -17,7 +18,14 @@ import sys
 import tempfile
 from pathlib import Path
 
-__all__ = ["same_file", "special_kind", "tied_to_this_process", "unwritable"]
+__all__ = ["cache_dir", "same_file", "special_kind", "tied_to_this_process", "unwritable"]
+
+
+def cache_dir():
+    """bimsim's cache folder: ``$BIMSIM_CACHE`` or ``~/.cache/bimsim`` (standalone builds, the
+    stored exact solutions of :mod:`bimsim.integration`, downloads)."""
+    root = os.environ.get("BIMSIM_CACHE") or Path.home() / ".cache" / "bimsim"
+    return Path(root)
 
 _KINDS = {
     stat.S_ISDIR: "a folder",

@@ -2,6 +2,7 @@
 
 import datetime
 import errno
+import hashlib
 import os
 import shlex
 import signal
@@ -16,6 +17,7 @@ import xarray as xr
 
 import bimsim
 from bimsim.errors import show_own_errors_plainly
+from bimsim.files import special_kind
 
 show_own_errors_plainly()  # after Brian2's import installed its hook
 
@@ -172,13 +174,20 @@ def replace_together(writes):
 
     Raises
     ------
+    ValueError
+        Before anything is written, for a target that is a folder, a device, a FIFO or a socket
+        (``/dev/null`` would be replaced by a regular file).
     OSError
         ``ENOSPC`` naming the folder, where a write failed with that folder's disk full; the
-        write's own error otherwise. A rename that fails after others succeeded (a folder made
-        unwritable in between) raises an ``OSError`` that names what was and was not replaced.
+        write's own error otherwise. A rename that fails names its target, and what was already
+        replaced (a folder made unwritable in between).
     """
     targets = [Path(path) for path in writes]
-    temporaries = [t.with_name(f".{t.name}.{os.getpid()}.tmp") for t in targets]
+    for target in targets:
+        kind = special_kind(target)
+        if kind and not kind.startswith("a dangling link"):  # a dangling link is replaced
+            raise ValueError(f"{target} is {kind}, not a regular file: a result cannot replace it")
+    temporaries = [_temporary(target) for target in targets]
     try:
         for target, temporary, write in zip(targets, temporaries, writes.values(), strict=True):
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -197,12 +206,9 @@ def replace_together(writes):
                 try:
                     os.replace(temporary, target)
                 except OSError as err:
-                    if not done:
-                        raise
+                    after = f" after {', '.join(map(str, done))} had been" if done else ""
                     raise OSError(
-                        err.errno,
-                        f"{target} could not be put in place ({err.strerror}) after "
-                        f"{', '.join(map(str, done))} had been",
+                        err.errno, f"{target} could not be put in place ({err.strerror}){after}"
                     ) from err
                 done.append(target)
                 _WRITTEN.append(target)
@@ -210,6 +216,16 @@ def replace_together(writes):
         for temporary in temporaries:
             temporary.unlink(missing_ok=True)
     return targets
+
+
+def _temporary(target):
+    """A hidden name beside ``target`` for its temporary file, unique to this process and target,
+    and no longer than a file name may be (a 250-byte name plus a suffix would not be)."""
+    name = target.name
+    if len(os.fsencode(name)) > 150:
+        digest = hashlib.sha1(os.fsencode(name)).hexdigest()[:10]
+        name = f"{os.fsencode(name)[:100].decode(errors='ignore')}.{digest}"
+    return target.with_name(f".{name}.{os.getpid()}.tmp")
 
 
 def _says_disk_full(err):

@@ -46,13 +46,16 @@ import importlib.util
 import io
 import itertools
 import json
+import logging
 import math
 import os
 import re
 import shlex
+import signal
 import subprocess
 import sys
 import tomllib
+from collections.abc import Hashable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,7 +63,6 @@ import numpy as np
 import xarray as xr
 
 from bimsim.files import same_file, tied_to_this_process
-from bimsim.quantities import require_whole
 
 __all__ = [
     "MAX_POINTS",
@@ -228,7 +230,7 @@ class Sweep:
         for option in self.grid:
             if f"--{option}" not in known:
                 raise ValueError(f"{self.command} has no option --{option}")
-        inputs = []
+        inputs, runs_of = [], {}
         for point in self.points():
             message = io.StringIO()
             out = Path(runs) / f"{point_name(point)}.nc" if runs is not None else "point.nc"
@@ -247,7 +249,29 @@ class Sweep:
                 ) from None
             if hasattr(parser, "inputs"):
                 inputs += [entry for entry in parser.inputs(args) if entry not in inputs]
+            # two spellings of one value ("10ms", "0.01s") would be one run, twice
+            key = _settings(args)
+            if key in runs_of:
+                raise ValueError(
+                    f"the points {_describe(runs_of[key])} and {_describe(point)} are the same "
+                    "run: the command reads their values as the same settings"
+                )
+            runs_of[key] = point
         return inputs
+
+
+def _settings(args):
+    """The settings a command's parser read (but the output), as a hashable key: quantities by
+    value and dimensions, lists as tuples."""
+
+    def key(value):
+        if isinstance(value, (list, tuple)):
+            return tuple(key(item) for item in value)
+        if hasattr(value, "dim"):  # a Brian2 quantity (unhashable)
+            return float(np.asarray(value)), repr(value.dim)
+        return value if isinstance(value, Hashable) else repr(value)
+
+    return tuple(sorted((name, key(value)) for name, value in vars(args).items() if name != "out"))
 
 
 def _values(option, values):
@@ -333,7 +357,7 @@ def run_point(arguments, own_cache=False):
     ``own_cache``, standalone builds go to a folder of this worker's own."""
     env = dict(os.environ)
     if own_cache:
-        from bimsim.devices import cache_dir
+        from bimsim.files import cache_dir  # not bimsim.devices: no Brian2 in a worker's thread
 
         try:
             from distributed import get_worker
@@ -398,6 +422,8 @@ def run_sweep(
     """
     from tqdm.auto import tqdm
 
+    from bimsim.quantities import require_whole  # Brian2: not in the workers that import this
+
     require_whole("workers", workers, 1, MAX_WORKERS)
     if check:
         sweep.check(runs)
@@ -450,13 +476,26 @@ def run_sweep(
 
 
 def _run_on_dask(argvs, finish, bar, workers, scheduler):
+    import tempfile
+
+    import dask
     from distributed import Client, LocalCluster, as_completed
 
     with contextlib.ExitStack() as stack:
+        # on an interrupt the cluster is shut down from here: its log of the cancelled tasks and
+        # of the workers it stops says nothing more than the command's own line
+        stack.enter_context(_quiet_logger("distributed", logging.CRITICAL))
         if scheduler is None:
-            local = LocalCluster(
-                n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
-            )
+            scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix="bimsim-dask-"))
+            stack.enter_context(dask.config.set({"temporary-directory": scratch}))
+            # the workers' processes start with Ctrl-C ignored (Python keeps an ignored SIGINT),
+            # so that Ctrl-C reaches this process alone, which ends them and their points; their
+            # log (set up as they import distributed) keeps errors only
+            with _ignoring(signal.SIGINT), _environment(DASK_LOGGING__DISTRIBUTED="error"):
+                local = LocalCluster(
+                    n_workers=workers, threads_per_worker=1, processes=True,
+                    dashboard_address=None, local_directory=scratch,
+                )  # fmt: skip
             cluster = stack.enter_context(local)
             client = stack.enter_context(Client(cluster))
         else:
@@ -480,6 +519,48 @@ def _run_on_dask(argvs, finish, bar, workers, scheduler):
         except BaseException:
             client.cancel(list(futures))
             raise
+
+
+@contextlib.contextmanager
+def _ignoring(signum):
+    """Ignore ``signum`` in the block (its processes started there inherit that), if this is the
+    main thread (elsewhere signals cannot be set, and nothing changes)."""
+    try:
+        previous = signal.signal(signum, signal.SIG_IGN)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signum, previous)
+
+
+@contextlib.contextmanager
+def _environment(**values):
+    """Set environment variables in the block (for the processes started there)."""
+    previous = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@contextlib.contextmanager
+def _quiet_logger(name, level):
+    """Raise the level of the logger ``name`` to ``level`` in the block."""
+    logger = logging.getLogger(name)
+    previous = logger.level
+    logger.setLevel(level)
+    try:
+        yield
+    finally:
+        logger.setLevel(previous)
 
 
 def _read(path):
@@ -656,7 +737,7 @@ def parser():
     p.add_argument("config", help="the sweep, a TOML file (command, args, [grid])")
     p.add_input("config", name="the sweep's config")
     p.add_argument("--runs", help="folder of the points' runs (default: the --out path with _runs)")
-    p.add_argument("--workers", type=integer(1, MAX_WORKERS), default=2,
+    p.add_argument("--workers", type=integer(1, MAX_WORKERS),
                    help="workers of the local dask cluster (default 2)")  # fmt: skip
     p.add_argument("--scheduler", metavar="ADDRESS",
                    help="a dask scheduler to run on instead of a local cluster "
@@ -702,8 +783,13 @@ def main(argv=None):
 
     p = parser()
     args = p.parse_args(argv)
-    if args.serial and args.scheduler:
-        p.error("--serial runs without dask: it takes no --scheduler")
+    for flag, given in (("--scheduler", args.scheduler), ("--workers", args.workers)):
+        if args.serial and given is not None:
+            p.error(f"--serial runs without dask: it takes no {flag}")
+    if args.scheduler is not None and args.workers is not None:
+        p.error("--workers sets the local cluster's size: it does nothing with --scheduler")
+    if args.workers is None:
+        args.workers = 2  # recorded as used
     try:
         sweep = Sweep.from_toml(args.config)
     except ValueError as err:

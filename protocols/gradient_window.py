@@ -86,6 +86,13 @@ def delta_t_values(args):
             "fitting the window needs at least 3 Δt values on each side of 0: widen "
             "--dt-min/--dt-max or add --points"
         )
+    steps = values / float(args.time_step / ms)
+    off = np.abs(steps - np.round(steps)) > 1e-6
+    if off.any():
+        raise ValueError(
+            f"--dt-min, --dt-max and --points {args.points} give Δt = {values[off][0]:g} ms, not "
+            f"a multiple of --time-step {args.time_step}; choose them so that every Δt is"
+        )
     return np.round(values, 9) * ms
 
 

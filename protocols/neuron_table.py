@@ -94,7 +94,7 @@ def main(argv=None):
     p = parser()
     args = p.parse_args(argv)  # and check_flags
     try:
-        folder = runs_folder(args.runs, args.out)
+        folder = runs_folder(args.runs, args.out, p.inputs(args))  # not in a task's data
     except ValueError as err:
         p.error(str(err))
     args.runs = str(folder)  # recorded as used

@@ -18,6 +18,7 @@ import brian2
 import numpy as np
 from brian2 import Hz, ms
 
+from bimsim.analysis import FitFailed
 from bimsim.cli import (
     ArgumentParser,
     add_delta_t_arguments,
@@ -178,16 +179,21 @@ def main(argv=None):
         f"({rule.label}, {args.device})",
         flush=True,
     )
-    ds = stdp_curve(
-        rule,
-        delta_t,
-        n_pairs=args.pairs,
-        frequency=args.frequency,
-        dt=args.time_step,
-        bounds=bounds,
-        w_init=args.w_init,
-        device=args.device,
-    )
+    try:
+        ds = stdp_curve(
+            rule,
+            delta_t,
+            n_pairs=args.pairs,
+            frequency=args.frequency,
+            dt=args.time_step,
+            bounds=bounds,
+            w_init=args.w_init,
+            device=args.device,
+        )
+    except FitFailed as err:  # found once simulated: the window is flat on a side
+        p.exit(1, f"{p.prog}: fitting the simulated window failed: {err}; a time constant far "
+                  "beyond the Δt range or a tiny amplitude leaves a side flat; no result was "
+                  "written\n")  # fmt: skip
     summary = (
         f"fit: A+ = {ds.fit_a_plus.item():.4g}, tau+ = {ds.fit_tau_plus.item():.4g} ms, "
         f"A- = {ds.fit_a_minus.item():.4g}, tau- = {ds.fit_tau_minus.item():.4g} ms (per pairing)"

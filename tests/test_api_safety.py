@@ -237,12 +237,17 @@ BAD_CALLS = {
     "pair_rule amplitude None": (
         lambda: pair_rule(None, 0.1, 10 * ms, 10 * ms),
         ValueError,
-        r"a2_plus must be a finite number at least 0.0, got None",
+        r"^a_plus must be a finite number at least 0.0, got None",
     ),
     "pair_rule amplitude string": (
         lambda: pair_rule("0.1", 0.1, 10 * ms, 10 * ms),
         ValueError,
-        r"a2_plus must be a finite number",
+        r"^a_plus must be a finite number",
+    ),
+    "pair_rule amplitude infinite": (
+        lambda: pair_rule(0.1, float("inf"), 10 * ms, 10 * ms),
+        ValueError,
+        r"^a_minus must be a finite number",
     ),
     "pair_rule tau None": (
         lambda: pair_rule(0.1, 0.1, None, 10 * ms),

@@ -11,6 +11,7 @@ Brian2's "report a bug" message, and leaves no Brian2 debug files.
 
 import functools
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -247,7 +248,7 @@ def test_a_build_cache_that_cannot_be_written_is_refused_first(tmp_path, kind):
     lines = result.stderr.splitlines()
     assert result.returncode == 2 and len(lines) == 1, result.stderr
     assert lines[0].startswith("stdp_pairing.py: error: argument --device: ")
-    assert __import__("re").search(message, lines[0]), lines[0]
+    assert re.search(message, lines[0]), lines[0]
     assert not (tmp_path / "out.nc").exists()
 
 
@@ -339,3 +340,65 @@ def test_a_dataset_of_the_previous_run_is_replaced_only_whole(tmp_path):
     assert result.returncode == 0, result.stderr
     with xr.open_dataset(out) as ds:
         assert ds.attrs["param_pairs"] == 2
+
+
+# --- the library's write, odd command lines, and faults found once working ----------------------
+
+
+@pytest.mark.parametrize("kind", ["FIFO", "folder"])
+def test_the_library_never_writes_over_what_is_not_a_regular_file(tmp_path, kind):
+    """``write_dataset`` (as a user's script calls it): a FIFO, a device (``/dev/null``, as
+    root) or a folder is refused naming it, before anything is written."""
+    from bimsim.io import write_dataset
+
+    target = tmp_path / "target"
+    os.mkfifo(target) if kind == "FIFO" else target.mkdir()
+    ds = xr.Dataset({"x": ("i", [1.0], {"units": "1", "long_name": "x"})},
+                    coords={"i": ("i", [0], {"units": "1", "long_name": "i"})})  # fmt: skip
+    with pytest.raises(ValueError, match=rf"^{target} is a {kind}, not a regular file"):
+        write_dataset(ds, target)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["target"]
+
+
+def test_a_command_line_that_is_not_text_is_one_line(tmp_path):
+    """A path with bytes that are not UTF-8: Brian2 would fail with a traceback as it is
+    imported (it copies the command line into its log)."""
+    argv = command(PAIRING, "--out", "bad")
+    argv[-1] = os.fsdecode(b"bad\xff\xfe.nc")
+    result = subprocess.run(argv, cwd=tmp_path, capture_output=True, timeout=120)
+    lines = result.stderr.decode(errors="replace").splitlines()
+    assert result.returncode == 2 and len(lines) == 1, lines
+    assert "holds bytes that are not UTF-8 text" in lines[0]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_window_too_flat_to_fit_is_one_line(tmp_path):
+    """τ₊ = 1e300 ms: the simulated window is flat on its positive side, and its fit cannot
+    converge, which only the simulation shows: exit 1, one line, nothing written."""
+    result = run(PAIRING, *SHORT, "--tau-plus", "1e300ms", "--out", "out.nc", cwd=tmp_path)
+    lines = result.stderr.splitlines()
+    assert result.returncode == 1 and len(lines) == 1, result.stderr
+    assert lines[0].startswith("stdp_pairing.py: fitting the simulated window failed")
+    assert lines[0].endswith("no result was written")
+    assert not (tmp_path / "out.nc").exists()
+
+
+@pytest.mark.standalone
+def test_a_compiler_that_fails_is_one_line_naming_make_s_log(tmp_path):
+    """``$CXX`` a compiler that fails: the standalone build's failure says what make said last
+    and where the rest is, in one line (not Brian2's traceback nor make's own lines)."""
+    env = {"BIMSIM_CACHE": str(tmp_path / "cache"), "CXX": "false"}
+    result = run(PAIRING, "--device", "cpp_standalone", "--out", "out.nc", cwd=tmp_path, env=env)
+    ours = [line for line in result.stderr.splitlines() if "[brian2" not in line]
+    assert result.returncode == 1 and len(ours) == 1, result.stderr
+    said = r"compiling the cpp_standalone project in \S+ failed; make said last: make: \*\*\* "
+    assert re.search(said + r".*Error 1 \(all it said is in \S+make.log\)", ours[0]), ours[0]
+    assert not (tmp_path / "out.nc").exists()
+
+
+@pytest.mark.skipif(shutil.which("nvidia-smi") is not None, reason="this machine has a GPU")
+def test_a_benchmark_of_cuda_without_a_gpu_is_refused_first(tmp_path):
+    result = run("benchmarks/bench_pairing.py", "--devices", "cuda_standalone", cwd=tmp_path)
+    lines = result.stderr.splitlines()
+    assert result.returncode == 2 and len(lines) == 1, result.stderr
+    assert "argument --devices: cuda_standalone needs" in lines[0]

@@ -374,3 +374,16 @@ def test_a_damaged_shipped_subset_is_refused(monkeypatch, tmp_path):
     monkeypatch.setattr(module, "EMBEDDED", copy)
     with pytest.raises(ValueError, match=r"mitdb_beats\.nc is corrupted"):
         module.embedded_beats()
+
+
+def test_a_header_gain_that_is_not_a_number_is_refused(mitdb, tmp_path):
+    """WFDB would read a gain of "nan" as its default of 200 without a word."""
+    folder = copy_record(mitdb, tmp_path, checksums=False)
+    header = folder / "100.hea"
+    lines = header.read_text().splitlines()
+    fields = lines[1].split()
+    fields[2] = "nan"
+    lines[1] = " ".join(fields)
+    header.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ValueError, match=rf"^{header}: the ADC gain 'nan' must be a positive"):
+        load_record(folder, "100")

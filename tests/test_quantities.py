@@ -50,3 +50,17 @@ def test_require_count_takes_whole_numbers_from_one_and_names_the_rest():
     for bad in (0, -2, 2.5):
         with pytest.raises(ValueError, match=rf"copies must be a positive integer, got {bad!r}"):
             require_count("copies", bad)
+
+
+def test_zero_dimensional_numbers_are_numbers():
+    """What xarray's ``.values`` and numpy's reductions give (``np.array(0.5)``) is a number to
+    the API's checks; an array of one value, a bool array or a quantity with units is not."""
+    import numpy as np
+
+    from bimsim.quantities import require_real
+
+    assert require_real("eta", np.array(0.5)) == 0.5
+    assert require_count("n_hidden", np.array(4)) == 4
+    for value in (np.array([0.5]), np.array(True), 0.5 * ms):
+        with pytest.raises(ValueError, match="eta must be a finite number"):
+            require_real("eta", value)

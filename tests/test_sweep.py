@@ -9,6 +9,7 @@ import sys
 import time
 
 import numpy as np
+import psutil
 import pytest
 import xarray as xr
 from conftest import ROOT
@@ -106,6 +107,48 @@ def test_a_failing_point_is_recorded_while_the_others_go_on(tmp_path):
     assert "1 of 2 points kept" in again.stdout and again.returncode == 1
 
 
+@pytest.mark.slow
+def test_ctrl_c_to_a_dask_sweep_is_one_line_and_leaves_nothing(tmp_path):
+    """Ctrl-C (SIGINT to the process group, as a terminal sends it) while two long points run on
+    dask workers: one line, exit 130, every point's process ended, no merged file, and nothing
+    left in the temporary folder (no dask scratch space, no Brian2 debug files)."""
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    sweep = Sweep(PAIRING, {"frequency": ["1Hz", "2Hz"]}, ("--pairs", "3000", "--time-step",
+                                                           "0.1ms"))  # fmt: skip
+    config = write_toml(tmp_path / "long.toml", sweep)
+    started = subprocess.Popen(
+        sweep_command(config, "--out", tmp_path / "long.nc"), cwd=tmp_path, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+        env={**os.environ, "TMPDIR": str(temporary)},
+    )  # fmt: skip
+    deadline = time.monotonic() + 300
+    while len(points_running(started.pid)) < 2:
+        assert started.poll() is None and time.monotonic() < deadline, started.communicate()
+        time.sleep(0.2)
+    points = points_running(started.pid)
+    os.killpg(started.pid, signal.SIGINT)
+    _, stderr = started.communicate(timeout=120)
+    assert started.returncode == 130, stderr
+    assert stderr.splitlines() == ["sweep.py: interrupted; no result was written"]
+    assert not (tmp_path / "long.nc").exists()
+    time.sleep(2)
+    assert not [p for p in points if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    assert list(temporary.iterdir()) == []
+
+
+def points_running(pid):
+    """The pairing processes (the sweep's points) under ``pid``."""
+    found = []
+    for child in psutil.Process(pid).children(recursive=True):
+        try:
+            if any("stdp_pairing.py" in part for part in child.cmdline()):
+                found.append(child)
+        except psutil.NoSuchProcess:
+            continue
+    return found
+
+
 def test_a_kept_point_made_by_another_command_line_is_refused(tmp_path):
     """A point's file in the folder that another command line wrote (here: other shared
     arguments) is an error before any work, never taken for the point."""
@@ -185,6 +228,9 @@ SMALL_TASK = ("--quick", "--models", "bim", "--hidden", "4", "--no-progress")
         (PAIRING, {"points": [7, 9]}, (), r"--points=7: delta_t value .* not a mul"),
         (PAIRING, {"dt-min": ["-100ms", "10ms"]}, (), r"--dt-min=10ms: fitting the window needs"),
         (ELIGIBILITY, {"seed": [0, 4294967295]}, ("--seeds", "2"), r"--seed \+ --seeds - 1"),
+        # two spellings of one setting are one run
+        (PAIRING, {"tau-plus": ["10ms", "0.01s"]}, (), r"--tau-plus=10ms and --tau-plus=0.01s are"),
+        (PAIRING, {"a-plus": ["0.005", "5e-3"]}, (), r"are the same run"),
         # a sweep of sweeps, by the module or its file
         ("bimsim.sweep", {"workers": [1, 2]}, (), r"is a sweep itself: a sweep of sweeps would"),
         (str(ROOT / "bimsim" / "sweep.py"), {"workers": [1]}, (), r"a sweep of sweeps would st"),
@@ -222,6 +268,15 @@ def test_the_command_line_refuses_a_bad_config_before_any_work(tmp_path):
     done = subprocess.run(sweep_command(tmp_path / "missing.toml"), cwd=tmp_path,
                           capture_output=True, text=True)  # fmt: skip
     assert done.returncode == 2 and "cannot be read as a sweep" in done.stderr
+    # flags that act on nothing together
+    (tmp_path / "ok.toml").write_text(f'command = "{PAIRING}"\n[grid]\npairs = [10]\n')
+    for flags, match in (
+        (("--serial", "--workers", "3"), "--serial runs without dask: it takes no --workers"),
+        (("--scheduler", "tcp://127.0.0.1:1", "--workers", "3"), "--workers sets the local"),
+    ):
+        done = subprocess.run(sweep_command(tmp_path / "ok.toml", *flags), cwd=tmp_path,
+                              capture_output=True, text=True)  # fmt: skip
+        assert done.returncode == 2 and match in done.stderr, (flags, done.stderr)
 
 
 @pytest.mark.slow

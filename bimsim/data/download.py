@@ -13,6 +13,7 @@ import urllib.request
 from pathlib import Path
 
 from bimsim.data.checks import parse_sha256sums, sha256_matches
+from bimsim.files import cache_dir
 
 __all__ = ["MITDB_URL", "default_cache", "download_mitdb", "fetch_checked"]
 
@@ -21,8 +22,7 @@ MITDB_URL = "https://physionet.org/files/mitdb/1.0.0/"
 
 def default_cache():
     """``$BIMSIM_CACHE/data`` or ``~/.cache/bimsim/data``."""
-    root = os.environ.get("BIMSIM_CACHE") or Path.home() / ".cache" / "bimsim"
-    return Path(root) / "data"
+    return cache_dir() / "data"
 
 
 def _get(url):

@@ -23,7 +23,9 @@ patient in both. Data: Moody & Mark (2001), PhysioNet (Goldberger et al. 2000), 
 """
 
 import hashlib
+import math
 import os
+import re
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -200,6 +202,7 @@ def load_record(directory, name, *, verify=True):
     meta = read_header(base)
     if not meta.sig_len or not getattr(meta, "file_name", None):
         raise ValueError(f"{header} is incomplete: no signal length or signal file")
+    _check_header_numbers(header, meta)
     dat = base.with_suffix(".dat")
     expected_bytes = _signal_bytes(meta)
     if expected_bytes is not None and dat.stat().st_size < expected_bytes:
@@ -230,6 +233,27 @@ def load_record(directory, name, *, verify=True):
         symbol=np.asarray(annotation.symbol),
         comments=tuple(record.comments),
     )
+
+
+def _check_header_numbers(header, meta):
+    """Refuse a header whose gains or sampling rate are not positive finite numbers, as written:
+    WFDB reads a gain it cannot parse ("nan") as its default of 200 without a word, and scales
+    the signal by it."""
+    lines = [line for line in header.read_text(errors="replace").splitlines()
+             if line.strip() and not line.startswith("#")]  # fmt: skip
+    for line in lines[1 : 1 + int(getattr(meta, "n_sig", 0) or 0)]:
+        fields = line.split()
+        written = fields[2] if len(fields) > 2 else ""
+        gain = re.match(r"[0-9.eE+-]+", written)
+        try:
+            value = float(gain.group()) if gain else math.nan
+        except ValueError:
+            value = math.nan
+        if not (math.isfinite(value) and value > 0):
+            raise ValueError(f"{header}: the ADC gain {written!r} must be a positive number")
+    fs = float(getattr(meta, "fs", 0) or 0)
+    if not (np.isfinite(fs) and fs > 0):
+        raise ValueError(f"{header}: its sampling frequency {fs} must be a positive number")
 
 
 def read_header(base):

@@ -182,8 +182,15 @@ class WeightBounds:
 
 
 def pair_rule(a_plus, a_minus, tau_plus, tau_minus, pairing="all"):
-    """The pair rule of SPEC eq. 4: W(Δt) = A₊ exp(-Δt/τ₊) (Δt >= 0), -A₋ exp(Δt/τ₋) (Δt < 0)."""
-    return STDPRule(a_plus, a_minus, tau_plus, tau_minus, pairing=pairing)
+    """The pair rule of SPEC eq. 4: W(Δt) = A₊ exp(-Δt/τ₊) (Δt >= 0), -A₋ exp(Δt/τ₋) (Δt < 0).
+
+    A bad value is refused naming this function's parameter (``a_plus``, not the rule's field
+    ``a2_plus``)."""
+    try:
+        return STDPRule(a_plus, a_minus, tau_plus, tau_minus, pairing=pairing)
+    except (ValueError, brian2.DimensionMismatchError) as err:
+        message = str(err).replace("a2_plus", "a_plus").replace("a2_minus", "a_minus")
+        raise type(err)(message) from None
 
 
 #: Default pair rule: Bi & Poo's (1998) time constants; amplitudes with the depression-dominated
