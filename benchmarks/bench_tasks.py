@@ -35,6 +35,7 @@ from bimsim.cli import (
     temporary_folder,
 )
 from bimsim.io import labelled, provenance, write_dataset
+from bimsim.tasks.command import data_folders
 from bimsim.tasks.models import MODELS
 
 TASKS = ("ecg", "eeg", "speech", "lm")
@@ -52,7 +53,7 @@ def parser():
                    help="the tasks' default runs instead of --quick")  # fmt: skip
     p.add_argument("--data", help="the folder that holds every task's data, as $BIMSIM_DATA "
                    "does (default: $BIMSIM_DATA)")  # fmt: skip
-    p.add_input("--data", lambda args: args.data or os.environ.get("BIMSIM_DATA"))
+    p.add_input("--data", lambda args: data_folders(args.tasks, args.data), name="a task's data")
     add_seed_argument(p)
     add_out_argument(p, "results/bench_tasks.nc")
     return p

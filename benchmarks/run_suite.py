@@ -34,6 +34,7 @@ from bimsim.cli import (
     check_output_path,
     distinct,
     end_with_parent,
+    kept_runs,
     run_command,
     runs_folder,
 )
@@ -74,7 +75,8 @@ def parser():
                    help="take a benchmark's dataset already in the runs folder (from a suite that "
                    "stopped or failed) instead of running it again")  # fmt: skip
     p.add_argument("--runs", help="folder for each benchmark's dataset (default: <out>_runs)")
-    p.add_input("--runs")  # each benchmark's dataset is read back from there
+    # each benchmark's dataset is read back from there (a --runs that is a file is refused later)
+    p.add_input("--runs", kept_runs)
     add_out_argument(p, "results/benchmarks.nc")
     return p
 

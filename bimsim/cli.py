@@ -58,6 +58,7 @@ __all__ = [
     "end_with_parent",
     "finish_run",
     "integer",
+    "kept_runs",
     "output_path",
     "quantity",
     "real",
@@ -452,6 +453,13 @@ def runs_folder(runs, out, inputs=()):
         raise ValueError(f"--runs: {err}") from None
     check_not_input(folder, [entry for entry in inputs if entry[0] != "--runs"], flag="--runs")
     return folder
+
+
+def kept_runs(args):
+    """The folder of runs that ``args.runs`` names where it is one: a command that keeps its
+    runs there reads them back (for :meth:`ArgumentParser.add_input`; a ``--runs`` that is a
+    file is refused by :func:`runs_folder`)."""
+    return args.runs if args.runs and Path(args.runs).is_dir() else None
 
 
 def add_delta_t_arguments(parser, points):

@@ -20,6 +20,7 @@ class Fault(RuntimeError):
     """A fault of the environment found during the work (a standalone project the compiler
     cannot build): a command ends with its one line (:func:`bimsim.cli.run_command`)."""
 
+
 #: bimsim's package folder.
 _PACKAGE = Path(__file__).resolve().parent
 

@@ -27,6 +27,7 @@ def cache_dir():
     root = os.environ.get("BIMSIM_CACHE") or Path.home() / ".cache" / "bimsim"
     return Path(root)
 
+
 _KINDS = {
     stat.S_ISDIR: "a folder",
     stat.S_ISCHR: "a character device",

@@ -15,7 +15,6 @@ import bimsim  # noqa: F401  (first: refuses a bad MPLBACKEND in one line, befor
 # isort: split
 import shlex
 import subprocess
-from importlib import import_module
 
 from tqdm.auto import tqdm
 
@@ -25,6 +24,7 @@ from bimsim.cli import (
     add_run_arguments,
     finish_run,
     integer,
+    kept_runs,
     real,
     run_command,
     runs_folder,
@@ -33,6 +33,7 @@ from bimsim.cli import (
 from bimsim.io import read_dataset
 from bimsim.neuron_table import FLOOR, TASKS, check_run, run_path, table_dataset, task_command
 from bimsim.neurons import NEURONS
+from bimsim.tasks.command import data_folders
 from bimsim.tasks.config import MAX_EPOCHS
 from bimsim.tasks.runner import mean_sd
 
@@ -56,26 +57,13 @@ def parser():
                    help="scale every neuron's input weights to this layer rate before training "
                    "(0: no scaling; default: each task's own)")  # fmt: skip
     p.add_argument("--runs", help="folder of the runs (default: the --out path with _runs)")
-    p.add_input("--runs")  # the runs kept there are read back
+    # the runs kept there are read back (a --runs that is a file is refused later)
+    p.add_input("--runs", kept_runs)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_input("--tasks", task_data, name="a task's data")
+    p.add_input("--tasks", lambda args: data_folders(args.tasks), name="a task's data")
     add_run_arguments(p, out="results/neuron_table.nc", devices=("runtime",))
     p.add_check(check_flags)
     return p
-
-
-def task_data(args):
-    """The data folders the tasks of ``args`` read (those that exist; a task's own run refuses
-    a missing one)."""
-    folders = []
-    for task in args.tasks:
-        try:
-            folder = import_module(f"bimsim.tasks.{task}").TASK.data_dir(None)
-        except FileNotFoundError:
-            continue
-        if folder is not None:
-            folders.append(folder)
-    return folders
 
 
 def check_flags(args):

@@ -23,26 +23,29 @@ ROWS = [  # ecg_id, patient_id, scp_codes, strat_fold
 
 @pytest.fixture
 def ptbxl(tmp_path):
+    """A PTB-XL folder of six records (in ``tmp_path/ptbxl``: results go beside it)."""
     import wfdb
+
+    root = tmp_path / "ptbxl"
 
     rng = np.random.default_rng(0)
     lines = ["ecg_id,patient_id,scp_codes,strat_fold,filename_lr,filename_hr"]
     for ecg_id, patient, codes, fold in ROWS:
         name = f"records100/00000/{ecg_id:05d}_lr"
         lines.append(f'{ecg_id},{patient},"{codes}",{fold},{name},records500/00000/{ecg_id:05d}_hr')
-        folder = tmp_path / "records100" / "00000"
+        folder = root / "records100" / "00000"
         folder.mkdir(parents=True, exist_ok=True)
         signal = np.round(rng.normal(0, 0.3, (1000, 12)), 3)
         wfdb.wrsamp(
             f"{ecg_id:05d}_lr", fs=100, units=["mV"] * 12, sig_name=LEADS, p_signal=signal,
             fmt=["16"] * 12, adc_gain=[1000.0] * 12, baseline=[0] * 12, write_dir=str(folder),
         )  # fmt: skip
-    (tmp_path / "ptbxl_database.csv").write_text("\n".join(lines) + "\n")
-    (tmp_path / "scp_statements.csv").write_text(
+    (root / "ptbxl_database.csv").write_text("\n".join(lines) + "\n")
+    (root / "scp_statements.csv").write_text(
         ",diagnostic,diagnostic_class\nNORM,1,NORM\nIMI,1,MI\nNDT,1,STTC\nLVH,1,HYP\n"
         "CLBBB,1,CD\nSR,,\n"
     )
-    return tmp_path
+    return root
 
 
 def test_ecgs_superclasses_and_folds(ptbxl):
@@ -134,7 +137,7 @@ def test_a_header_naming_another_record_s_signal_file_is_refused(swapped):
 
 
 def test_the_ecg_command_refuses_a_header_naming_another_signal_file(swapped, tmp_path):
-    out = tmp_path / "ecg.nc"
+    out = tmp_path / "results" / "ecg.nc"  # not in the data folder, which the command reads
     command = [sys.executable, "-m", "bimsim.tasks.ecg", "--dataset", "ptbxl"]
     command += ["--data", str(swapped), "--models", "cnn", "--quick", "--out", str(out)]
     env = {**os.environ, "BIMSIM_DATA": str(tmp_path)}
@@ -149,7 +152,7 @@ def test_the_ecg_command_refuses_a_header_naming_another_signal_file(swapped, tm
 
 @pytest.mark.slow
 def test_the_ecg_task_runs_on_ptbxl(ptbxl, run_script, tmp_path):
-    out = tmp_path / "ptbxl.nc"
+    out = tmp_path / "results" / "ptbxl.nc"  # not in the data folder, which the command reads
     result = run_script(
         "bimsim/tasks/ecg.py", "--dataset", "ptbxl", "--data", ptbxl, "--models", "bim", "cnn",
         "floor",

@@ -53,7 +53,7 @@ from bimsim.tasks.runner import (
     validation_task,
 )
 
-__all__ = ["MAX_SEEDS", "Quick", "TaskCommand"]
+__all__ = ["MAX_SEEDS", "Quick", "TaskCommand", "data_folders"]
 
 #: Most seeds of one run.
 MAX_SEEDS = 100
@@ -527,6 +527,34 @@ def check_decay(p, bim):
             require_decay(rate_flag, bim[rate_key], decay_flag, bim[key].weight_decay)
         except ValueError as err:
             p.error(str(err))
+
+
+def data_folders(tasks, root=None):
+    """The data folders the commands of ``tasks`` (``"eeg"``, ...) read by default, under
+    ``root`` (default ``$BIMSIM_DATA``): those that exist (a task refuses a missing one itself;
+    ECG's default is data shipped with bimsim)."""
+    import os
+    from importlib import import_module
+
+    previous = os.environ.get("BIMSIM_DATA")
+    if root is not None:
+        os.environ["BIMSIM_DATA"] = str(root)
+    try:
+        folders = []
+        for task in tasks:
+            try:
+                folder = import_module(f"bimsim.tasks.{task}").TASK.data_dir(None)
+            except FileNotFoundError:
+                continue
+            if folder is not None:
+                folders.append(folder)
+        return folders
+    finally:
+        if root is not None:
+            if previous is None:
+                os.environ.pop("BIMSIM_DATA", None)
+            else:
+                os.environ["BIMSIM_DATA"] = previous
 
 
 def check_memory(configs, task):
