@@ -36,7 +36,7 @@ class SweepRequirements(Requirements):
     headline score and the energy) over them, and ``model`` where the runs hold several."""
 
     names: tuple = ()
-    model: str = "bim"
+    model: str | None = None  # as typed (--model); None: bim, where the runs hold several
 
     def problems(self, ds):
         yield from super().problems(ds)
@@ -54,8 +54,10 @@ class SweepRequirements(Requirements):
             if problem:
                 yield problem
         yield from Requirements(coords=tuple(dims)).problems(ds)
-        if "model" in ds.dims and self.model not in ds.model.values.tolist():
-            yield f"it holds no model {self.model!r}"
+        if "model" in ds.dims and (self.model or "bim") not in ds.model.values.tolist():
+            yield f"it holds no model {self.model or 'bim'!r}"
+        if "model" not in ds.dims and self.model is not None:
+            yield f"its runs hold no models, so --model {self.model} picks nothing"
 
 
 REQUIRES = SweepRequirements(attrs=("sweep_grid", "sweep_command"))
@@ -149,9 +151,9 @@ def main(argv=None):
                    "results/figures/<input name>)")  # fmt: skip
     p.add_argument("--variables", nargs="+", metavar="NAME",
                    help="variables to draw (default: headline score and energy)")  # fmt: skip
-    p.add_argument("--model", default="bim",
+    p.add_argument("--model",
                    help="the model whose values are drawn, where the runs hold several "
-                   "(default: %(default)s)")  # fmt: skip
+                   "(default: bim)")  # fmt: skip
     p.add_input("--input")
     p.add_output("--out", FORMATS)
     args = p.parse_args(argv)
@@ -171,7 +173,7 @@ def main(argv=None):
         ds = load_dataset(args.input, requires, kind="sweep", protocol="python -m bimsim.sweep")
     except ValueError as err:
         p.error(str(err))
-    for path in save_figure(draw(ds, args.variables, args.model), out):
+    for path in save_figure(draw(ds, args.variables, args.model or "bim"), out):
         print(f"wrote {path}")
 
 

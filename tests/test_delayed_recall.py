@@ -65,6 +65,12 @@ BAD_INPUTS = [
     (RECALL, ["--delays", "20ms", "20ms"], r"--delays: a value is given twice"),
     (RECALL, ["--noise-rate", "0Hz"], r"argument --noise-rate: must be positive"),
     (RECALL, ["--trials", "101"], r"--trials must be even"),
+    # --quick shortens only what the user did not give: their 11 trials are not replaced by 100
+    (
+        RECALL,
+        ["--quick", "--trials", "11"],
+        r"--trials must be even \(half of each class\), got 11",
+    ),
     (RECALL, ["--trials", "3000"], r"argument --trials: must be at most 2000"),
     (RECALL, ["--neurons", "lif", "--weight-tc-lif", "0.2"], r"--weight-tc-lif has no effect"),
     (RECALL, ["--neurons", "izh"], r"argument --neurons: invalid choice: 'izh'"),

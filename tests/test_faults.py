@@ -402,3 +402,11 @@ def test_a_benchmark_of_cuda_without_a_gpu_is_refused_first(tmp_path):
     lines = result.stderr.splitlines()
     assert result.returncode == 2 and len(lines) == 1, result.stderr
     assert "argument --devices: cuda_standalone needs" in lines[0]
+
+
+def test_a_long_file_name_gets_a_temporary_name_within_the_limit(tmp_path):
+    """A 250-byte name is valid; its temporary file must be too (name + pid + suffix were not)."""
+    target = tmp_path / ("b" * 250 + ".nc")
+    replace_together({target: lambda temporary: temporary.write_bytes(b"result")})
+    assert target.read_bytes() == b"result"
+    assert [p.name for p in tmp_path.iterdir()] == [target.name]

@@ -491,3 +491,20 @@ def test_interrupt_exits_130_in_one_line(figure_folder, failing_pdf, capsys):
     assert err.count("\n") == 1 and "interrupted; no result was written" in err
     assert figure_files(figure_folder) == old
     assert leftovers(figure_folder) == []
+
+
+def test_the_heatmap_refuses_a_model_its_runs_do_not_have(run_script, tmp_path):
+    """``--model`` picks a model where the runs hold several; where they hold none it would act
+    on nothing, and where they lack it there is nothing to draw: both refused in one line."""
+    write_dataset(sweep().isel(model=0, drop=True), tmp_path / "flat.nc")
+    write_dataset(sweep(), tmp_path / "models.nc")
+    for data, model, expected in (
+        ("flat.nc", "cnn", "its runs hold no models, so --model cnn picks nothing"),
+        ("models.nc", "cnn", "it holds no model 'cnn'"),
+    ):
+        result = run_script("figures/sweep_heatmap.py", "--input", data, "--model", model,
+                            "--out", "fig")  # fmt: skip
+        lines = result.stderr.splitlines()
+        assert result.returncode == 2 and len(lines) == 1, result.stderr
+        assert expected in lines[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["flat.nc", "models.nc"]
