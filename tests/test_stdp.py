@@ -33,8 +33,10 @@ def test_rule_refuses_times_without_units():
 
 @pytest.mark.parametrize("bad", [-0.01, float("nan"), float("inf")])
 def test_rule_refuses_bad_amplitudes(bad):
-    with pytest.raises(ValueError, match="a2_plus"):
+    with pytest.raises(ValueError, match=r"^a_plus "):  # pair_rule's name, not the rule's a2_plus
         pair_rule(bad, 0.01, 16.8 * ms, 33.7 * ms)
+    with pytest.raises(ValueError, match=r"^a2_plus "):
+        STDPRule(bad, 0.01, 16.8 * ms, 33.7 * ms)
 
 
 def test_triplet_terms_need_their_time_constants():
