@@ -23,147 +23,22 @@ streams, environment and exit status, in a fraction of a second.
 end the same.
 """
 
-import json
 import os
 import re
 import socket
 import stat
 import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from commands import ROOT, command
+from commands import ROOT, command, run_forked
 
 import bimsim
 
 #: The package the commands import (the one on ``PYTHONPATH``, as for this test's own import).
 PACKAGE = Path(bimsim.__file__).resolve().parent
-
-#: Modules every command imports; the fork server imports them once.
-PRELOADED = ("brian2", "xarray", "netCDF4", "matplotlib.pyplot", "bimsim.cli", "bimsim.plotting",
-             "bimsim.tasks.command")  # fmt: skip
-
-#: Longest a row may run: a refusal takes well under a second once the modules are imported.
-ROW_TIMEOUT = 60
-
-#: The fork server: reads the jobs (JSON) on stdin, imports the modules named in its arguments,
-#: then forks a process per job, at most ``workers`` at a time; prints each job's exit status.
-#: A child runs its command as Python's own ``python SCRIPT`` / ``python -m MODULE`` does: argv,
-#: ``sys.path[0]``, ``__main__``, its working folder, streams, environment, Brian2's log of its
-#: own; exit handlers run.
-FORK_SERVER = r"""
-import atexit, importlib, importlib.util, json, os, runpy, signal, sys, traceback
-
-def run(job):
-    os.chdir(job["cwd"])
-    for name, value in job["env"].items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
-    for fd, path in ((0, os.devnull), (1, job["stdout"]), (2, job["stderr"])):
-        flags = os.O_RDONLY if fd == 0 else os.O_WRONLY | os.O_CREAT | os.O_TRUNC
-        opened = os.open(path, flags, 0o644)
-        os.dup2(opened, fd)
-        os.close(opened)
-    signal.alarm(job["timeout"])
-    module = job["argv"][1] if job["argv"][0] == "-m" else None
-    if module:  # python -m: the module's file as argv[0], the working folder first on the path
-        sys.argv = [importlib.util.find_spec(module).origin, *job["argv"][2:]]
-        sys.path[0] = os.getcwd()
-        sys.modules.pop(module, None)
-    else:  # python SCRIPT: the script's folder first on the path
-        sys.argv = list(job["argv"])
-        sys.path[0] = os.path.dirname(os.path.abspath(sys.argv[0]))
-    # a process of its own has its own Brian2 debug log (the server's is removed at its exit)
-    importlib.import_module("brian2.utils.logger").BrianLogger.initialize()
-    try:
-        if module:
-            runpy.run_module(module, run_name="__main__", alter_sys=True)
-        else:
-            runpy.run_path(sys.argv[0], run_name="__main__")
-        status = 0
-    except SystemExit as exit:
-        if exit.code is None or isinstance(exit.code, int):
-            status = exit.code or 0
-        else:
-            print(exit.code, file=sys.stderr)
-            status = 1
-    except BaseException:
-        traceback.print_exc()
-        status = 1
-    try:
-        atexit._run_exitfuncs()
-        sys.stdout.flush()
-        sys.stderr.flush()
-    finally:
-        os._exit(status)
-
-jobs = json.load(sys.stdin)
-workers = int(sys.argv[1])
-for name in sys.argv[2:]:
-    importlib.import_module(name)
-sys.stdout.flush()
-sys.stderr.flush()
-pending, running, status = list(enumerate(jobs)), {}, [None] * len(jobs)
-while pending or running:
-    while pending and len(running) < workers:
-        index, job = pending.pop(0)
-        pid = os.fork()
-        if pid == 0:
-            run(job)
-        running[pid] = index
-    pid, wait_status = os.wait()
-    status[running.pop(pid)] = os.waitstatus_to_exitcode(wait_status)
-json.dump(status, sys.stdout)
-"""
-
-
-def run_forked(runs, streams, workers=4):
-    """Run each ``(argv, cwd, env)`` of ``runs`` as a process forked from a Python process that
-    has imported :data:`PRELOADED`, at most ``workers`` at a time.
-
-    ``argv`` is a command's (:func:`commands.command`) without the interpreter; ``env`` changes
-    the environment (a value None removes the variable). ``streams`` is a folder for the runs'
-    standard output and error.
-
-    Returns
-    -------
-    list of subprocess.CompletedProcess
-        Each run's exit status (minus the signal's number where one ended it) and output.
-    """
-    jobs = [
-        {
-            "argv": [str(a) for a in argv],
-            "cwd": str(cwd),
-            "env": env,
-            "stdout": str(streams / f"{k}.out"),
-            "stderr": str(streams / f"{k}.err"),
-            "timeout": ROW_TIMEOUT,
-        }
-        for k, (argv, cwd, env) in enumerate(runs)
-    ]
-    server = subprocess.run(
-        [sys.executable, "-c", FORK_SERVER, str(workers), *PRELOADED],
-        input=json.dumps(jobs),
-        capture_output=True,
-        text=True,
-        timeout=ROW_TIMEOUT * len(jobs) / workers + 120,
-    )
-    assert server.returncode == 0, server.stderr
-    return [
-        subprocess.CompletedProcess(
-            job["argv"],
-            status,
-            Path(job["stdout"]).read_text(errors="replace"),
-            Path(job["stderr"]).read_text(errors="replace"),
-        )
-        for job, status in zip(jobs, json.loads(server.stdout), strict=True)
-    ]
-
 
 # -- what a row leaves behind ----------------------------------------------------------------------
 
