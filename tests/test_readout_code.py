@@ -144,6 +144,19 @@ def test_readout_steps_coarser_than_the_source_read_its_input_at_their_steps():
     assert_equal_to_reference(result, spec)
 
 
+def test_cross_entropy_subtracts_the_max_once_where_outputs_are_large_and_tied():
+    """Outputs near 800 (exp overflows without the max taken off) and two of them equal at every
+    step (the max taken once, not summed over the tied outputs)."""
+    spec = case("cross_entropy", 3, seed=4)
+    params = spec["params"]
+    params.W_out[1] = params.W_out[0]
+    params.b_out[:] = 800.0
+    [result] = generated("runtime", [spec])
+    assert np.abs(result["o"]).min() > 700
+    np.testing.assert_array_equal(result["o"][:, 0::K], result["o"][:, 1::K])
+    assert_equal_to_reference(result, spec)
+
+
 @pytest.mark.standalone
 @pytest.mark.slow
 def test_generated_readout_equals_the_reference_on_cpp_standalone():
