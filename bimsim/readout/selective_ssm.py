@@ -31,7 +31,7 @@ import numpy as np
 from bimsim.limits import require_bytes
 from bimsim.quantities import require_count, require_real
 
-__all__ = ["LOSSES", "SSMParameters", "SelectiveSSM", "require_loss"]
+__all__ = ["LOSSES", "SSMParameters", "SelectiveSSM", "check_target", "require_loss"]
 
 LOSSES = ("mse", "cross_entropy")
 
@@ -41,6 +41,31 @@ def require_loss(loss):
     if loss not in LOSSES:
         raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
     return loss
+
+
+def check_target(target, loss, n_outputs, batch=None):
+    """``target`` as an array of one row per copy: ``(B, k)`` values for ``'mse'`` (finite),
+    ``(B,)`` class indices in ``[0, k)`` for ``'cross_entropy'``; ``B`` is the batch (1
+    unbatched, ``batch`` None). A ``ValueError`` saying what a target must be otherwise."""
+    k = n_outputs
+    rows = batch or 1
+    per_copy = "" if batch is None else f" for each of {rows} copies"
+    values = np.asarray(target)
+    numeric = values.dtype.kind in "iuf"  # not a bool, a string or a None among numbers
+    if loss == "mse":
+        if not numeric or values.size != rows * k:
+            raise ValueError(f"an mse target is {k} numbers{per_copy}, got {target!r}")
+        if not np.all(np.isfinite(values)):
+            raise ValueError(f"an mse target must be finite, got {target!r}")
+        return values.astype(float).reshape(rows, k)
+    if (
+        not numeric
+        or values.size != rows
+        or np.any(values % 1 != 0)
+        or np.any((values < 0) | (values >= k))
+    ):
+        raise ValueError(f"class target must be an index in [0, {k}){per_copy}, got {target!r}")
+    return values.astype(int).reshape(rows)
 
 
 @dataclass
@@ -205,28 +230,9 @@ class SelectiveSSM:
         self.grads = {name: np.zeros_like(value) for name, value in self.params.as_dict().items()}
 
     def check_target(self, target):
-        """``target`` as an array of one row per copy: ``(B, k)`` values for ``'mse'`` (finite),
-        ``(B,)`` class indices in ``[0, k)`` for ``'cross_entropy'``; ``B`` is the batch (1
-        unbatched). A ``ValueError`` saying what a target must be otherwise."""
-        k = self.params.shapes[2]
-        rows = self.batch or 1
-        per_copy = "" if self.batch is None else f" for each of {rows} copies"
-        values = np.asarray(target)
-        numeric = values.dtype.kind in "iuf"  # not a bool, a string or a None among numbers
-        if self.loss == "mse":
-            if not numeric or values.size != rows * k:
-                raise ValueError(f"an mse target is {k} numbers{per_copy}, got {target!r}")
-            if not np.all(np.isfinite(values)):
-                raise ValueError(f"an mse target must be finite, got {target!r}")
-            return values.astype(float).reshape(rows, k)
-        if (
-            not numeric
-            or values.size != rows
-            or np.any(values % 1 != 0)
-            or np.any((values < 0) | (values >= k))
-        ):
-            raise ValueError(f"class target must be an index in [0, {k}){per_copy}, got {target!r}")
-        return values.astype(int).reshape(rows)
+        """``target`` as an array of one row per copy (:func:`check_target` with this readout's
+        loss, outputs and batch)."""
+        return check_target(target, self.loss, self.params.shapes[2], self.batch)
 
     def _loss_gradient(self, o, target):
         """Per-copy losses ``(B,)`` and ``∂ℓ/∂o`` ``(B, k)`` for outputs ``o`` ``(B, k)``."""
