@@ -4,7 +4,10 @@ Each case drives a source group's ``u`` from a TimedArray with the numbers the r
 (:meth:`SelectiveSSM.step`) gets, and compares, to 1e-9 of each quantity's largest magnitude
 (float64): the outputs, each step's loss and learning signal, the final state and RTRL
 sensitivities, and the gradients accumulated over the sequence, with steps without a target
-mixed in.
+mixed in. A learning readout is compared with :meth:`SelectiveSSM.learn_step` (the
+network-operation path's step) for every optimiser, with and without the gradient's clip and
+weight decay, and an input scale: the parameters and the optimiser's state after the sequence
+too, and the outputs, which depend on every update before them.
 """
 
 import numpy as np
@@ -13,6 +16,7 @@ from brian2 import Network, NeuronGroup, StateMonitor, TimedArray, ms, prefs
 
 from bimsim import limits
 from bimsim.devices import simulation_device
+from bimsim.plasticity.optimizers import NumpyOptimizer, Optimizer
 from bimsim.readout import SelectiveSSM, SSMParameters
 from bimsim.readout.ssm_code import SSMReadoutCode
 
@@ -47,23 +51,57 @@ def case(loss, copies, seed):
             target = rng.integers(K, size=copies)
             targets.append(int(target[0]) if copies == 1 else target)
     assert any(t is None for t in targets) and any(t is not None for t in targets)
-    return {"loss": loss, "copies": copies, "params": params, "inputs": inputs, "targets": targets}
+    return {
+        "loss": loss,
+        "copies": copies,
+        "params": params,
+        "inputs": inputs,
+        "targets": targets,
+        "learning": None,
+    }
+
+
+def learning(spec, learning_rate=0.05, max_grad_norm=None, optimizer=None, input_scale=1.0):
+    """``spec`` with a learning readout (the constructor's arguments)."""
+    settings = {"learning_rate": learning_rate, "max_grad_norm": max_grad_norm}
+    settings.update(optimizer=optimizer, input_scale=input_scale)
+    return spec | {"learning": settings}
 
 
 def reference(spec):
     """Per step, the reference's outputs ``(steps, copies·k)``, loss and signal ``(steps,
-    copies·m)``, and the readout at the end."""
+    copies·m)``, and the readout at the end (with its NumpyOptimizer, if any); a learning spec
+    steps as :class:`ReadoutInjection` does."""
     copies = spec["copies"]
     params = SSMParameters(**{k: v.copy() for k, v in spec["params"].as_dict().items()})
     ssm = SelectiveSSM(params, loss=spec["loss"])
     ssm.reset_state(None if copies == 1 else copies)
+    settings = spec["learning"]
+    numpy_optimizer = None
+    if settings is not None and settings["optimizer"] is not None:
+        numpy_optimizer = NumpyOptimizer(settings["optimizer"])
     outputs, losses, signals = [], [], []
     for u, target in zip(spec["inputs"], spec["targets"], strict=True):
-        o, loss, signal = ssm.step(u[0] if copies == 1 else u, target)
+        u = u[0] if copies == 1 else u
+        if settings is None:
+            o, loss, signal = ssm.step(u, target)
+        else:
+            scale = settings["input_scale"]
+            o, loss, signal = ssm.learn_step(
+                scale * u, target, settings["learning_rate"], settings["max_grad_norm"],
+                numpy_optimizer,
+            )  # fmt: skip
+            signal = scale * signal
         outputs.append(np.ravel(o))
         losses.append(loss)
         signals.append(np.ravel(signal))
-    return {"o": np.array(outputs), "loss": np.array(losses), "L": np.array(signals), "ssm": ssm}
+    return {
+        "o": np.array(outputs),
+        "loss": np.array(losses),
+        "L": np.array(signals),
+        "ssm": ssm,
+        "optimizer": numpy_optimizer,
+    }
 
 
 def generated(device, specs, source_dt=1 * ms, dt=1 * ms):
@@ -86,6 +124,7 @@ def generated(device, specs, source_dt=1 * ms, dt=1 * ms):
                 targets=spec["targets"],
                 dt=dt,
                 name=f"readout{number}",
+                **(spec["learning"] or {}),
             )
             recorded = [
                 StateMonitor(group, var, record=True, dt=dt, when="end", order=10)
@@ -109,6 +148,8 @@ def generated(device, specs, source_dt=1 * ms, dt=1 * ms):
                     "h": readout.h,
                     "sensitivities": readout.sensitivities,
                     "grads": readout.grads,
+                    "params": readout.params,
+                    "optimizer_state": readout.optimizer_state,
                 }
             )
         return results
@@ -134,8 +175,25 @@ def assert_equal_to_reference(result, spec):
     for name, value in ssm._sens.items():
         assert_same(result["sensitivities"][name], value, f"sensitivity to {name}")
     assert set(result["grads"]) == set(ssm.grads)
-    for name, value in ssm.grads.items():
-        assert_same(result["grads"][name], value, f"gradient of {name}")
+    if spec["learning"] is None:
+        for name, value in ssm.grads.items():
+            assert_same(result["grads"][name], value, f"gradient of {name}")
+        return
+    for name, value in result["grads"].items():
+        assert np.all(value == 0), f"the gradient of {name} is not dropped after the step"
+    initial = spec["params"].as_dict()
+    for name, value in ssm.params.as_dict().items():
+        assert not np.allclose(value, initial[name], rtol=1e-6, atol=0), f"{name} did not learn"
+        assert_same(result["params"].as_dict()[name], value, f"parameter {name}")
+    optimizer = ref["optimizer"]
+    state = {} if optimizer is None or not optimizer.optimizer.state else optimizer.state
+    assert set(result["optimizer_state"]) == set(state)
+    for name, values in result["optimizer_state"].items():
+        for var, value in values.items():
+            if var == "n":
+                assert value == state[name]["n"], f"{name}'s step count"
+            else:
+                assert_same(value, state[name][var], f"the optimiser's {var} of {name}")
 
 
 @pytest.mark.parametrize("copies", [1, 3])
@@ -165,11 +223,55 @@ def test_cross_entropy_subtracts_the_max_once_where_outputs_are_large_and_tied(n
     assert_equal_to_reference(result, spec)
 
 
+ADAM = Optimizer("adam", weight_decay=0.1)
+OPTIMIZERS = {
+    "sgd, weight decay": Optimizer("sgd", weight_decay=0.2),
+    "momentum": Optimizer("momentum", beta1=0.8),
+    "rmsprop, weight decay": Optimizer("rmsprop", beta2=0.9, weight_decay=0.1),
+    "adam, weight decay": ADAM,
+}
+
+
+def test_a_learning_readout_equals_learn_step_for_every_optimiser(numpy_target):
+    """Plain SGD (the reference's own step) and every optimiser, both losses, one and three
+    copies, the gradient's clip on some (a bound the norm crosses), an input scale on one: all
+    in one network."""
+    specs = [learning(case("mse", 1, seed=21))]
+    specs.append(learning(case("cross_entropy", 3, seed=22), max_grad_norm=0.5, input_scale=0.5))
+    for number, optimizer in enumerate(OPTIMIZERS.values()):
+        loss, copies = (("mse", 3), ("cross_entropy", 1))[number % 2]
+        spec = case(loss, copies, seed=30 + number)
+        specs.append(learning(spec, 0.02, max_grad_norm=1.0 if number < 2 else None,
+                              optimizer=optimizer))  # fmt: skip
+    results = generated("runtime", specs)
+    for result, spec in zip(results, specs, strict=True):
+        assert_equal_to_reference(result, spec)
+
+
+def test_the_clip_bounds_the_steps_where_the_gradient_is_larger(numpy_target):
+    """The bound is crossed: the readout learns otherwise without it; a rate of 0 learns
+    nothing and keeps the optimiser's state (Adam's count included) as it was."""
+    spec = case("cross_entropy", 3, seed=22)
+    clipped = reference(learning(spec, max_grad_norm=0.5))["ssm"].params.as_dict()
+    free = reference(learning(spec))["ssm"].params.as_dict()
+    assert any(not np.allclose(clipped[name], free[name]) for name in clipped)
+    still = learning(spec, learning_rate=0.0, optimizer=ADAM)
+    [result] = generated("runtime", [still])
+    for name, value in spec["params"].as_dict().items():
+        np.testing.assert_array_equal(result["params"].as_dict()[name], value)
+    assert all(values["n"] == 0 for values in result["optimizer_state"].values())
+    assert all(not np.any(values["m"]) for values in result["optimizer_state"].values())
+
+
 @pytest.mark.standalone
 @pytest.mark.slow
 def test_generated_readout_equals_the_reference_on_cpp_standalone():
-    """Both losses, one and three copies, in one standalone project (one build)."""
-    specs = [case("mse", 1, seed=11), case("cross_entropy", 3, seed=12)]
+    """Both losses, one and three copies, accumulating and learning (Adam with weight decay,
+    the gradient's clip and an input scale), in one standalone project (one build)."""
+    specs = [
+        case("mse", 1, seed=11),
+        learning(case("cross_entropy", 3, seed=12), 0.02, 1.0, ADAM, input_scale=0.5),
+    ]
     for result, spec in zip(generated("cpp_standalone", specs), specs, strict=True):
         assert_equal_to_reference(result, spec)
 

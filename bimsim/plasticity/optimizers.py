@@ -146,8 +146,8 @@ def require_decay(rate_name, rate, decay_name, decay):
         )
 
 
-def synapse_code(optimizer, direction, prefix="opt_"):
-    """Brian2 code of ``optimizer`` for a synaptic weight ``w``.
+def synapse_code(optimizer, direction, prefix="opt_", *, weight="w", rate="eta", gate=None):
+    """Brian2 code of ``optimizer`` for a parameter (a synaptic weight ``w`` by default).
 
     Parameters
     ----------
@@ -155,42 +155,60 @@ def synapse_code(optimizer, direction, prefix="opt_"):
     direction : str
         Expression of the direction ``d`` (e.g. ``lam * (-grad) + (1 - lam) * omega``).
     prefix : str
-        Prefix of the state variables' names (``opt_m``, ``opt_v``, ``opt_n``).
+        Prefix of the state variables' names (``opt_m``, ``opt_v``, ``opt_n``) and of the
+        direction's temporary (``opt_d``).
+    weight, rate : str
+        The parameter's and the rate's names.
+    gate : str, optional
+        An expression that is 1 where this step updates and 0 where it does not: where 0, the
+        state and the parameter keep their values (the state's new value is still computed, and
+        must be finite, so Adam's bias correction reads its step count as at least 1 there).
+        None: every step updates.
 
     Returns
     -------
     model : str
         Declarations of the state variables (``opt_m : 1`` ...), empty for SGD.
     statements : str
-        Statements that update the state, to run before the weight's update (empty for SGD).
+        Statements that update the state, to run before the parameter's update (empty for SGD).
     change : str
-        The expression to add to ``w``; it reads ``eta`` and the constants of :func:`namespace`.
+        The expression to add to the parameter; it reads ``rate`` and the constants of
+        :func:`namespace`.
     """
     m, v, n = (f"{prefix}{name}" for name in ("m", "v", "n"))
     kind = optimizer.kind
-    lines = [] if kind == "sgd" else [f"{prefix}d = {direction}"]
     d = f"{prefix}d"
+    lines = [] if kind == "sgd" else [(d, direction)]
+    count = n if gate is None else f"clip({n}, 1, inf)"
     if kind == "sgd":
         step = f"({direction})"
     elif kind == "momentum":
-        lines.append(f"{m} = beta1 * {m} + {d}")
+        lines.append((m, f"beta1 * {m} + {d}"))
         step = m
     elif kind == "rmsprop":
-        lines.append(f"{v} = beta2 * {v} + (1 - beta2) * {d}**2")
+        lines.append((v, f"beta2 * {v} + (1 - beta2) * {d}**2"))
         step = f"{d} / (sqrt({v}) + epsilon)"
     else:
         lines += [
-            f"{m} = beta1 * {m} + (1 - beta1) * {d}",
-            f"{v} = beta2 * {v} + (1 - beta2) * {d}**2",
-            f"{n} = {n} + 1",
+            (m, f"beta1 * {m} + (1 - beta1) * {d}"),
+            (v, f"beta2 * {v} + (1 - beta2) * {d}**2"),
+            (n, f"{n} + 1"),
         ]
-        step = f"({m} / (1 - beta1**{n})) / (sqrt({v} / (1 - beta2**{n})) + epsilon)"
+        step = f"({m} / (1 - beta1**{count})) / (sqrt({v} / (1 - beta2**{count})) + epsilon)"
     if optimizer.weight_decay:
-        change = f"eta * ({step} - weight_decay * w)"
+        change = f"{rate} * ({step} - weight_decay * {weight})"
     else:
-        change = f"eta * {step}"
+        change = f"{rate} * {step}"
+    statements = []
+    for target, value in lines:
+        if gate is not None and target != d:
+            # exact for finite values: 1 * new + 0 * old is new, 0 * new + 1 * old is old
+            value = f"{gate} * ({value}) + (1 - {gate}) * {target}"
+        statements.append(f"{target} = {value}")
+    if gate is not None:
+        change = f"{gate} * {change}"
     model = "\n".join(f"{prefix}{name} : 1" for name in optimizer.state)
-    return model, "\n".join(lines), change
+    return model, "\n".join(statements), change
 
 
 def namespace(optimizer):

@@ -148,13 +148,11 @@ class ReadoutInjection:
         # numpy's overflow warnings would only precede the error that a diverging readout raises
         # (apply) or the check of its losses: they say nothing more
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            output, loss, signal = self.ssm.step(u, target)
+            output, loss, signal = self.ssm.learn_step(
+                u, target, self.learning_rate, self.max_grad_norm, self.optimizer
+            )
             # the chain rule through the scale: L = ∂ℓ/∂u_out
             self.layer.variables["L"].set_value(self.input_scale * np.ravel(signal))
-            if self.learning_rate and target is not None:
-                self.ssm.apply(self.learning_rate, self.max_grad_norm, self.optimizer)
-            else:
-                self.ssm.zero_grad()
         self.losses.append(loss if target is not None else np.nan)
         self.outputs.append(output)
         self._step_index += 1

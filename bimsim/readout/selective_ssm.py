@@ -379,6 +379,29 @@ class SelectiveSSM:
             getattr(self.params, name)[...] = value
         self.zero_grad()
 
+    def learn_step(self, u, target, learning_rate, max_norm=None, optimizer=None):
+        """One online learning step: :meth:`step`, then, where the step has a target and the
+        rate is not 0, :meth:`apply` (else the step's gradient is dropped, :meth:`zero_grad`).
+
+        Parameters
+        ----------
+        u, target
+            As in :meth:`step`.
+        learning_rate, max_norm, optimizer
+            As in :meth:`apply`.
+
+        Returns
+        -------
+        output, loss, signal
+            As :meth:`step` returns them (computed before the parameters change).
+        """
+        output, loss, signal = self.step(u, target)
+        if learning_rate and target is not None:
+            self.apply(learning_rate, max_norm, optimizer)
+        else:
+            self.zero_grad()
+        return output, loss, signal
+
     def memory_bytes(self):
         """Bytes held by the state, its sensitivities and the gradients (constant in time)."""
         arrays = [self._h, *self._sens.values(), *self.grads.values()]

@@ -8,7 +8,11 @@ path of :class:`~bimsim.readout.injection.ReadoutInjection`) with no Python betw
 same readout runs on ``runtime`` and on the standalone devices: the forward step (Δ, the decays,
 B, C, the states, y, the outputs), the loss and ``∂ℓ/∂o`` ('mse' or 'cross_entropy'), the exact
 RTRL sensitivities, their gradients pooled as the mean over copies, and the learning signal
-``∂ℓ_t/∂u_t`` written into the source group.
+``∂ℓ_t/∂u_t`` written into the source group; with a learning rate, also the step of
+:meth:`SelectiveSSM.learn_step <bimsim.readout.selective_ssm.SelectiveSSM.learn_step>` (the
+network-operation path's): the gradient's global-norm clip and the optimiser's update (SGD,
+momentum, RMSprop, Adam, decoupled weight decay; :func:`bimsim.plasticity.optimizers.synapse_code`,
+the code the synapses' updates use), at the steps with a target.
 
 Layout (``c`` a copy of ``C``, ``d`` and ``j`` input channels of ``m``, ``n`` a state of ``N``,
 ``q`` an output of ``k``; each group is indexed in the order of its subscripts, the first slowest)::
@@ -25,6 +29,8 @@ Layout (``c`` a copy of ``C``, ``d`` and ``j`` input channels of ``m``, ``n`` a 
     <name>_states             C·m·N (c, d, n)  a, h, S_A_log, S_b_delta, ∂ℓ/∂h
     <name>_outputs            C·k   (c, q)     o, ∂ℓ/∂o
     <name>_copies             C                the loss, the softmax's max and sum
+    <name>_control            1                learning only: the rate, the step's gate and
+                                               clip scale, the gradient's squares per group
     <name>_delta   channels -> channels, (c, j) -> (c, d):  W_Δ u; back: Σ_d (...) W_Δ[d, j]
     <name>_bcsyn   channels -> bc,  (c, j) -> (c, n):       W_B u, W_C u; back through both
     <name>_y       states -> channels, (c, d, n) -> (c, d): Σ_n C h; back: Σ_n ∂ℓ/∂h (...)
@@ -32,8 +38,9 @@ Layout (``c`` a copy of ``C``, ``d`` and ``j`` input channels of ``m``, ``n`` a 
     <name>_s_wd    states -> par_mm, (c, d, n) -> (d, j):   S_W_delta[c, d, n, j], its gradient
     <name>_s_wb    states -> par_nm, (c, d, n) -> (n, j):   S_W_B[c, d, n, j], its gradient
     and one synapse per term from a per-copy group onto a parameter group for each other
-    gradient (its sum over copies, the pooling), and, for 'cross_entropy', outputs -> outputs
-    within a copy (the rank of each output, which picks the max) and outputs -> copies.
+    gradient (its sum over copies, the pooling), for 'cross_entropy', outputs -> outputs
+    within a copy (the rank of each output, which picks the max) and outputs -> copies, and
+    for the clip, each parameter group -> control (the sum of its gradients' squares).
 
 Parameters are one copy, in the parameter groups; a synapse reads the weight it multiplies
 through a linked variable indexed by an integer of the synapse (so a later update of a parameter
@@ -41,12 +48,13 @@ in generated code, or a standalone run's ``run_args``, changes every copy at onc
 that a synapse reads from a per-copy group other than its ends is a linked variable too.
 
 Schedule: every operation runs on the readout's clock in the ``end`` slot, one after another in
-the order the steps below are listed, at orders ``order - 0.01 * (K - 1 - r)`` for the ``r``-th
-of ``K`` operations, so the last (the signal written into the source) runs at ``order`` (0 by
-default, the slot of :class:`~bimsim.readout.injection.ReadoutInjection`: after the layer's
-step and before its synapses add ``L`` to their gradient at order 1)::
+the order the steps below are listed, 0.01 apart, so that the signal written into the source
+runs at ``order`` (0 by default, the slot of
+:class:`~bimsim.readout.injection.ReadoutInjection`: after the layer's step and before its
+synapses add ``L`` to their gradient at order 1) and a learning readout's update (step 10)
+after it, below ``order + 0.1``::
 
-    1  u copied from the source;  sums W_Δ u, W_B u, W_C u
+    1  u, the source's variable times the input scale;  sums W_Δ u, W_B u, W_C u
     2  z, Δ = softplus(z), σ(z), Δ u
     3  per state: a = exp(Δ A_c), ∂h/∂z, S_A_log, S_b_delta, h (in that order: S needs h_{t-1})
     4  S_W_delta, S_W_B (per synapse);  the sum Σ_n C h
@@ -57,25 +65,32 @@ step and before its synapses add ``L`` to their gradient at order 1)::
     7  ∂ℓ/∂y = Σ_q ∂ℓ/∂o W_out (summed), the sums of W_out's and b_out's gradients
     8  ∂ℓ/∂h = ∂ℓ/∂y C;  the sums of the gradients' terms but W_C's, and of the signal's
     9  W_C's gradient term and the sums back through W_Δ, W_B and W_C; the gradients
-       accumulated (the pooled sums times 1 / C); the signal L written into the source
+       accumulated (the pooled sums times 1 / C); the signal L (times the input scale)
+       written into the source
+   10  learning only: the sums of the gradients' squares (with a clip); the gate (the step has
+       a target and the rate is above 0) and the clip's scale; per parameter group, the
+       optimiser's state and the parameters updated, gated, and the gradients zeroed
 
 Costs: 42 operations a step for 'cross_entropy' (38 for 'mse'), each a pass over its group or
-synapses. Per copy the two sensitivity synapses hold and update ``2 m² N`` numbers, as the
-reference does, and each product of a matrix with a vector is one synapse per entry; a
-sensitivity synapse also stores its two ends and the index of the input it reads, so memory is
-a few times the reference's (:meth:`SSMReadoutCode.memory_bytes` counts 6 numbers per
-sensitivity, bounded by :func:`bimsim.limits.require_bytes` before anything is built). Where a
-step has no target, the loss and ``∂ℓ/∂o`` are 0 and every gradient term and the signal are
-computed as zeros (the reference skips them), so those steps cost as much as the others. On
-``runtime`` each operation is its own Cython call: at m = 32, N = 8, k = 3, 4 copies a step
-took 1.1 ms, the numpy reference's 0.33 ms, and on ``cpp_standalone`` (one thread) 0.26 ms
-(each measured once, on 2 busy cores): in one process this layout is no faster than numpy; what
-it gives is a readout that runs where network operations cannot (the layout by measurement,
+synapses, and 7 more to learn (13 with the clip). Per copy the two sensitivity synapses hold and
+update ``2 m² N`` numbers, as the reference does, and each product of a matrix with a vector is
+one synapse per entry; a sensitivity synapse also stores its two ends and the index of the input
+it reads, so memory is a few times the reference's (:meth:`SSMReadoutCode.memory_bytes` counts 6
+numbers per sensitivity, bounded by :func:`bimsim.limits.require_bytes` before anything is
+built). Where a step has no target, the loss and ``∂ℓ/∂o`` are 0 and every gradient term and the
+signal are computed as zeros (the reference skips them), so those steps cost as much as the
+others. On ``runtime`` each operation is its own Cython call: at m = 32, N = 8, k = 3, 4 copies
+a step took 1.1 ms, the numpy reference's 0.33 ms, and on ``cpp_standalone`` (one thread) 0.26
+ms (each measured once, on 2 busy cores): in one process this layout is no faster than numpy;
+what it gives is a readout that runs where network operations cannot (the layout by measurement,
 threads and the GPU are the issue's later slices).
 
-What is not here yet (issue 28): the optimiser's step (apply, clipping, the optimisers), the
-sequence reset in generated code, the input scale of :class:`ReadoutInjection` and the wiring
-into a network and the tasks; the targets are a fixed :class:`brian2.TimedArray` made at build.
+Where a learning step's update leaves a parameter non-finite, the reference raises
+(:meth:`SelectiveSSM.apply`) and generated code cannot: the parameters hold the NaN, for the
+caller to check after the run (as :func:`bimsim.tasks.runner.check_run` checks every result).
+
+What is not here yet (issue 28): the sequence reset in generated code and the wiring into a
+network and the tasks; the targets are a fixed :class:`brian2.TimedArray` made at build.
 """
 
 import logging
@@ -85,7 +100,15 @@ from brian2 import NeuronGroup, Synapses, TimedArray, linked_var
 from brian2.groups.group import Group
 
 from bimsim.limits import BYTES_PER_VALUE, require_bytes
-from bimsim.quantities import require_count, require_instance, require_multiple, require_positive
+from bimsim.plasticity.optimizers import namespace as optimizer_namespace
+from bimsim.plasticity.optimizers import require_optimizer, synapse_code
+from bimsim.quantities import (
+    require_count,
+    require_instance,
+    require_multiple,
+    require_positive,
+    require_real,
+)
 from bimsim.readout.selective_ssm import SSMParameters, check_target, require_loss
 
 __all__ = ["SSMReadoutCode"]
@@ -130,6 +153,24 @@ class SSMReadoutCode:
         One per readout step: a target (k values for 'mse', a class index for 'cross_entropy';
         with ``copies`` above 1, one per copy) or None where the step has no loss. Steps past its
         end have none.
+    learning_rate : float, optional
+        None (default): the gradients accumulate over the run (:attr:`grads`), as
+        :meth:`SelectiveSSM.step <bimsim.readout.selective_ssm.SelectiveSSM.step>` accumulates
+        them, and the parameters do not change. A rate >= 0: every step learns as
+        :meth:`SelectiveSSM.learn_step <bimsim.readout.selective_ssm.SelectiveSSM.learn_step>`
+        (the network-operation path's step): where the step has a target and the rate is not 0,
+        the step's gradient, clipped to ``max_grad_norm``, is turned into the parameters' change
+        by ``optimizer``; the gradient is dropped at the end of every step. The rate is a
+        variable (:attr:`learning_rate`), changed between runs without a new build.
+    max_grad_norm : float, optional
+        Clip each step's gradient to this global norm (all parameters together); only with a
+        ``learning_rate``.
+    optimizer : Optimizer, optional
+        SGD by default; its state is held per parameter (:attr:`optimizer_state`); only with a
+        ``learning_rate``.
+    input_scale : float
+        The readout reads ``input_scale`` times the source's ``variable``, and the signal is the
+        derivative with respect to the variable itself (as :class:`ReadoutInjection`'s).
     dt : Quantity, optional
         The readout step, a whole multiple of the source's (default: the source's).
     variable, signal : str
@@ -156,6 +197,10 @@ class SSMReadoutCode:
         loss="mse",
         copies=1,
         targets=(),
+        learning_rate=None,
+        max_grad_norm=None,
+        optimizer=None,
+        input_scale=1.0,
         dt=None,
         variable="u",
         signal="L",
@@ -186,33 +231,55 @@ class SSMReadoutCode:
             raise ValueError(f"order must be a number, got {order!r}")
         if not isinstance(name, str) or not name.isidentifier():
             raise ValueError(f"name must be an identifier, got {name!r}")
+        if learning_rate is not None:
+            learning_rate = float(require_real("learning_rate", learning_rate))
+        elif max_grad_norm is not None or optimizer is not None:
+            raise ValueError(
+                "max_grad_norm and optimizer need a learning_rate (without one the readout "
+                "accumulates its gradients and does not learn)"
+            )
+        if max_grad_norm is not None:
+            max_grad_norm = float(require_real("max_grad_norm", max_grad_norm, above=True))
+        self.optimizer = require_optimizer("optimizer", optimizer)
+        input_scale = float(require_real("input_scale", input_scale, above=True))
         mask, values = self._target_arrays(targets)
+        learning = learning_rate is not None
         require_bytes(
             f"a generated readout of {m} inputs x {n} states x {k} outputs for {self.copies} "
             "copies (exact RTRL keeps inputs² x states sensitivities per copy)",
-            self.memory_bytes(m, n, k, self.copies),
+            self.memory_bytes(m, n, k, self.copies, self.optimizer if learning else None),
         )
         self.dt = dt
         self.name = name
+        self.max_grad_norm = max_grad_norm
         self._schedule = []
         self._namespace = {
             "target_mask": TimedArray(mask, dt=dt, name=f"{name}_target_mask"),
             "target_value": TimedArray(values, dt=dt, name=f"{name}_target_value"),
             "pool_weight": 1.0 / self.copies,
+            "input_scale": input_scale,
+            "max_grad_norm": max_grad_norm or 0.0,
+            **optimizer_namespace(self.optimizer),
         }
-        self._build(params, source, variable, signal)
+        self.control = None
+        self._build(params, source, variable, signal, learning_rate)
+        signal_rank = self._schedule.index(self._signal)
         for rank, obj in enumerate(self._schedule):
             obj.when = "end"
-            obj.order = order - ORDER_STEP * (len(self._schedule) - 1 - rank)
+            obj.order = order + ORDER_STEP * (rank - signal_rank)
         logger.debug("%s: %d operations a step", name, len(self._schedule))
 
     @staticmethod
-    def memory_bytes(n_inputs, n_states, n_outputs, copies):
+    def memory_bytes(n_inputs, n_states, n_outputs, copies, optimizer=None):
         """Bytes the readout's groups and synapses take, estimated before any is built
         (:data:`bimsim.limits.BYTES_PER_VALUE` per number stored, counting the synapses' ends
-        and index variables)."""
+        and index variables); with an ``optimizer``, a learning readout (its state, the links
+        to the rate and the synapses of the gradient's norm)."""
         m, n, k, c = n_inputs, n_states, n_outputs, copies
         parameters = 6 * m + 3 * m * m + 3 * m * n + 6 * n * m + 3 * k * m + 3 * k
+        if optimizer is not None:
+            values = SSMParameters.values(m, n, k)
+            parameters += values * (len(optimizer.state) + 6) + 16
         per_copy = 25 * m + 6 * n + 25 * m * n + 15 * k + 6
         synapses = 12 * m * m * n + 5 * m * m + 26 * m * n + 4 * m + 10 * k * m + 8 * k + 4 * k * k
         return BYTES_PER_VALUE * (parameters + c * (per_copy + synapses))
@@ -284,17 +351,51 @@ class SSMReadoutCode:
         for target in targets:
             self._schedule.append(synapses.summed_updaters[target])
 
-    def _build(self, params, source, variable, signal):
+    def _update_code(self, name):
+        """The optimiser's declarations, statements and change for parameter ``name``, gated
+        by the control group's ``active`` and read at its rate and scale."""
+        return synapse_code(
+            self.optimizer,
+            f"-scale_l * g_{name}",
+            f"opt_{name}_",
+            weight=name,
+            rate="lr_l",
+            gate="active_l",
+        )
+
+    def _parameters(self, suffix, size, *names):
+        """A parameter group: each parameter, its gradient and this step's pooled sum, and for
+        a learning readout the optimiser's state and links to the control group."""
+        model = [_params(*names)]
+        links = None
+        if self.control is not None:
+            model += [self._update_code(name)[0] for name in names]
+            model += [f"{var}_l : 1 (linked)" for var in ("lr", "active", "scale")]
+            zeros = np.zeros(size, dtype=int)
+            links = {f"{var}_l": (self.control, var, zeros) for var in ("lr", "active", "scale")}
+        return self._group(suffix, size, "\n".join(filter(None, model)), links)
+
+    def _build(self, params, source, variable, signal, learning_rate):
         m, n, k = self.shapes
         c = self.copies
         self.objects = []
+        if learning_rate is not None:
+            # the rate, whether this step updates, and the gradient's clip
+            self.control = self._group(
+                "control",
+                1,
+                "lr : 1\nactive : 1\nscale : 1\n"
+                + "\n".join(f"sq_{suffix} : 1" for suffix in dict.fromkeys(_HOLDERS.values())),
+            )
+            self.control.lr = learning_rate
+            self.control.scale = 1.0
         # the parameters, one copy, with their gradients and each step's pooled sum
-        par_m = self._group("par_m", m, _params("b_delta", "D"))
-        par_mm = self._group("par_mm", m * m, _params("W_delta"))
-        par_mn = self._group("par_mn", m * n, _params("A_log"))
-        par_nm = self._group("par_nm", n * m, _params("W_B", "W_C"))
-        par_km = self._group("par_km", k * m, _params("W_out"))
-        par_k = self._group("par_k", k, _params("b_out"))
+        par_m = self._parameters("par_m", m, "b_delta", "D")
+        par_mm = self._parameters("par_mm", m * m, "W_delta")
+        par_mn = self._parameters("par_mn", m * n, "A_log")
+        par_nm = self._parameters("par_nm", n * m, "W_B", "W_C")
+        par_km = self._parameters("par_km", k * m, "W_out")
+        par_k = self._parameters("par_k", k, "b_out")
         self._holders = {"par_m": par_m, "par_mm": par_mm, "par_mn": par_mn}
         self._holders.update(par_nm=par_nm, par_km=par_km, par_k=par_k)
         for name, holder in _HOLDERS.items():
@@ -456,7 +557,7 @@ gh : 1
         )  # fmt: skip
 
         # the step, in schedule order (see the module docstring)
-        self._regularly(channels, "u = u_in", "input")
+        self._regularly(channels, "u = input_scale * u_in", "input")
         self._sum(delta_syn, "z_sum_post")
         self._sum(bc_syn, "B_post", "C_post")
         self._regularly(
@@ -505,7 +606,41 @@ du = du_l
             names = [name for name, suffix in _HOLDERS.items() if self._holders[suffix] is holder]
             code = "\n".join(f"g_{name} += pool_weight * gs_{name}" for name in names)
             self._regularly(holder, code, "accumulate")
-        self._regularly(channels, "L_out = s1 + s24 + r3 * delta + gy * D_l", "signal")
+        # the chain rule through the scale: the signal is ∂ℓ/∂(the source's variable)
+        self._regularly(
+            channels, "L_out = input_scale * (s1 + s24 + r3 * delta + gy * D_l)", "signal"
+        )
+        self._signal = self._schedule[-1]
+        if self.control is not None:
+            self._learn()
+
+    def _holder_names(self, holder):
+        return [name for name, suffix in _HOLDERS.items() if self._holders[suffix] is holder]
+
+    def _learn(self):
+        """After the signal: the gradient's norm and the step's gate, then each parameter's
+        update (the optimiser's state first) and its gradient zeroed."""
+        control = self.control
+        scale = "1.0"
+        if self.max_grad_norm is not None:
+            squares = []
+            for suffix, holder in self._holders.items():
+                total = " + ".join(f"g_{name}_pre**2" for name in self._holder_names(holder))
+                to_control = self._synapses(
+                    f"sq_{suffix}", holder, control, np.arange(len(holder)),
+                    np.zeros(len(holder), dtype=int), f"sq_{suffix}_post = {total} : 1 (summed)",
+                )  # fmt: skip
+                self._sum(to_control, f"sq_{suffix}_post")
+                squares.append(f"sq_{suffix}")
+            # max/max is exactly 1 where the norm is within the bound, as the reference's 1.0
+            scale = f"max_grad_norm / clip(sqrt({' + '.join(squares)}), max_grad_norm, inf)"
+        self._regularly(control, f"active = target_mask(t) * int(lr > 0)\nscale = {scale}", "gate")
+        for holder in self._holders.values():
+            lines = []
+            for name in self._holder_names(holder):
+                _, statements, change = self._update_code(name)
+                lines += [statements, f"{name} = {name} + {change}", f"g_{name} = 0"]
+            self._regularly(holder, "\n".join(filter(None, lines)), "update")
 
     def _loss(self, outputs, copies_group, out_index):
         """The loss per copy and ``∂ℓ/∂o``, both 0 at a step without a target."""
@@ -550,10 +685,15 @@ du = du_l
 
     @property
     def grads(self):
-        """``∂L/∂θ`` accumulated since the build, pooled as the mean over copies: a dict with
+        """``∂L/∂θ`` accumulated since the build (for a readout without a learning rate; a
+        learning one drops each step's at its end), pooled as the mean over copies: a dict with
         the names and shapes of ``SelectiveSSM.grads``."""
+        return {name: self._read(name, f"g_{name}") for name in _HOLDERS}
+
+    def _shapes(self):
+        """Each parameter's shape, by name, as ``SSMParameters`` holds it."""
         m, n, k = self.shapes
-        shapes = {
+        return {
             "W_delta": (m, m),
             "b_delta": (m,),
             "A_log": (m, n),
@@ -563,10 +703,43 @@ du = du_l
             "W_out": (k, m),
             "b_out": (k,),
         }
-        return {
-            name: np.array(getattr(self._holders[_HOLDERS[name]], f"g_{name}")[:]).reshape(shape)
-            for name, shape in shapes.items()
-        }
+
+    def _read(self, name, var):
+        """Variable ``var`` of parameter ``name``'s group, in the parameter's shape."""
+        holder = self._holders[_HOLDERS[name]]
+        return np.array(getattr(holder, var)[:]).reshape(self._shapes()[name])
+
+    @property
+    def params(self):
+        """The parameters now, a new :class:`SSMParameters`."""
+        return SSMParameters(**{name: self._read(name, name) for name in _HOLDERS})
+
+    @property
+    def optimizer_state(self):
+        """Per parameter, the optimiser's state (``m``, ``v`` in the parameter's shape, ``n`` an
+        int) as :class:`~bimsim.plasticity.optimizers.NumpyOptimizer` keeps it; empty for a
+        readout that does not learn or for SGD."""
+        if self.control is None:
+            return {}
+        result = {}
+        for name in _HOLDERS:
+            values = {var: self._read(name, f"opt_{name}_{var}") for var in self.optimizer.state}
+            if "n" in values:
+                values["n"] = int(values["n"].flat[0])
+            if values:
+                result[name] = values
+        return result
+
+    @property
+    def learning_rate(self):
+        """The readout's learning rate (None: it does not learn, see the constructor)."""
+        return None if self.control is None else float(self.control.lr[0])
+
+    @learning_rate.setter
+    def learning_rate(self, value):
+        if self.control is None:
+            raise ValueError("this readout was built without a learning_rate: it does not learn")
+        self.control.lr = float(require_real("learning_rate", value))
 
     @property
     def h(self):
