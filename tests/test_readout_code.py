@@ -57,8 +57,14 @@ def case(loss, copies, seed):
         "params": params,
         "inputs": inputs,
         "targets": targets,
+        "starts": [0],
         "learning": None,
     }
+
+
+def in_sequences(spec, *starts):
+    """``spec`` run as sequences back to back, each starting at one of ``starts`` (steps)."""
+    return spec | {"starts": [0, *starts]}
 
 
 def learning(spec, learning_rate=0.05, max_grad_norm=None, optimizer=None, input_scale=1.0):
@@ -81,7 +87,9 @@ def reference(spec):
     if settings is not None and settings["optimizer"] is not None:
         numpy_optimizer = NumpyOptimizer(settings["optimizer"])
     outputs, losses, signals = [], [], []
-    for u, target in zip(spec["inputs"], spec["targets"], strict=True):
+    for step, (u, target) in enumerate(zip(spec["inputs"], spec["targets"], strict=True)):
+        if step in spec["starts"]:
+            ssm.reset_state(None if copies == 1 else copies)
         u = u[0] if copies == 1 else u
         if settings is None:
             o, loss, signal = ssm.step(u, target)
@@ -122,6 +130,7 @@ def generated(device, specs, source_dt=1 * ms, dt=1 * ms):
                 loss=spec["loss"],
                 copies=copies,
                 targets=spec["targets"],
+                sequence_starts=spec["starts"],
                 dt=dt,
                 name=f"readout{number}",
                 **(spec["learning"] or {}),
@@ -204,6 +213,16 @@ def test_generated_readout_equals_the_reference_on_runtime(numpy_target, loss, c
     assert_equal_to_reference(result, spec)
 
 
+def test_sequences_back_to_back_start_from_a_zero_state(numpy_target):
+    """Three sequences in one run equal the reference reset before each; without the resets
+    the run differs (the state carries over), so the comparison sees them."""
+    spec = in_sequences(case("mse", 3, seed=5), 8, 21)
+    [result] = generated("runtime", [spec])
+    assert_equal_to_reference(result, spec)
+    carried = reference(spec | {"starts": [0]})["o"]
+    assert np.abs(carried - result["o"]).max() > 1e-3
+
+
 def test_readout_steps_coarser_than_the_source_read_its_input_at_their_steps(numpy_target):
     spec = case("mse", 3, seed=7)
     [result] = generated("runtime", [spec], source_dt=0.5 * ms, dt=1 * ms)
@@ -236,11 +255,11 @@ def test_a_learning_readout_equals_learn_step_for_every_optimiser(numpy_target):
     """Plain SGD (the reference's own step) and every optimiser, both losses, one and three
     copies, the gradient's clip on some (a bound the norm crosses), an input scale on one: all
     in one network."""
-    specs = [learning(case("mse", 1, seed=21))]
+    specs = [learning(in_sequences(case("mse", 1, seed=21), 9, 20))]
     specs.append(learning(case("cross_entropy", 3, seed=22), max_grad_norm=0.5, input_scale=0.5))
     for number, optimizer in enumerate(OPTIMIZERS.values()):
         loss, copies = (("mse", 3), ("cross_entropy", 1))[number % 2]
-        spec = case(loss, copies, seed=30 + number)
+        spec = in_sequences(case(loss, copies, seed=30 + number), 5 + number, 17)
         specs.append(learning(spec, 0.02, max_grad_norm=1.0 if number < 2 else None,
                               optimizer=optimizer))  # fmt: skip
     results = generated("runtime", specs)
@@ -269,8 +288,14 @@ def test_generated_readout_equals_the_reference_on_cpp_standalone():
     """Both losses, one and three copies, accumulating and learning (Adam with weight decay,
     the gradient's clip and an input scale), in one standalone project (one build)."""
     specs = [
-        case("mse", 1, seed=11),
-        learning(case("cross_entropy", 3, seed=12), 0.02, 1.0, ADAM, input_scale=0.5),
+        in_sequences(case("mse", 1, seed=11), 12),
+        learning(
+            in_sequences(case("cross_entropy", 3, seed=12), 7, 19),
+            0.02,
+            1.0,
+            ADAM,
+            input_scale=0.5,
+        ),
     ]
     for result, spec in zip(generated("cpp_standalone", specs), specs, strict=True):
         assert_equal_to_reference(result, spec)
@@ -292,6 +317,13 @@ def source_group(size):
         ({"loss": "cross_entropy", "targets": [None, K]}, r"targets\[1\]: class target"),
         ({"dt": 0.25 * ms}, r"dt \(.*\) must be a whole multiple of the source"),
         ({"name": "two words"}, "name must be an identifier"),
+        ({"sequence_starts": [0, 5, 5]}, "sequence_starts must increase, got 5 after 5"),
+        ({"sequence_starts": [0, -1]}, r"sequence_starts\[1\] must be a step >= 0"),
+        ({"sequence_starts": [0, 2.0]}, r"sequence_starts\[1\] must be a step >= 0"),
+        ({"learning_rate": -0.1}, "learning_rate must be a finite number at least 0"),
+        ({"max_grad_norm": 1.0}, "max_grad_norm and optimizer need a learning_rate"),
+        ({"learning_rate": 0.1, "max_grad_norm": 0}, "max_grad_norm must be a finite number"),
+        ({"input_scale": 0}, "input_scale must be a finite number above 0"),
     ],
 )
 def test_bad_arguments_are_refused_naming_them(change, message):

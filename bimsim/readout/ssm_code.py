@@ -56,8 +56,9 @@ after it, below ``order + 0.1``::
 
     1  u, the source's variable times the input scale;  sums W_Δ u, W_B u, W_C u
     2  z, Δ = softplus(z), σ(z), Δ u
-    3  per state: a = exp(Δ A_c), ∂h/∂z, S_A_log, S_b_delta, h (in that order: S needs h_{t-1})
-    4  S_W_delta, S_W_B (per synapse);  the sum Σ_n C h
+    3  per state: at a sequence's start h, S_A_log and S_b_delta zeroed; a = exp(Δ A_c),
+       ∂h/∂z, S_A_log, S_b_delta, h (in that order: S needs h_{t-1})
+    4  S_W_delta, S_W_B (per synapse, zeroed first at a sequence's start);  the sum Σ_n C h
     5  y = Σ_n C h + D u;  the sum W_out y;  o = W_out y + b_out
     6  the loss and ∂ℓ/∂o: 'mse' o - target and ½ Σ (o - target)²; 'cross_entropy' the rank of
        each output, the max (the output of rank 0), exp(o - max), their sum, the loss
@@ -89,8 +90,10 @@ Where a learning step's update leaves a parameter non-finite, the reference rais
 (:meth:`SelectiveSSM.apply`) and generated code cannot: the parameters hold the NaN, for the
 caller to check after the run (as :func:`bimsim.tasks.runner.check_run` checks every result).
 
-What is not here yet (issue 28): the sequence reset in generated code and the wiring into a
-network and the tasks; the targets are a fixed :class:`brian2.TimedArray` made at build.
+The readout's steps are counted from t = 0 (its targets and sequence starts are
+:class:`brian2.TimedArray` values made at build): run it from a network's start.
+
+What is not here yet (issue 28): the wiring into a network and the tasks.
 """
 
 import logging
@@ -153,6 +156,10 @@ class SSMReadoutCode:
         One per readout step: a target (k values for 'mse', a class index for 'cross_entropy';
         with ``copies`` above 1, one per copy) or None where the step has no loss. Steps past its
         end have none.
+    sequence_starts : sequence of int
+        The readout steps at which a sequence starts, increasing: before such a step the state
+        and the RTRL sensitivities are zeroed (as ``SelectiveSSM.reset_state`` zeroes them) in
+        generated code, so sequences run back to back in one run. Default: one sequence.
     learning_rate : float, optional
         None (default): the gradients accumulate over the run (:attr:`grads`), as
         :meth:`SelectiveSSM.step <bimsim.readout.selective_ssm.SelectiveSSM.step>` accumulates
@@ -197,6 +204,7 @@ class SSMReadoutCode:
         loss="mse",
         copies=1,
         targets=(),
+        sequence_starts=(0,),
         learning_rate=None,
         max_grad_norm=None,
         optimizer=None,
@@ -243,6 +251,7 @@ class SSMReadoutCode:
         self.optimizer = require_optimizer("optimizer", optimizer)
         input_scale = float(require_real("input_scale", input_scale, above=True))
         mask, values = self._target_arrays(targets)
+        starts = _start_flags(sequence_starts)
         learning = learning_rate is not None
         require_bytes(
             f"a generated readout of {m} inputs x {n} states x {k} outputs for {self.copies} "
@@ -256,6 +265,7 @@ class SSMReadoutCode:
         self._namespace = {
             "target_mask": TimedArray(mask, dt=dt, name=f"{name}_target_mask"),
             "target_value": TimedArray(values, dt=dt, name=f"{name}_target_value"),
+            "sequence_start": TimedArray(starts, dt=dt, name=f"{name}_sequence_start"),
             "pool_weight": 1.0 / self.copies,
             "input_scale": input_scale,
             "max_grad_norm": max_grad_norm or 0.0,
@@ -457,6 +467,7 @@ C_st : 1
 du : 1
 gy : 1
 gh : 1
+keep : 1
 """,
             {
                 "delta_l": (channels, "delta", cd),
@@ -569,6 +580,10 @@ gh : 1
         self._regularly(
             states,
             """
+keep = 1 - sequence_start(t)
+h = keep * h
+S_A_log = keep * S_A_log
+S_b_delta = keep * S_b_delta
 A_c = -exp(A_log_l)
 a = exp(delta_l * A_c)
 dh_dz = (a * A_c * h + B_l * u_l) * sig_l
@@ -581,8 +596,10 @@ du = du_l
 """,
             "state",
         )
-        self._regularly(s_wd, "S_W_delta = a_pre * S_W_delta + dh_dz_pre * u_j", "sens")
-        self._regularly(s_wb, "S_W_B = a_pre * S_W_B + du_pre * u_j", "sens")
+        self._regularly(
+            s_wd, "S_W_delta = a_pre * (keep_pre * S_W_delta) + dh_dz_pre * u_j", "sens"
+        )
+        self._regularly(s_wb, "S_W_B = a_pre * (keep_pre * S_W_B) + du_pre * u_j", "sens")
         self._sum(y_syn, "y_sum_post")
         self._regularly(channels, "y = y_sum + D_l * u", "y")
         self._sum(out_syn, "o_sum_post")
@@ -764,6 +781,23 @@ du = du_l
             )[:]
             result[name] = values
         return result
+
+
+def _start_flags(sequence_starts):
+    """1 at each step that starts a sequence, 0 elsewhere and one step past the last start."""
+    if isinstance(sequence_starts, str) or not hasattr(sequence_starts, "__iter__"):
+        raise TypeError(f"sequence_starts must be a sequence of steps, got {sequence_starts!r}")
+    starts = list(sequence_starts)
+    for number, step in enumerate(starts):
+        if isinstance(step, bool) or not isinstance(step, int | np.integer) or step < 0:
+            raise ValueError(f"sequence_starts[{number}] must be a step >= 0, got {step!r}")
+        if number and step <= starts[number - 1]:
+            raise ValueError(
+                f"sequence_starts must increase, got {step} after {starts[number - 1]}"
+            )
+    flags = np.zeros(max(starts, default=0) + 2)
+    flags[starts] = 1.0
+    return flags
 
 
 def _params(*names):
