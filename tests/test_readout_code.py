@@ -343,3 +343,33 @@ def test_a_readout_too_large_is_refused_before_anything_is_built(monkeypatch):
     with pytest.raises(ValueError, match="exact RTRL keeps inputs² x states"):
         SSMReadoutCode(params, source_group(M))
     assert not built
+
+
+def test_a_second_run_takes_new_targets_and_goes_on_learning(numpy_target):
+    """Two runs of one network on runtime, the second's targets and start given by
+    ``set_sequences``: its outputs and the parameters at its end equal the reference's second
+    sequence after its first (the parameters and the optimiser's state carried over)."""
+    first = learning(case("cross_entropy", 3, seed=41), optimizer=ADAM)
+    second = case("cross_entropy", 3, seed=42)
+    both = first | {
+        "inputs": np.concatenate([first["inputs"], second["inputs"]]),
+        "targets": first["targets"] + second["targets"],
+        "starts": [0, STEPS],
+    }
+    ref = reference(both)
+    with simulation_device("runtime", "readout-code") as sim:
+        source = NeuronGroup(3 * M, "u : 1\nL : 1", dt=1 * ms, name="source")
+        source.namespace["drive"] = TimedArray(both["inputs"].reshape(2 * STEPS, -1), dt=1 * ms)
+        source.run_regularly("u = drive(t, i)", when="start", name="source_drive")
+        readout = SSMReadoutCode(
+            first["params"], source, loss="cross_entropy", copies=3, targets=first["targets"],
+            dt=1 * ms, **first["learning"],
+        )  # fmt: skip
+        outputs = StateMonitor(readout.outputs, "o", record=True, when="end", order=10)
+        net = Network(source, *readout.objects, outputs)
+        sim.run(net, STEPS * ms)
+        readout.set_sequences(second["targets"], t_start=net.t)
+        sim.run(net, STEPS * ms)
+        assert_same(np.array(outputs.o).T, ref["o"], "o")
+        for name, value in ref["ssm"].params.as_dict().items():
+            assert_same(readout.params.as_dict()[name], value, f"parameter {name}")

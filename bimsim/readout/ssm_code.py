@@ -90,8 +90,9 @@ Where a learning step's update leaves a parameter non-finite, the reference rais
 (:meth:`SelectiveSSM.apply`) and generated code cannot: the parameters hold the NaN, for the
 caller to check after the run (as :func:`bimsim.tasks.runner.check_run` checks every result).
 
-The readout's steps are counted from t = 0 (its targets and sequence starts are
-:class:`brian2.TimedArray` values made at build): run it from a network's start.
+The readout's steps are counted from the run's start (``t_epoch``, 0 at build; its targets and
+sequence starts are :class:`brian2.TimedArray` values, given again for a next run by
+:meth:`SSMReadoutCode.set_sequences`).
 
 What is not here yet (issue 28): the wiring into a network and the tasks.
 """
@@ -99,13 +100,14 @@ What is not here yet (issue 28): the wiring into a network and the tasks.
 import logging
 
 import numpy as np
-from brian2 import NeuronGroup, Synapses, TimedArray, linked_var
+from brian2 import NeuronGroup, Synapses, TimedArray, linked_var, second
 from brian2.groups.group import Group
 
 from bimsim.limits import BYTES_PER_VALUE, require_bytes
 from bimsim.plasticity.optimizers import namespace as optimizer_namespace
 from bimsim.plasticity.optimizers import require_optimizer, synapse_code
 from bimsim.quantities import (
+    require,
     require_count,
     require_instance,
     require_multiple,
@@ -250,8 +252,7 @@ class SSMReadoutCode:
             max_grad_norm = float(require_real("max_grad_norm", max_grad_norm, above=True))
         self.optimizer = require_optimizer("optimizer", optimizer)
         input_scale = float(require_real("input_scale", input_scale, above=True))
-        mask, values = self._target_arrays(targets)
-        starts = _start_flags(sequence_starts)
+        timed = self._timed_arrays(targets, sequence_starts, dt, name)
         learning = learning_rate is not None
         require_bytes(
             f"a generated readout of {m} inputs x {n} states x {k} outputs for {self.copies} "
@@ -263,9 +264,8 @@ class SSMReadoutCode:
         self.max_grad_norm = max_grad_norm
         self._schedule = []
         self._namespace = {
-            "target_mask": TimedArray(mask, dt=dt, name=f"{name}_target_mask"),
-            "target_value": TimedArray(values, dt=dt, name=f"{name}_target_value"),
-            "sequence_start": TimedArray(starts, dt=dt, name=f"{name}_sequence_start"),
+            **timed,
+            "t_epoch": 0 * second,
             "pool_weight": 1.0 / self.copies,
             "input_scale": input_scale,
             "max_grad_norm": max_grad_norm or 0.0,
@@ -293,6 +293,28 @@ class SSMReadoutCode:
         per_copy = 25 * m + 6 * n + 25 * m * n + 15 * k + 6
         synapses = 12 * m * m * n + 5 * m * m + 26 * m * n + 4 * m + 10 * k * m + 8 * k + 4 * k * k
         return BYTES_PER_VALUE * (parameters + c * (per_copy + synapses))
+
+    def set_sequences(self, targets, sequence_starts=(0,), t_start=0 * second):
+        """Give the next run its targets and sequence starts (as the constructor's), its steps
+        counted from ``t_start`` (the run's start: a network's time when it runs again on
+        ``runtime``, 0 on a standalone device, where each run starts from 0).
+
+        On ``runtime`` this changes only values the generated code reads (nothing is compiled
+        again); on a standalone device call it before the build.
+        """
+        require("t_start", t_start, "time", scalar=True)
+        timed = self._timed_arrays(targets, sequence_starts, self.dt, self.name)
+        self._namespace.update(timed, t_epoch=t_start)
+
+    def _timed_arrays(self, targets, sequence_starts, dt, name):
+        """The namespace's TimedArrays of ``targets`` and ``sequence_starts``."""
+        mask, values = self._target_arrays(targets)
+        starts = _start_flags(sequence_starts)
+        return {
+            "target_mask": TimedArray(mask, dt=dt, name=f"{name}_target_mask"),
+            "target_value": TimedArray(values, dt=dt, name=f"{name}_target_value"),
+            "sequence_start": TimedArray(starts, dt=dt, name=f"{name}_sequence_start"),
+        }
 
     def _target_arrays(self, targets):
         """The step mask ``(steps + 1,)`` and target values ``(steps + 1, C·k)`` (mse) or class
@@ -580,7 +602,7 @@ keep : 1
         self._regularly(
             states,
             """
-keep = 1 - sequence_start(t)
+keep = 1 - sequence_start(t - t_epoch)
 h = keep * h
 S_A_log = keep * S_A_log
 S_b_delta = keep * S_b_delta
@@ -651,7 +673,9 @@ du = du_l
                 squares.append(f"sq_{suffix}")
             # max/max is exactly 1 where the norm is within the bound, as the reference's 1.0
             scale = f"max_grad_norm / clip(sqrt({' + '.join(squares)}), max_grad_norm, inf)"
-        self._regularly(control, f"active = target_mask(t) * int(lr > 0)\nscale = {scale}", "gate")
+        self._regularly(
+            control, f"active = target_mask(t - t_epoch) * int(lr > 0)\nscale = {scale}", "gate"
+        )
         for holder in self._holders.values():
             lines = []
             for name in self._holder_names(holder):
@@ -669,10 +693,12 @@ du = du_l
                 "sq_post = err_pre ** 2 : 1 (summed)",
             )  # fmt: skip
             self._regularly(
-                outputs, "err = o - target_value(t, i)\ngO = target_mask(t) * err", "grad"
+                outputs,
+                "err = o - target_value(t - t_epoch, i)\ngO = target_mask(t - t_epoch) * err",
+                "grad",
             )
             self._sum(to_copy, "sq_post")
-            self._regularly(copies_group, "loss = target_mask(t) * 0.5 * sq", "loss")
+            self._regularly(copies_group, "loss = target_mask(t - t_epoch) * 0.5 * sq", "loss")
             return
         q_pre, q_post = (a.ravel() for a in np.indices((k, k)))
         copy = np.repeat(np.arange(self.copies), k * k)
@@ -693,12 +719,14 @@ du = du_l
         self._regularly(
             outputs,
             f"shifted = o - omax_l\nex = exp(shifted)\n"
-            f"is_t = int(abs(i % {k} - target_value(t, i // {k})) < 0.5)",
+            f"is_t = int(abs(i % {k} - target_value(t - t_epoch, i // {k})) < 0.5)",
             "softmax",
         )
         self._sum(to_copy, "total_post", "picked_post")
-        self._regularly(copies_group, "loss = target_mask(t) * (log(total) - picked)", "loss")
-        self._regularly(outputs, "gO = target_mask(t) * (ex / total_l - is_t)", "grad")
+        self._regularly(
+            copies_group, "loss = target_mask(t - t_epoch) * (log(total) - picked)", "loss"
+        )
+        self._regularly(outputs, "gO = target_mask(t - t_epoch) * (ex / total_l - is_t)", "grad")
 
     @property
     def grads(self):
