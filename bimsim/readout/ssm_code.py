@@ -299,8 +299,9 @@ class SSMReadoutCode:
         counted from ``t_start`` (the run's start: a network's time when it runs again on
         ``runtime``, 0 on a standalone device, where each run starts from 0).
 
-        On ``runtime`` this changes only values the generated code reads (nothing is compiled
-        again); on a standalone device call it before the build.
+        On ``runtime`` this changes only values the generated code reads: Cython compiles again
+        only the few operations that read the targets, and only where their number of steps
+        changes (measured); on a standalone device call it before the build.
         """
         require("t_start", t_start, "time", scalar=True)
         timed = self._timed_arrays(targets, sequence_starts, self.dt, self.name)
