@@ -18,8 +18,14 @@ mean over the copies, so all copies make the same update and stay one model (min
 online within each sequence; an optimiser's state sees the pooled direction, as in minibatch
 training).
 
-The network holds network operations, so it runs on the ``runtime`` device: it refuses to be built
-or run while Brian2's current device is another (``brian2.set_device``), which would drop them.
+By default the network holds network operations, so it runs on the ``runtime`` device: it refuses
+to be built or run while Brian2's current device is another (``brian2.set_device``), which would
+drop them. Built with ``generated=True`` it holds none: the readout, its RTRL and optimiser
+(:class:`~bimsim.readout.ssm_code.SSMReadoutCode`), the copies' pooling and the resets between
+sequences (:mod:`bimsim.streaming`) are Brian2 generated code, the network builds on any device,
+and :meth:`BIMNetwork.run_epoch` streams a whole epoch of sequences as one run; it equals the
+network-operation path, its reference, to rounding (tested for every neuron model, on
+``runtime`` and ``cpp_standalone``).
 Its sizes are bounded before anything is allocated (:meth:`BIMNetwork.memory_bytes`,
 :func:`bimsim.limits.require_bytes`), and a sequence's length (:func:`bimsim.limits.require_steps`).
 """
@@ -34,6 +40,7 @@ from brian2 import (
     Quantity,
     SpikeGeneratorGroup,
     SpikeMonitor,
+    StateMonitor,
     ms,
 )
 
@@ -64,6 +71,8 @@ from bimsim.quantities import (
 )
 from bimsim.readout import ReadoutInjection, SelectiveSSM, SSMParameters
 from bimsim.readout.selective_ssm import require_loss
+from bimsim.readout.ssm_code import SSMReadoutCode
+from bimsim.streaming import SequenceResets, pooled_gradients
 
 __all__ = ["ETA", "LAM", "READOUT_LEARNING_RATE", "BIMNetwork", "require_recurrent"]
 
@@ -199,6 +208,13 @@ class BIMNetwork:
         :class:`~bimsim.neurons.NeuronModel` class.
     tau_readout : Quantity
         Decay time of the filtered spike trains the readout reads.
+    generated : bool
+        False (default): the network-operation path, the reference, on ``runtime`` only.
+        True: the readout (:class:`~bimsim.readout.ssm_code.SSMReadoutCode`), the copies'
+        pooling and the resets between sequences (:mod:`bimsim.streaming`) as Brian2 generated
+        code, with no network operation, so the network builds and runs on any device (build it
+        inside :func:`bimsim.devices.simulation_device`) and an epoch of sequences streams as one
+        run (:meth:`run_epoch`). Not with ``pruning`` or ``inputs`` (yet).
     **neuron_params
         The neuron model's settings (e.g. LIF's ``tau_m``, ``v_threshold``); a setting that may
         be one per neuron (LIF's ``tau_m``) given as ``n_hidden`` values gives neuron ``i`` of
@@ -243,9 +259,13 @@ class BIMNetwork:
         inputs=None,
         neuron="lif",
         tau_readout=10 * ms,
+        generated=False,
         **neuron_params,
     ):
-        require_runtime("BIMNetwork")  # before anything is built on another device
+        if not isinstance(generated, bool):
+            raise TypeError(f"generated must be True or False, got {generated!r}")
+        if not generated:
+            require_runtime("BIMNetwork")  # before anything is built on another device
         n_inputs, n_hidden, n_outputs, n_states, copies = (
             require_count(name, value)
             for name, value in (
@@ -273,6 +293,10 @@ class BIMNetwork:
         hybrid_bounds(require_instance("bounds", bounds, WeightBounds, optional=True))
         require_instance("pruning", pruning, PruningParameters, optional=True)
         require_instance("inputs", inputs, Group, optional=True)
+        if generated and (pruning is not None or inputs is not None):
+            raise ValueError(
+                "generated=True takes neither pruning nor inputs yet: give generated=False"
+            )
         w_low, w_high = _weight_range(w_init, bounds)
         self.optimizer = require_optimizer("optimizer", optimizer)
         self.readout_optimizer = require_optimizer("readout_optimizer", readout_optimizer)
@@ -337,19 +361,28 @@ class BIMNetwork:
             )
             self.recurrent.w = np.tile(rng.normal(0, recurrent, len(pre)), copies)
             self.plastic.append(self.recurrent)
-        self.readout = ReadoutInjection(
-            ssm,
-            self.layer,
-            dt=readout_dt,
-            learning_rate=readout_learning_rate,
-            max_grad_norm=max_grad_norm,
-            optimizer=self.readout_optimizer,
-            input_scale=readout_scale,
-            copies=copies,
-        )
+        self.generated = generated
+        self._traces = (*_TRACES, *self.neuron.eligibility().variables)  # zeroed every sequence
+        readout = {
+            "learning_rate": readout_learning_rate,
+            "max_grad_norm": max_grad_norm,
+            "optimizer": self.readout_optimizer,
+            "input_scale": readout_scale,
+            "copies": copies,
+            "dt": readout_dt,
+        }
+        if generated:
+            self.readout = SSMReadoutCode(
+                ssm.params, self.layer, loss=loss, variable="u_out", signal="L", name="readout",
+                **readout,
+            )  # fmt: skip
+            readout_objects = self.readout.objects
+        else:
+            self.readout = ReadoutInjection(ssm, self.layer, **readout)
+            readout_objects = [self.readout.operation]
         self.readout_learning_rate = float(readout_learning_rate)
-        self.spikes = SpikeMonitor(self.layer, record=False)
-        objects = [self.inputs, self.layer, *self.plastic, self.readout.operation, self.spikes]
+        self.spikes = SpikeMonitor(self.layer, record=generated)
+        objects = [self.inputs, self.layer, *self.plastic, *readout_objects, self.spikes]
         # the operations that learn, switched off when a run does not: the traces, the gradient's
         # accumulation and pooling, the update and pruning
         self._learning = [
@@ -359,7 +392,18 @@ class BIMNetwork:
             if operation.name
             in {f"{synapses.name}_{part}" for part in ("step", "trace", "grad", "update")}
         ]
-        if copies > 1:
+        if generated:
+            self._resets = SequenceResets(self.layer, self.plastic, self._traces, readout_dt)
+            # each step's loss per copy, after the readout's last operation
+            self._losses = StateMonitor(
+                self.readout.copies_group, "loss", record=True, dt=readout_dt, when="end",
+                order=0.5, name="readout_losses",
+            )  # fmt: skip
+            objects.append(self._losses)
+            if copies > 1:
+                for synapses in self.plastic:
+                    objects += pooled_gradients(synapses, copies, readout_dt)
+        elif copies > 1:
             # between the gradient's accumulation (order 1) and the update (order 3)
             pool = NetworkOperation(
                 self._pool_gradients, dt=readout_dt, when="end", order=2, name="pool_gradients"
@@ -373,7 +417,6 @@ class BIMNetwork:
             objects.append(self.pruning.operation)
             self._learning.append(self.pruning.operation)
         self.network = Network(*objects)
-        self._traces = (*_TRACES, *self.neuron.eligibility().variables)  # zeroed every sequence
         self._records = {"loss": [], "spikes": [], "sparsity": [], "weights": []}
 
     @staticmethod
@@ -458,7 +501,16 @@ class BIMNetwork:
         """
         if not isinstance(self.inputs, SpikeGeneratorGroup):
             raise TypeError("this network has its own input group: drive it and call run()")
+        if self.generated:
+            return self.run_epoch([(indices, times, duration, targets)], learn=learn)[0]
         self._require_duration(duration)
+        indices = self._spike_indices(indices, times, duration)
+        self.inputs.set_spikes(indices, times + self.network.t)
+        return self.run(duration, targets, learn=learn, profile=profile)
+
+    def _spike_indices(self, indices, times, duration):
+        """``indices`` as int64 after checking them with ``times`` for a sequence of
+        ``duration`` (see :meth:`run_sequence`), naming what is wrong."""
         require("times", times, "time")
         indices = np.asarray(indices)
         n = len(self.inputs)
@@ -480,8 +532,103 @@ class BIMNetwork:
         pairs = np.unique(np.stack([indices, steps]), axis=1)
         if len(indices) and pairs.shape[1] < len(indices):
             raise ValueError("an input neuron spikes twice within one time step")
-        self.inputs.set_spikes(indices, times + self.network.t)
-        return self.run(duration, targets, learn=learn, profile=profile)
+        return indices
+
+    def run_epoch(self, sequences, learn=True, simulation=None):
+        """Stream sequences back to back as one run (a network built with ``generated=True``).
+
+        Each sequence starts from rest, as with :meth:`run_sequence`, reset in generated code;
+        the result equals :meth:`run_sequence` called for each in turn on the
+        network-operation path.
+
+        Parameters
+        ----------
+        sequences : sequence of (indices, times, duration, targets)
+            As :meth:`run_sequence` takes them; each ``duration`` a whole number of readout
+            steps, ``targets`` one per readout step of the sequence at most.
+        learn : bool
+            Update the weights and the readout during every sequence.
+        simulation : Simulation, optional
+            The :func:`bimsim.devices.simulation_device` the network was built in (default:
+            runtime). On a standalone device the network runs once (one build).
+
+        Returns
+        -------
+        list of float
+            Per sequence, the mean loss over its readout steps that have a target (NaN where
+            none has).
+        """
+        if not self.generated:
+            raise ValueError("run_epoch needs a network built with generated=True")
+        if isinstance(sequences, str) or not hasattr(sequences, "__iter__"):
+            raise TypeError(f"sequences must be a sequence of sequences, got {sequences!r}")
+        sequences = list(sequences)
+        if not sequences:
+            raise ValueError("sequences is empty: give at least one")
+        readout_dt = self.readout.dt
+        t0 = self.network.t
+        indices, times, targets, starts, bounds = [], [], [], [], []
+        offset, step = 0 * ms, 0
+        for number, sequence in enumerate(sequences):
+            if not isinstance(sequence, tuple | list) or len(sequence) != 4:
+                raise ValueError(
+                    f"sequences[{number}] must be (indices, times, duration, targets), got "
+                    f"{sequence!r}"
+                )
+            spikes, spike_times, duration, sequence_targets = sequence
+            try:
+                require("duration", duration, "time", scalar=True)
+                require_multiple("duration", duration, readout_dt, of="the readout's step")
+                self._require_duration(duration)
+                spikes = self._spike_indices(spikes, spike_times, duration)
+                if isinstance(sequence_targets, str) or not hasattr(sequence_targets, "__iter__"):
+                    raise TypeError(
+                        "targets must be a sequence of one target (or None) per readout step, "
+                        f"got {sequence_targets!r}"
+                    )
+            except (TypeError, ValueError) as err:
+                raise type(err)(f"sequences[{number}]: {err}") from None
+            steps = round(float(duration / readout_dt))
+            sequence_targets = list(sequence_targets)[:steps]
+            targets += sequence_targets + [None] * (steps - len(sequence_targets))
+            starts.append(step)
+            bounds.append((t0 + offset, t0 + offset + duration))
+            indices.append(spikes)
+            times.append(np.asarray(spike_times / ms) + float((t0 + offset) / ms))
+            offset += duration
+            step += steps
+        try:
+            self.readout.set_sequences(targets, starts, t_start=t0)
+        except ValueError as err:
+            raise ValueError(f"sequences' {err}") from None
+        self._resets.set_starts(starts, t_start=t0)
+        self.inputs.set_spikes(np.concatenate(indices), np.concatenate(times) * ms)
+        self._set_learning(learn)
+        self.readout.learning_rate = self.readout_learning_rate if learn else 0.0
+        (simulation or Simulation("runtime", None)).run(self.network, offset)
+        return self._record_epoch(bounds, [target is not None for target in targets])
+
+    def _record_epoch(self, bounds, targeted):
+        """Per sequence of the epoch just run (its start and end times; per readout step,
+        whether it has a target): the loss, the spikes, and the weights after its last sequence
+        (NaN for the others)."""
+        mask = np.array(targeted)
+        losses = np.asarray(self._losses.loss).T[-len(mask) :].mean(axis=1)  # the copies' mean
+        spike_times = np.asarray(self.spikes.t / ms)
+        result, step = [], 0
+        readout_steps = [round(float((end - start) / self.readout.dt)) for start, end in bounds]
+        for (start, end), count in zip(bounds, readout_steps, strict=True):
+            chosen = mask[step : step + count]
+            loss = float(losses[step : step + count][chosen].mean()) if chosen.any() else np.nan
+            step += count
+            spikes = (spike_times >= float(start / ms)) & (spike_times < float(end / ms))
+            result.append(loss)
+            self._records["loss"].append(loss)
+            self._records["spikes"].append(int(spikes.sum()))
+            self._records["sparsity"].append(0.0)
+            self._records["weights"].append(np.full(self.n_inputs * self.n_hidden, np.nan))
+        self._records["weights"][-1] = self.shared_weights()
+        return result
 
     def run(self, duration, targets, learn=True, profile=False, namespace=None):
         """Run the network for ``duration`` from rest (the inputs driven by the caller).
@@ -506,12 +653,11 @@ class BIMNetwork:
         float
             Mean loss over the readout steps that have a target.
         """
+        if self.generated:
+            raise ValueError("a network built with generated=True runs sequences: run_epoch")
         self._require_duration(duration)
         self._reset_state()
-        for synapses in self.plastic:
-            synapses.namespace["eta"] = self.eta if learn else 0.0
-        for operation in self._learning:
-            operation.active = bool(learn)
+        self._set_learning(learn)
         self.readout.learning_rate = self.readout_learning_rate if learn else 0.0
         self.readout.start_sequence(targets)
         spikes_before = int(self.spikes.num_spikes)
@@ -526,10 +672,19 @@ class BIMNetwork:
         self._records["weights"].append(self.shared_weights())
         return loss
 
+    def _set_learning(self, learn):
+        """Switch the synapses' learning on or off for the next run."""
+        for synapses in self.plastic:
+            synapses.namespace["eta"] = self.eta if learn else 0.0
+        for operation in self._learning:
+            operation.active = bool(learn)
+
     def _require_duration(self, duration):
-        """Refuse to run on another device than runtime (see the module docstring), or for a
-        ``duration`` that is not one time >= 0 within :data:`bimsim.limits.MAX_STEPS`."""
-        require_runtime("this BIM network")
+        """Refuse to run the network-operation path on another device than runtime (see the
+        module docstring), or a ``duration`` that is not one time >= 0 within
+        :data:`bimsim.limits.MAX_STEPS`."""
+        if not self.generated:
+            require_runtime("this BIM network")
         require("duration", duration, "time", scalar=True)
         if duration < 0 * ms:
             raise ValueError(f"duration must be at least 0 ms, got {duration}")

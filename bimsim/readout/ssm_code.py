@@ -94,7 +94,7 @@ The readout's steps are counted from the run's start (``t_epoch``, 0 at build; i
 sequence starts are :class:`brian2.TimedArray` values, given again for a next run by
 :meth:`SSMReadoutCode.set_sequences`).
 
-What is not here yet (issue 28): the wiring into a network and the tasks.
+:class:`bimsim.network.BIMNetwork` builds it with ``generated=True``.
 """
 
 import logging
@@ -115,6 +115,7 @@ from bimsim.quantities import (
     require_real,
 )
 from bimsim.readout.selective_ssm import SSMParameters, check_target, require_loss
+from bimsim.streaming import start_flags
 
 __all__ = ["SSMReadoutCode"]
 
@@ -310,7 +311,7 @@ class SSMReadoutCode:
     def _timed_arrays(self, targets, sequence_starts, dt, name):
         """The namespace's TimedArrays of ``targets`` and ``sequence_starts``."""
         mask, values = self._target_arrays(targets)
-        starts = _start_flags(sequence_starts)
+        starts = start_flags(sequence_starts)
         return {
             "target_mask": TimedArray(mask, dt=dt, name=f"{name}_target_mask"),
             "target_value": TimedArray(values, dt=dt, name=f"{name}_target_value"),
@@ -810,23 +811,6 @@ du = du_l
             )[:]
             result[name] = values
         return result
-
-
-def _start_flags(sequence_starts):
-    """1 at each step that starts a sequence, 0 elsewhere and one step past the last start."""
-    if isinstance(sequence_starts, str) or not hasattr(sequence_starts, "__iter__"):
-        raise TypeError(f"sequence_starts must be a sequence of steps, got {sequence_starts!r}")
-    starts = list(sequence_starts)
-    for number, step in enumerate(starts):
-        if isinstance(step, bool) or not isinstance(step, int | np.integer) or step < 0:
-            raise ValueError(f"sequence_starts[{number}] must be a step >= 0, got {step!r}")
-        if number and step <= starts[number - 1]:
-            raise ValueError(
-                f"sequence_starts must increase, got {step} after {starts[number - 1]}"
-            )
-    flags = np.zeros(max(starts, default=0) + 2)
-    flags[starts] = 1.0
-    return flags
 
 
 def _params(*names):
