@@ -5,6 +5,7 @@ Spiking neurons and plasticity rules are Brian2 equations, generated to C++ (Cyt
 :class:`xarray.Dataset` with units and provenance.
 """
 
+import logging
 import os
 import sys
 
@@ -83,3 +84,17 @@ def _check_command_line():
 
 _check_matplotlib_backend()
 _check_command_line()
+
+
+class _WithoutCacheNote(logging.Filter):
+    """Drops the note Brian2 logs at its import where its Cython cache is above
+    ``codegen.max_cache_dir_size`` (1 GB): it would be printed before a command's one line (a
+    refusal, a result). The README says where the cache is and how to empty it."""
+
+    def filter(self, record):
+        return not record.getMessage().startswith("Cache size for target")
+
+
+# Brian2 logs it on the logger of its package's own module, brian2.brian2 (once it is imported
+# it has been said: this matters where bimsim is imported first, as by the commands)
+logging.getLogger("brian2.brian2").addFilter(_WithoutCacheNote())

@@ -279,6 +279,23 @@ def test_a_bad_mplbackend_is_one_line(tmp_path, cmd, name):
     ]
 
 
+def test_brian2_s_note_of_a_large_cython_cache_does_not_precede_a_command_s_line(tmp_path):
+    """A Cython cache above Brian2's ``codegen.max_cache_dir_size`` (here 1 MB, set in the
+    ``brian_preferences`` file Brian2 reads from the working folder): Brian2 alone notes it on
+    stderr at its import; a command that imports bimsim first says only its own line."""
+    cache = tmp_path / "cython"
+    cache.mkdir()
+    (cache / "filler").write_bytes(b"0" * 3_000_000)
+    (tmp_path / "brian_preferences").write_text(
+        f"codegen.max_cache_dir_size = 1\ncodegen.runtime.cython.cache_dir = '{cache}'\n"
+    )
+    alone = subprocess.run([sys.executable, "-c", "import brian2"], cwd=tmp_path,
+                           capture_output=True, text=True)  # fmt: skip
+    assert "Cache size for target 'cython'" in alone.stderr  # the setting takes effect
+    result = run(PAIRING, "--device", "no-such-device", cwd=tmp_path)
+    assert result.returncode == 2 and len(result.stderr.splitlines()) == 1, result.stderr
+
+
 def run_main(body, tmp_path):
     """A command whose ``main`` is ``body`` (Python source, run under run_command) in a process
     whose temporary folder is ``tmp_path/tmp``."""
