@@ -303,7 +303,8 @@ def run_main(body, tmp_path):
     temporary.mkdir()
     script = tmp_path / "command.py"
     script.write_text(
-        "import brian2\nfrom bimsim.cli import run_command\n\n\ndef main(argv):\n"
+        "import bimsim  # first, as the commands\nimport brian2\n"
+        "from bimsim.cli import run_command\n\n\ndef main(argv):\n"
         + textwrap.indent(textwrap.dedent(body), "    ")
         + "\n\nrun_command(main)\n"
     )
