@@ -24,8 +24,8 @@ drop them. Built with ``generated=True`` it holds none: the readout, its RTRL an
 (:class:`~bimsim.readout.ssm_code.SSMReadoutCode`), the copies' pooling and the resets between
 sequences (:mod:`bimsim.streaming`) are Brian2 generated code, the network builds on any device,
 and :meth:`BIMNetwork.run_epoch` streams a whole epoch of sequences as one run; it equals the
-network-operation path, its reference, to rounding (tested for every neuron model, on
-``runtime`` and ``cpp_standalone``).
+network-operation path, its reference, to rounding (tested for every neuron model on
+``runtime``, with Brian2's numpy target, and on ``cpp_standalone``).
 Its sizes are bounded before anything is allocated (:meth:`BIMNetwork.memory_bytes`,
 :func:`bimsim.limits.require_bytes`), and a sequence's length (:func:`bimsim.limits.require_steps`).
 """
@@ -44,7 +44,7 @@ from brian2 import (
     ms,
 )
 
-from bimsim.devices import Simulation, require_runtime
+from bimsim.devices import Simulation, device_name, require_runtime
 from bimsim.limits import BYTES_PER_VALUE, require_bytes, require_steps
 from bimsim.neurons import (
     NeuronModel,
@@ -70,7 +70,7 @@ from bimsim.quantities import (
     require_seed,
 )
 from bimsim.readout import ReadoutInjection, SelectiveSSM, SSMParameters
-from bimsim.readout.selective_ssm import require_loss
+from bimsim.readout.selective_ssm import check_target, require_loss
 from bimsim.readout.ssm_code import SSMReadoutCode
 from bimsim.streaming import SequenceResets, pooled_gradients
 
@@ -98,6 +98,23 @@ def _tiled(neuron, settings, n_hidden, copies):
                 )
             settings[name] = np.tile(value, copies)
     return settings
+
+
+def _checked_targets(targets, loss, n_outputs, batch):
+    """``targets`` as a list, each target (or None) checked (:func:`check_target`), naming the
+    first bad one by its position."""
+    if targets is None or isinstance(targets, str) or not hasattr(targets, "__iter__"):
+        raise TypeError(
+            f"targets must be a sequence of one target (or None) per readout step, got {targets!r}"
+        )
+    targets = list(targets)
+    for number, target in enumerate(targets):
+        if target is not None:
+            try:
+                check_target(target, loss, n_outputs, batch)
+            except ValueError as err:
+                raise ValueError(f"targets[{number}]: {err}") from None
+    return targets
 
 
 def require_recurrent(recurrent, n_hidden):
@@ -314,7 +331,8 @@ class BIMNetwork:
             self.memory_bytes(
                 n_inputs, n_hidden, n_outputs, n_states=n_states, copies=copies,
                 recurrent=recurrent > 0, neuron=self.neuron, rule=rule,
-                optimizer=self.optimizer, pruning=pruning is not None,
+                optimizer=self.optimizer, pruning=pruning is not None, generated=generated,
+                readout_optimizer=self.readout_optimizer,
             ),
         )  # fmt: skip
         rng = np.random.default_rng(seed)
@@ -362,6 +380,7 @@ class BIMNetwork:
             self.recurrent.w = np.tile(rng.normal(0, recurrent, len(pre)), copies)
             self.plastic.append(self.recurrent)
         self.generated = generated
+        self._ran_standalone = False
         self._traces = (*_TRACES, *self.neuron.eligibility().variables)  # zeroed every sequence
         readout = {
             "learning_rate": readout_learning_rate,
@@ -422,7 +441,7 @@ class BIMNetwork:
     @staticmethod
     def memory_bytes(
         n_inputs, n_hidden, n_outputs, *, n_states=8, copies=1, recurrent=False, neuron="lif",
-        rule=None, optimizer=None, pruning=False,
+        rule=None, optimizer=None, pruning=False, generated=False, readout_optimizer=None,
     ):  # fmt: skip
         """About the memory a network of these sizes takes (what its constructor checks against
         :data:`bimsim.limits.MAX_BYTES` before it allocates anything).
@@ -441,6 +460,11 @@ class BIMNetwork:
             The synapses' optimiser (its state is held per synapse).
         pruning : bool
             With adaptive pruning (a flag per input synapse).
+        generated : bool
+            The readout in generated code (:meth:`SSMReadoutCode.memory_bytes
+            <bimsim.readout.ssm_code.SSMReadoutCode.memory_bytes>`, with ``readout_optimizer``'s
+            state) instead of numpy's.
+        readout_optimizer : Optimizer, optional
 
         Returns
         -------
@@ -454,6 +478,14 @@ class BIMNetwork:
         rule = pair_rule(**PAIR_DEFAULTS) if rule is None else rule
         optimizer = require_optimizer("optimizer", optimizer)
         per_synapse = _synapse_bytes(model, rule, optimizer, pruning)
+        if generated:
+            readout = SSMReadoutCode.memory_bytes(
+                n_hidden, n_states, n_outputs, copies,
+                require_optimizer("readout_optimizer", readout_optimizer),
+            )  # fmt: skip
+        else:
+            readout = 4 * 8 * SSMParameters.values(n_hidden, n_states, n_outputs)
+            readout += 2 * SelectiveSSM.state_bytes(n_hidden, n_states, copies)
         synapses = copies * n_inputs * n_hidden
         if recurrent:
             synapses += copies * n_hidden * (n_hidden - 1)
@@ -461,8 +493,7 @@ class BIMNetwork:
             synapses * per_synapse
             + neuron_bytes(model, copies * n_hidden, learning=True)
             + copies * n_inputs * BYTES_PER_VALUE * 4  # a spike generator's index and queue
-            + 4 * 8 * SSMParameters.values(n_hidden, n_states, n_outputs)
-            + 2 * SelectiveSSM.state_bytes(n_hidden, n_states, copies)
+            + readout
         )
 
     def _pool_gradients(self, t):
@@ -502,6 +533,8 @@ class BIMNetwork:
         if not isinstance(self.inputs, SpikeGeneratorGroup):
             raise TypeError("this network has its own input group: drive it and call run()")
         if self.generated:
+            if profile:
+                raise ValueError("profile=True needs the network-operation path (generated=False)")
             return self.run_epoch([(indices, times, duration, targets)], learn=learn)[0]
         self._require_duration(duration)
         indices = self._spike_indices(indices, times, duration)
@@ -539,34 +572,91 @@ class BIMNetwork:
 
         Each sequence starts from rest, as with :meth:`run_sequence`, reset in generated code;
         the result equals :meth:`run_sequence` called for each in turn on the
-        network-operation path.
+        network-operation path, to rounding.
 
         Parameters
         ----------
         sequences : sequence of (indices, times, duration, targets)
-            As :meth:`run_sequence` takes them; each ``duration`` a whole number of readout
-            steps, ``targets`` one per readout step of the sequence at most.
+            As :meth:`run_sequence` takes them; each ``duration`` above 0 and a whole number of
+            readout steps. Every target is checked; those past the sequence's last readout step
+            are not used (as on the network-operation path).
         learn : bool
             Update the weights and the readout during every sequence.
         simulation : Simulation, optional
-            The :func:`bimsim.devices.simulation_device` the network was built in (default:
-            runtime). On a standalone device the network runs once (one build).
+            The :func:`bimsim.devices.simulation_device` the network was built in; needed on a
+            standalone device, where a network runs one epoch (one build and run). Default:
+            ``runtime``, where epochs go on from each other.
 
         Returns
         -------
         list of float
             Per sequence, the mean loss over its readout steps that have a target (NaN where
             none has).
+
+        Raises
+        ------
+        FloatingPointError
+            If the readout's learning left one of its parameters or its optimiser's state
+            non-finite during the epoch (the network-operation path raises at the step; here the
+            network's state stays as the epoch left it).
         """
         if not self.generated:
             raise ValueError("run_epoch needs a network built with generated=True")
+        if not isinstance(learn, bool | np.bool_):
+            raise TypeError(f"learn must be True or False, got {learn!r}")
+        simulation = self._epoch_simulation(simulation)
+        plan = self._epoch_plan(sequences)
+        steps = len(plan["targets"])
+        require_bytes(
+            f"the records of an epoch of {steps} readout steps x {self.copies} copies",
+            BYTES_PER_VALUE * steps * self.copies,
+        )
+        t0 = self.network.t
+        self.readout.set_sequences(plan["targets"], plan["starts"], t_start=t0)
+        self._resets.set_starts(plan["starts"], t_start=t0)
+        self.inputs.set_spikes(plan["indices"], plan["times"] + t0)
+        self._set_learning(learn)
+        self.readout.learning_rate = self.readout_learning_rate if learn else 0.0
+        # a standalone network has not run before (its monitor cannot be read before its run)
+        spikes_before = 0 if simulation.standalone else int(self.spikes.num_spikes)
+        self._ran_standalone = simulation.standalone
+        simulation.run(self.network, plan["duration"])
+        self._require_finite_readout()
+        return self._record_epoch(plan, t0, spikes_before)
+
+    def _epoch_simulation(self, simulation):
+        """The simulation an epoch runs in: ``simulation``, checked, or runtime's."""
+        current = device_name()
+        if simulation is None:
+            if current != "runtime":
+                raise ValueError(
+                    f"Brian2's current device is {current}: give run_epoch the simulation "
+                    "(bimsim.devices.simulation_device) the network was built in"
+                )
+            return Simulation("runtime", None)
+        if not isinstance(simulation, Simulation):
+            raise TypeError(
+                "simulation must be what bimsim.devices.simulation_device gives, got "
+                f"{simulation!r}"
+            )
+        if self._ran_standalone:
+            raise ValueError(
+                f"this network has run once on {simulation.device}: a standalone network runs "
+                "one epoch (build another for the next)"
+            )
+        return simulation
+
+    def _epoch_plan(self, sequences):
+        """The epoch's spikes (relative to its start), targets per readout step, sequence
+        starts (readout steps) and bounds (time steps), every sequence checked first."""
         if isinstance(sequences, str) or not hasattr(sequences, "__iter__"):
             raise TypeError(f"sequences must be a sequence of sequences, got {sequences!r}")
         sequences = list(sequences)
         if not sequences:
             raise ValueError("sequences is empty: give at least one")
-        readout_dt = self.readout.dt
-        t0 = self.network.t
+        readout_dt, dt = self.readout.dt, self.layer.clock.dt
+        k = self.readout.shapes[2]
+        batch = None if self.copies == 1 else self.copies
         indices, times, targets, starts, bounds = [], [], [], [], []
         offset, step = 0 * ms, 0
         for number, sequence in enumerate(sequences):
@@ -578,52 +668,63 @@ class BIMNetwork:
             spikes, spike_times, duration, sequence_targets = sequence
             try:
                 require("duration", duration, "time", scalar=True)
-                require_multiple("duration", duration, readout_dt, of="the readout's step")
                 self._require_duration(duration)
+                if duration <= 0 * ms:
+                    raise ValueError(f"duration must be above 0 ms in an epoch, got {duration}")
+                require_multiple("duration", duration, readout_dt, of="the readout's step")
                 spikes = self._spike_indices(spikes, spike_times, duration)
-                if isinstance(sequence_targets, str) or not hasattr(sequence_targets, "__iter__"):
-                    raise TypeError(
-                        "targets must be a sequence of one target (or None) per readout step, "
-                        f"got {sequence_targets!r}"
-                    )
+                sequence_targets = _checked_targets(sequence_targets, self.readout.loss, k, batch)
             except (TypeError, ValueError) as err:
                 raise type(err)(f"sequences[{number}]: {err}") from None
-            steps = round(float(duration / readout_dt))
-            sequence_targets = list(sequence_targets)[:steps]
-            targets += sequence_targets + [None] * (steps - len(sequence_targets))
+            count = round(float(duration / readout_dt))
+            sequence_targets = sequence_targets[:count]
+            targets += sequence_targets + [None] * (count - len(sequence_targets))
             starts.append(step)
-            bounds.append((t0 + offset, t0 + offset + duration))
+            first = round(float(offset / dt))
+            bounds.append((first, first + round(float(duration / dt)), count))
             indices.append(spikes)
-            times.append(np.asarray(spike_times / ms) + float((t0 + offset) / ms))
+            times.append(np.asarray(spike_times / ms) + float(offset / ms))
             offset += duration
-            step += steps
-        try:
-            self.readout.set_sequences(targets, starts, t_start=t0)
-        except ValueError as err:
-            raise ValueError(f"sequences' {err}") from None
-        self._resets.set_starts(starts, t_start=t0)
-        self.inputs.set_spikes(np.concatenate(indices), np.concatenate(times) * ms)
-        self._set_learning(learn)
-        self.readout.learning_rate = self.readout_learning_rate if learn else 0.0
-        (simulation or Simulation("runtime", None)).run(self.network, offset)
-        return self._record_epoch(bounds, [target is not None for target in targets])
-
-    def _record_epoch(self, bounds, targeted):
-        """Per sequence of the epoch just run (its start and end times; per readout step,
-        whether it has a target): the loss, the spikes, and the weights after its last sequence
-        (NaN for the others)."""
-        mask = np.array(targeted)
-        losses = np.asarray(self._losses.loss).T[-len(mask) :].mean(axis=1)  # the copies' mean
-        spike_times = np.asarray(self.spikes.t / ms)
-        result, step = [], 0
-        readout_steps = [round(float((end - start) / self.readout.dt)) for start, end in bounds]
-        for (start, end), count in zip(bounds, readout_steps, strict=True):
-            chosen = mask[step : step + count]
-            loss = float(losses[step : step + count][chosen].mean()) if chosen.any() else np.nan
             step += count
-            spikes = (spike_times >= float(start / ms)) & (spike_times < float(end / ms))
+        return {
+            "indices": np.concatenate(indices),
+            "times": np.concatenate(times) * ms,
+            "targets": targets,
+            "starts": starts,
+            "bounds": bounds,
+            "duration": offset,
+        }
+
+    def _require_finite_readout(self):
+        """Raise where the readout's parameters or optimiser's state are no longer finite."""
+        values = dict(self.readout.params.as_dict())
+        for name, state in self.readout.optimizer_state.items():
+            values.update({f"{name}'s optimiser {var}": value for var, value in state.items()})
+        for name, value in values.items():
+            if not np.all(np.isfinite(value)):
+                raise FloatingPointError(
+                    f"readout learning diverged: {name} became non-finite in this epoch; lower "
+                    "the learning rate"
+                )
+
+    def _record_epoch(self, plan, t0, spikes_before):
+        """Per sequence of the epoch just run from ``t0``: the loss (as :meth:`run` takes it),
+        the spikes, and the weights after its last sequence (NaN for the others, see
+        :meth:`dataset`)."""
+        mask = np.array([target is not None for target in plan["targets"]])
+        losses = np.asarray(self._losses.loss).T[-len(mask) :].mean(axis=1)  # the copies' mean
+        losses = np.where(mask, losses, np.nan)
+        dt = self.layer.clock.dt
+        spike_steps = np.round(np.asarray(self.spikes.t_[spikes_before:]) / float(dt))
+        spike_steps -= round(float(t0 / dt))
+        result, step = [], 0
+        for first, end, count in plan["bounds"]:
+            chosen = losses[step : step + count]
+            step += count
+            loss = float(np.nanmean(chosen)) if np.isfinite(chosen).any() else float("nan")
             result.append(loss)
             self._records["loss"].append(loss)
+            spikes = (spike_steps >= first) & (spike_steps < end)
             self._records["spikes"].append(int(spikes.sum()))
             self._records["sparsity"].append(0.0)
             self._records["weights"].append(np.full(self.n_inputs * self.n_hidden, np.nan))
@@ -722,6 +823,13 @@ class BIMNetwork:
         """Per sequence: loss, hidden spikes, sparsity and the input weights (not the recurrent
         ones: :meth:`recurrent_weights` gives those at the end); pruning history if any."""
         r = self._records
+        weights = np.array(r["weights"]).reshape(len(r["loss"]), self.n_inputs * self.n_hidden)
+        unrecorded = {}
+        if np.isnan(weights).any():
+            unrecorded["nan_means"] = (
+                "not recorded: the sequence ran within an epoch (run_epoch), which records the "
+                "weights after its last sequence only"
+            )
         ds = xr.Dataset(
             {
                 "loss": ("sequence", r["loss"], {"units": "1", "long_name": "mean readout loss"}),
@@ -737,8 +845,9 @@ class BIMNetwork:
                 ),
                 "weights": (
                     ("sequence", "synapse"),
-                    np.array(r["weights"]).reshape(len(r["loss"]), -1),
-                    {"units": "1", "long_name": "input weights after the sequence (x w_unit)"},
+                    weights,
+                    {"units": "1", "long_name": "input weights after the sequence (x w_unit)"}
+                    | unrecorded,
                 ),
             },
             coords={

@@ -29,16 +29,15 @@ def numpy_target(monkeypatch):
     monkeypatch.setitem(prefs, "codegen.target", "numpy")
 
 
-def sequences(copies, seed, count=3, k=N_OUTPUTS, rate=1.0):
-    """``count`` sequences of 10, 15, 20 ... ms: random input spikes (``rate`` per 0.1 ms step
-    and input, at most one per step) and a class target per copy at about 70 % of the readout
-    steps."""
+def sequences(copies, seed, count=3, k=N_OUTPUTS, dt=0.1 * ms):
+    """``count`` sequences of 10, 14, 18 ... ms: 20 to 40 random input spikes on distinct time
+    steps of ``dt``, and a class target per copy at about 70 % of the 1 ms steps."""
     rng = np.random.default_rng(seed)
     result = []
     for number in range(count):
-        duration = (10 + 5 * number) * ms
-        steps = round(float(duration / (0.1 * ms)))
-        n = int(rate * rng.integers(20, 40))
+        duration = (10 + 4 * number) * ms
+        steps = round(float(duration / dt))
+        n = min(int(rng.integers(20, 40)), steps)
         step = np.sort(rng.choice(steps, n, replace=False))
         indices = rng.integers(0, copies * N_INPUTS, n)
         targets = []
@@ -48,7 +47,7 @@ def sequences(copies, seed, count=3, k=N_OUTPUTS, rate=1.0):
             else:
                 target = rng.integers(k, size=copies)
                 targets.append(int(target[0]) if copies == 1 else target)
-        result.append((indices, step * 0.1 * ms, duration, targets))
+        result.append((indices, step * dt, duration, targets))
     return result
 
 
@@ -82,9 +81,12 @@ def state(net):
 
 
 def assert_same(actual, expected, what):
+    """Equal to TOLERANCE of the largest magnitude, NaN where the expected is NaN."""
     expected = np.asarray(expected, dtype=float)
     actual = np.asarray(actual, dtype=float)
     assert actual.shape == expected.shape, what
+    np.testing.assert_array_equal(np.isnan(actual), np.isnan(expected), err_msg=what)
+    actual, expected = actual[~np.isnan(expected)], expected[~np.isnan(expected)]
     scale = np.abs(expected).max() if expected.size else 0.0
     if scale == 0:
         np.testing.assert_array_equal(actual, expected, err_msg=what)
@@ -107,9 +109,10 @@ def assert_equal_paths(reference, generated, initial):
             assert_same(generated["readout_optimizer"][name][var], value, f"readout {var} {name}")
 
 
-def compare(copies, epochs, device="runtime", **settings):
+def compare(copies, epochs, device="runtime", after=None, **settings):
     """Run ``epochs`` (a list of (sequences, learn)) on both paths; the generated one on
-    ``device``, each epoch one run (on a standalone device, one epoch: one build)."""
+    ``device``, each epoch one run (on a standalone device, one epoch: one build); then
+    ``after(network, simulation)``, if given, still on the device."""
     reference = network(False, copies, **settings)
     initial = state(reference)
     losses = [[reference.run_sequence(*s, learn=learn) for s in seqs] for seqs, learn in epochs]
@@ -121,6 +124,8 @@ def compare(copies, epochs, device="runtime", **settings):
             for seqs, learn in epochs
         ]
         actual = state(generated)
+        if after is not None:
+            after(generated, sim)
     for number, (expected_losses, actual_losses) in enumerate(zip(losses, got, strict=True)):
         assert_same(actual_losses, expected_losses, f"losses of epoch {number}")
     assert_equal_paths(expected, actual, initial)
@@ -158,6 +163,41 @@ def test_epochs_go_on_from_each_other_and_an_evaluation_changes_nothing(numpy_ta
     compare(2, epochs, optimizer=ADAM, readout_optimizer=ADAM)
 
 
+def test_sequences_without_targets_or_spikes_or_with_more_targets_than_steps(numpy_target):
+    """A sequence with no target (its loss NaN on both paths), one with no input spike, one
+    whose targets run past its end, at a readout step of 2 ms on a time step of 0.5 ms, and an
+    evaluation epoch with the readout's rate at 0."""
+    epoch = sequences(2, seed=6, count=3, dt=0.5 * ms)
+    indices, times, duration, targets = epoch[0]
+    epoch[0] = (indices, times, duration, [None] * len(targets))
+    epoch[1] = ([], [] * ms, epoch[1][2], epoch[1][3])
+    epoch[2] = (*epoch[2][:3], epoch[2][3] + epoch[2][3])
+    settings = {"readout_dt": 2 * ms, "dt": 0.5 * ms, "w_init": (0.3, 0.6)}
+    compare(2, [(epoch, True)], **settings)
+    quiet = sequences(1, seed=7, count=2)
+    compare(1, [(quiet, True), (quiet, False)], readout_learning_rate=0.0)
+
+
+@pytest.mark.filterwarnings("ignore:overflow:RuntimeWarning", "ignore:invalid:RuntimeWarning")
+def test_a_diverging_readout_raises_as_on_the_network_operation_path(numpy_target):
+    """(numpy's warnings are the numpy target's: compiled code does not warn.)"""
+    epoch = sequences(1, seed=8)
+    with pytest.raises(FloatingPointError, match="readout learning diverged"):
+        for sequence in epoch:
+            network(False, 1, readout_learning_rate=1e3).run_sequence(*sequence)
+    with pytest.raises(FloatingPointError, match=r"readout learning diverged: \w+"):
+        network(True, 1, readout_learning_rate=1e3).run_epoch(epoch)
+
+
+def test_the_dataset_says_which_weights_an_epoch_did_not_record(numpy_target):
+    net = network(True, 1)
+    net.run_epoch(sequences(1, seed=9, count=2))
+    weights = net.dataset().weights
+    assert np.isnan(weights[0]).all() and np.isfinite(weights[1]).all()
+    assert "records the weights after its last sequence only" in weights.attrs["nan_means"]
+    assert "nan_means" not in network(False, 1).dataset().weights.attrs
+
+
 def test_run_sequence_of_a_generated_network_is_an_epoch_of_one(numpy_target):
     [sequence] = sequences(1, seed=4, count=1)
     reference, generated = network(False, 1), network(True, 1)
@@ -172,7 +212,18 @@ def test_run_sequence_of_a_generated_network_is_an_epoch_of_one(numpy_target):
 def test_an_epoch_in_generated_code_equals_the_network_operation_path_on_cpp_standalone():
     """Two copies with recurrent synapses, λ 0.5, Adam and the readout's clip: one build."""
     settings = {"lam": 0.5, "recurrent": 0.3, "optimizer": ADAM, "max_grad_norm": 1.0}
-    compare(2, [(sequences(2, seed=5), True)], device="cpp_standalone", **settings)
+    epoch = sequences(2, seed=5)
+
+    def again(network, simulation):
+        """A second epoch, or one without the simulation, is refused before anything changes."""
+        weights = np.array(network.synapses.w[:])
+        with pytest.raises(ValueError, match="has run once on cpp_standalone: a standalone"):
+            network.run_epoch(epoch, simulation=simulation)
+        with pytest.raises(ValueError, match="current device is cpp_standalone: give run_epoch"):
+            network.run_sequence(*epoch[0])
+        np.testing.assert_array_equal(network.synapses.w[:], weights)
+
+    compare(2, [(epoch, True)], device="cpp_standalone", after=again, **settings)
 
 
 @pytest.mark.parametrize(
@@ -194,7 +245,7 @@ def test_an_epoch_in_generated_code_equals_the_network_operation_path_on_cpp_sta
         (
             lambda: network(True, 1).run_epoch([([0], [0.5] * ms, 1 * ms, [7])]),
             ValueError,
-            r"targets\[0\]",
+            r"sequences\[0\]: targets\[0\]: class target",
         ),
         (
             lambda: network(True, 1).run_epoch([([9], [0.5] * ms, 1 * ms, [])]),
@@ -202,6 +253,33 @@ def test_an_epoch_in_generated_code_equals_the_network_operation_path_on_cpp_sta
             r"sequences\[0\]: spike indices must lie in \[0, 4\)",
         ),
         (lambda: network(True, 1).run(1 * ms, []), ValueError, "runs sequences: run_epoch"),
+        (
+            lambda: network(True, 1).run_epoch([([], [] * ms, 0 * ms, [])]),
+            ValueError,
+            r"sequences\[0\]: duration must be above 0 ms",
+        ),
+        (
+            lambda: network(True, 1).run_epoch(
+                [([], [] * ms, 1 * ms, []), ([], [] * ms, 2 * ms, [0, 1, 99])]
+            ),
+            ValueError,
+            r"sequences\[1\]: targets\[2\]: class target must be an index in \[0, 3\)",
+        ),
+        (
+            lambda: network(True, 1).run_epoch([([], [] * ms, 1 * ms, [])], learn="no"),
+            TypeError,
+            "learn must be True or False",
+        ),
+        (
+            lambda: network(True, 1).run_epoch([([], [] * ms, 1 * ms, [])], simulation="cpp"),
+            TypeError,
+            "simulation must be what bimsim.devices.simulation_device gives",
+        ),
+        (
+            lambda: network(True, 1).run_sequence([], [] * ms, 1 * ms, [], profile=True),
+            ValueError,
+            "profile=True needs the network-operation path",
+        ),
         (lambda: network("yes", 1), TypeError, "generated must be True or False"),
     ],
 )

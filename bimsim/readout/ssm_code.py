@@ -52,7 +52,7 @@ the order the steps below are listed, 0.01 apart, so that the signal written int
 runs at ``order`` (0 by default, the slot of
 :class:`~bimsim.readout.injection.ReadoutInjection`: after the layer's step and before its
 synapses add ``L`` to their gradient at order 1) and a learning readout's update (step 10)
-after it, below ``order + 0.1``::
+after it, below ``order + 0.2``::
 
     1  u, the source's variable times the input scale;  sums W_Δ u, W_B u, W_C u
     2  z, Δ = softplus(z), σ(z), Δ u
@@ -298,7 +298,7 @@ class SSMReadoutCode:
     def set_sequences(self, targets, sequence_starts=(0,), t_start=0 * second):
         """Give the next run its targets and sequence starts (as the constructor's), its steps
         counted from ``t_start`` (the run's start: a network's time when it runs again on
-        ``runtime``, 0 on a standalone device, where each run starts from 0).
+        ``runtime``; 0 for the one run of a standalone build).
 
         On ``runtime`` this changes only values the generated code reads: Cython compiles again
         only the few operations that read the targets, and only where their number of steps
@@ -644,7 +644,7 @@ du = du_l
         self._sum(delta_syn, "s1_pre")
         self._sum(bc_syn, "s24_pre")
         for holder in self._holders.values():
-            names = [name for name, suffix in _HOLDERS.items() if self._holders[suffix] is holder]
+            names = self._holder_names(holder)
             code = "\n".join(f"g_{name} += pool_weight * gs_{name}" for name in names)
             self._regularly(holder, code, "accumulate")
         # the chain rule through the scale: the signal is ∂ℓ/∂(the source's variable)
