@@ -639,6 +639,11 @@ class BIMNetwork:
                 "simulation must be what bimsim.devices.simulation_device gives, got "
                 f"{simulation!r}"
             )
+        if simulation.device != current:
+            raise ValueError(
+                f"simulation is for {simulation.device}, but Brian2's current device is "
+                f"{current}: give the simulation the network was built in"
+            )
         if self._ran_standalone:
             raise ValueError(
                 f"this network has run once on {simulation.device}: a standalone network runs "

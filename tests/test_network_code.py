@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from brian2 import ms, prefs
 
-from bimsim.devices import simulation_device
+from bimsim.devices import Simulation, simulation_device
 from bimsim.network import BIMNetwork
 from bimsim.plasticity.optimizers import Optimizer
 from bimsim.plasticity.pruning import PruningParameters
@@ -274,6 +274,13 @@ def test_an_epoch_in_generated_code_equals_the_network_operation_path_on_cpp_sta
             lambda: network(True, 1).run_epoch([([], [] * ms, 1 * ms, [])], simulation="cpp"),
             TypeError,
             "simulation must be what bimsim.devices.simulation_device gives",
+        ),
+        (
+            lambda: network(True, 1).run_epoch(
+                [([], [] * ms, 1 * ms, [])], simulation=Simulation("cpp_standalone", None)
+            ),
+            ValueError,
+            "simulation is for cpp_standalone, but Brian2's current device is runtime",
         ),
         (
             lambda: network(True, 1).run_sequence([], [] * ms, 1 * ms, [], profile=True),
