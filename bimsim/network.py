@@ -732,7 +732,7 @@ class BIMNetwork:
             spikes = (spike_steps >= first) & (spike_steps < end)
             self._records["spikes"].append(int(spikes.sum()))
             self._records["sparsity"].append(0.0)
-            self._records["weights"].append(np.full(self.n_inputs * self.n_hidden, np.nan))
+            self._records["weights"].append(None)  # not recorded
         self._records["weights"][-1] = self.shared_weights()
         return result
 
@@ -828,9 +828,13 @@ class BIMNetwork:
         """Per sequence: loss, hidden spikes, sparsity and the input weights (not the recurrent
         ones: :meth:`recurrent_weights` gives those at the end); pruning history if any."""
         r = self._records
-        weights = np.array(r["weights"]).reshape(len(r["loss"]), self.n_inputs * self.n_hidden)
+        size = self.n_inputs * self.n_hidden
+        weights = np.full((len(r["loss"]), size), np.nan)
+        for row, values in enumerate(r["weights"]):
+            if values is not None:
+                weights[row] = values
         unrecorded = {}
-        if np.isnan(weights).any():
+        if any(values is None for values in r["weights"]):
             unrecorded["nan_means"] = (
                 "not recorded: the sequence ran within an epoch (run_epoch), which records the "
                 "weights after its last sequence only"
