@@ -13,8 +13,8 @@ both with Brian2 objects, so a whole epoch runs as one run on any device:
   :class:`brian2.TimedArray` of the steps that start a sequence: ``x = keep * x + start * rest``
   is the rest exactly where ``start`` is 1 and ``x`` exactly where it is 0, for finite ``x``.
 - :func:`pooled_gradients`: before the update (order 3), each synapse's gradient and STDP term
-  are replaced by their mean over the copies: summed into a group of one synapse's worth of
-  each copy (synapses onto synapses), in the copies' order as numpy's mean sums them, then
+  are replaced by their mean over the copies: summed into a group that holds one sum per
+  synapse of a copy (synapses onto synapses), in the copies' order as numpy's mean sums them, then
   written back times 1 / copies (Brian2's code takes the division out of the loop, so the mean
   equals numpy's to rounding).
 """
