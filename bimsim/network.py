@@ -70,7 +70,7 @@ from bimsim.quantities import (
     require_seed,
 )
 from bimsim.readout import ReadoutInjection, SelectiveSSM, SSMParameters
-from bimsim.readout.selective_ssm import check_target, require_loss
+from bimsim.readout.selective_ssm import check_targets, require_loss
 from bimsim.readout.ssm_code import SSMReadoutCode
 from bimsim.streaming import SequenceResets, pooled_gradients
 
@@ -98,23 +98,6 @@ def _tiled(neuron, settings, n_hidden, copies):
                 )
             settings[name] = np.tile(value, copies)
     return settings
-
-
-def _checked_targets(targets, loss, n_outputs, batch):
-    """``targets`` as a list, each target (or None) checked (:func:`check_target`), naming the
-    first bad one by its position."""
-    if targets is None or isinstance(targets, str) or not hasattr(targets, "__iter__"):
-        raise TypeError(
-            f"targets must be a sequence of one target (or None) per readout step, got {targets!r}"
-        )
-    targets = list(targets)
-    for number, target in enumerate(targets):
-        if target is not None:
-            try:
-                check_target(target, loss, n_outputs, batch)
-            except ValueError as err:
-                raise ValueError(f"targets[{number}]: {err}") from None
-    return targets
 
 
 def require_recurrent(recurrent, n_hidden):
@@ -678,7 +661,13 @@ class BIMNetwork:
                     raise ValueError(f"duration must be above 0 ms in an epoch, got {duration}")
                 require_multiple("duration", duration, readout_dt, of="the readout's step")
                 spikes = self._spike_indices(spikes, spike_times, duration)
-                sequence_targets = _checked_targets(sequence_targets, self.readout.loss, k, batch)
+                sequence_targets = (
+                    list(sequence_targets)
+                    if hasattr(sequence_targets, "__iter__")
+                    and not isinstance(sequence_targets, str)
+                    else sequence_targets
+                )
+                check_targets(sequence_targets, self.readout.loss, k, batch)
             except (TypeError, ValueError) as err:
                 raise type(err)(f"sequences[{number}]: {err}") from None
             count = round(float(duration / readout_dt))

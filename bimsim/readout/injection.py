@@ -23,7 +23,7 @@ from bimsim.quantities import (
     require_positive,
     require_real,
 )
-from bimsim.readout.selective_ssm import SelectiveSSM
+from bimsim.readout.selective_ssm import SelectiveSSM, check_targets
 
 __all__ = ["ReadoutInjection"]
 
@@ -122,19 +122,11 @@ class ReadoutInjection:
         ValueError
             Naming the first target the loss cannot take (before the run, not in the middle).
         """
-        if targets is None or isinstance(targets, str) or not hasattr(targets, "__iter__"):
-            raise TypeError(
-                f"targets must be a sequence of one target (or None) per readout step, "
-                f"got {targets!r}"
-            )
-        targets = list(targets)
-        self.ssm.reset_state(None if self.copies == 1 else self.copies)
-        for k, target in enumerate(targets):
-            if target is not None:
-                try:
-                    self.ssm.check_target(target)
-                except ValueError as err:
-                    raise ValueError(f"targets[{k}]: {err}") from None
+        batch = None if self.copies == 1 else self.copies
+        if hasattr(targets, "__iter__") and not isinstance(targets, str):
+            targets = list(targets)  # kept as given; a generator is read once
+        check_targets(targets, self.ssm.loss, self.ssm.params.shapes[2], batch)
+        self.ssm.reset_state(batch)
         self._targets = targets
         self._step_index = 0
         self.losses, self.outputs = [], []

@@ -68,6 +68,23 @@ def check_target(target, loss, n_outputs, batch=None):
     return values.astype(int).reshape(rows)
 
 
+def check_targets(targets, loss, n_outputs, batch=None):
+    """Each of ``targets`` (one per readout step, None where a step has none) checked with
+    :func:`check_target`: a list of their rows (None kept), or a ``TypeError`` for something
+    that is not a sequence and a ``ValueError`` naming the first bad target by its position."""
+    if targets is None or isinstance(targets, str) or not hasattr(targets, "__iter__"):
+        raise TypeError(
+            f"targets must be a sequence of one target (or None) per readout step, got {targets!r}"
+        )
+    rows = []
+    for step, target in enumerate(targets):
+        try:
+            rows.append(None if target is None else check_target(target, loss, n_outputs, batch))
+        except ValueError as err:
+            raise ValueError(f"targets[{step}]: {err}") from None
+    return rows
+
+
 @dataclass
 class SSMParameters:
     """The readout's parameters (float64 arrays)."""

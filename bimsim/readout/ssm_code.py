@@ -114,7 +114,7 @@ from bimsim.quantities import (
     require_positive,
     require_real,
 )
-from bimsim.readout.selective_ssm import SSMParameters, check_target, require_loss
+from bimsim.readout.selective_ssm import SSMParameters, check_targets, require_loss
 from bimsim.streaming import start_flags
 
 __all__ = ["SSMReadoutCode"]
@@ -321,26 +321,15 @@ class SSMReadoutCode:
     def _target_arrays(self, targets):
         """The step mask ``(steps + 1,)`` and target values ``(steps + 1, C·k)`` (mse) or class
         indices ``(steps + 1, C)``; the last row, without a target, holds past the end."""
-        if targets is None or isinstance(targets, str) or not hasattr(targets, "__iter__"):
-            raise TypeError(
-                f"targets must be a sequence of one target (or None) per readout step, "
-                f"got {targets!r}"
-            )
-        targets = list(targets)
         k = self.shapes[2]
-        batch = None if self.copies == 1 else self.copies
+        rows = check_targets(targets, self.loss, k, None if self.copies == 1 else self.copies)
         width = self.copies * k if self.loss == "mse" else self.copies
-        mask = np.zeros(len(targets) + 1)
-        values = np.zeros((len(targets) + 1, width))
-        for step, target in enumerate(targets):
-            if target is None:
-                continue
-            try:
-                rows = check_target(target, self.loss, k, batch)
-            except ValueError as err:
-                raise ValueError(f"targets[{step}]: {err}") from None
-            mask[step] = 1.0
-            values[step] = rows.ravel()
+        mask = np.zeros(len(rows) + 1)
+        values = np.zeros((len(rows) + 1, width))
+        for step, row in enumerate(rows):
+            if row is not None:
+                mask[step] = 1.0
+                values[step] = row.ravel()
         return mask, values
 
     def _group(self, suffix, size, model, links=None):
